@@ -1,0 +1,3 @@
+//! Evaluate OpenProvence models and prune contexts.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Train OpenProvence reranker-pruner models from YAML recipes.
+
+fn main() {}

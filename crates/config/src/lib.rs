@@ -1,0 +1,1 @@
+//! Recipe configuration for open-provence-rs: YAML schema, defaults, validation, CLI overrides, run naming.

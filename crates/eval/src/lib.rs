@@ -1,0 +1,1 @@
+//! Pruning inference, sentence splitting and dataset evaluation for open-provence-rs.

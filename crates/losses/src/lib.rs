@@ -1,0 +1,1 @@
+//! Ranking and token-pruning losses for open-provence-rs.

@@ -1,0 +1,1 @@
+//! ModernBERT reranker-pruner model in Burn with Hugging Face checkpoint I/O.

@@ -1,0 +1,1 @@
+//! Training loop, optimizers, checkpoints and logging for open-provence-rs.
