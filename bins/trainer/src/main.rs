@@ -1,3 +1,118 @@
-//! Train OpenProvence reranker-pruner models from YAML recipes.
+//! `open_provence_trainer CONFIG [--<field> <value> ...]`: train an OpenProvence reranker–pruner
+//! from a YAML recipe. A thin shell over `provence-config` and `provence-trainer`.
 
-fn main() {}
+use anyhow::Result;
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, parser::ValueSource};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of the trainer itself; every recipe field is added as `--<field>` at run time.
+#[derive(Debug, Args)]
+struct Cli {
+    /// Recipe file (.yaml / .yml), e.g. configs/demo.yaml.
+    config: PathBuf,
+    /// Load and validate the recipe, apply overrides, print the effective configuration (with
+    /// where each value came from) and the run directory, then exit without touching disk or network.
+    #[arg(long)]
+    dry_run: bool,
+    /// Resume from a checkpoint-N directory, or a run directory (its newest checkpoint).
+    /// Wins over --resume_from_checkpoint and the recipe's resume keys.
+    #[arg(long, visible_alias = "resume-checkpoint", value_name = "PATH")]
+    checkpoint: Option<String>,
+    /// Only run the recipe's eval_datasets evaluation on this model directory, then exit.
+    #[arg(long, visible_alias = "only-eval-datasets-model", value_name = "PATH")]
+    eval_datasets_model: Option<PathBuf>,
+}
+
+fn command() -> Command {
+    let mut command = Cli::augment_args(
+        Command::new("open_provence_trainer")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("Train OpenProvence reranker–pruner models from YAML recipes")
+            .after_help(
+                "Recipe fields can be overridden as --<field> <value> (e.g. --learning_rate 1e-4, \
+                 --bf16 false, --max_steps 50); only flags given explicitly override the recipe.",
+            ),
+    );
+    for field in provence_config::cli_fields() {
+        let mut arg = Arg::new(field.name)
+            .long(field.name)
+            .value_name("VALUE")
+            .help(format!("{} [{}]", field.doc, field.expected))
+            .help_heading(field.section)
+            .action(ArgAction::Set);
+        if field.is_bool {
+            arg = arg.num_args(0..=1).default_missing_value("true");
+        }
+        command = command.arg(arg);
+    }
+    command
+}
+
+/// The explicitly given recipe overrides, in command-line order.
+fn explicit_overrides(matches: &ArgMatches) -> Vec<(String, Option<String>)> {
+    let mut given: Vec<(usize, String, Option<String>)> = provence_config::cli_fields()
+        .filter(|f| matches.value_source(f.name) == Some(ValueSource::CommandLine))
+        .map(|f| {
+            let index = matches.index_of(f.name).unwrap_or(usize::MAX);
+            (index, f.name.to_string(), matches.get_one::<String>(f.name).cloned())
+        })
+        .collect();
+    given.sort_by_key(|(index, _, _)| *index);
+    given.into_iter().map(|(_, name, value)| (name, value)).collect()
+}
+
+fn run() -> Result<()> {
+    let matches = command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    let overrides = explicit_overrides(&matches);
+
+    println!("Loading configuration from: {}", cli.config.display());
+    let timestamp = provence_config::timestamp_now();
+    let setup = provence_config::prepare_run(&cli.config, &overrides, cli.checkpoint.as_deref(), &timestamp)?;
+    if setup.overrides.is_empty() {
+        println!("Using configuration file settings.");
+    } else {
+        println!("Command line overrides:");
+        for line in &setup.overrides {
+            println!("{line}");
+        }
+    }
+    if let Some((request, resolved)) = &setup.resume {
+        let step = resolved.steps.map(|s| format!("step {s}")).unwrap_or_default();
+        println!(
+            "[checkpoint] resume requested: {request} → {}  ({step})",
+            resolved.checkpoint_dir.display()
+        );
+        println!("[checkpoint] output_dir set to: {}", resolved.run_dir.display());
+    }
+
+    if cli.dry_run {
+        println!("Effective configuration:");
+        print!("{}", setup.config.describe());
+        println!("Run directory: {}", setup.naming.output_dir.display());
+        println!("Run name: {}", setup.naming.run_name);
+        return Ok(());
+    }
+    anyhow::bail!(
+        "training is not available in this build yet (the training loop lands with the trainer issue); \
+         use --dry-run to check a recipe"
+    )
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

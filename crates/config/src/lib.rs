@@ -1,1 +1,31 @@
-//! Recipe configuration for open-provence-rs: YAML schema, defaults, validation, CLI overrides, run naming.
+//! Recipe configuration for open-provence-rs: the YAML schema of upstream's recipes with every
+//! default, typed values, validation with messages that name the key and its line, explicit-only
+//! command-line overrides, resume-path resolution, run naming and step arithmetic.
+//!
+//! ```
+//! let config = provence_config::TrainConfig::parse("training_args:\n  learning_rate: 1e-4\n", None).unwrap();
+//! assert_eq!(config.training_args.learning_rate, 1e-4);
+//! config.validate().unwrap();
+//! ```
+
+mod error;
+mod recipe;
+mod resume;
+mod run;
+mod schema;
+mod setup;
+mod steps;
+mod validate;
+mod value;
+mod yaml;
+
+pub use error::{ConfigError, Location, ResumeError};
+pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
+pub use resume::{ResolvedCheckpoint, TRAINER_STATE, resolve_resume_checkpoint_path, select_resume_request};
+pub use run::{RunBasis, RunNaming, TIMESTAMP_FORMAT, run_naming, timestamp_now};
+pub use schema::{
+    ACCEPTED_UNUSED_KEYS, BadRowPolicy, DataArgs, DatasetEntry, EvalDatasetsArgs, FieldInfo, LabelAlignment, ModelArgs,
+    Optimizer, SchedulerType, Section, TrainingArgs,
+};
+pub use setup::{RunSetup, SetupError, prepare_run};
+pub use steps::{StepInputs, StepPlan};

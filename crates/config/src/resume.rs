@@ -1,0 +1,136 @@
+//! Resume target resolution, ported exactly from upstream (upstream-trainer.md §1.4, §7.1).
+
+use crate::error::ResumeError;
+use std::path::{Path, PathBuf};
+
+/// A resolved resume target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedCheckpoint {
+    /// The `checkpoint-N` directory to load.
+    pub checkpoint_dir: PathBuf,
+    /// The run directory new checkpoints go to.
+    pub run_dir: PathBuf,
+    /// The step parsed from the directory name, if it ends in `checkpoint-<digits>`.
+    pub steps: Option<u64>,
+}
+
+/// The state file whose presence makes a directory a checkpoint.
+pub const TRAINER_STATE: &str = "trainer_state.json";
+
+/// Resolves a user-given checkpoint or run directory (`~` expanded, made absolute, symlinks
+/// resolved). A directory with `trainer_state.json` is itself the checkpoint; otherwise its
+/// `checkpoint-<digits>` children holding `trainer_state.json` are scanned and the numerically
+/// largest wins (`checkpoint-final` and children without the state file are ignored).
+pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, ResumeError> {
+    let expanded = expand_user(path);
+    let absolute = if expanded.is_absolute() {
+        expanded
+    } else {
+        std::env::current_dir()
+            .map(|cwd| cwd.join(&expanded))
+            .unwrap_or(expanded)
+    };
+    if !absolute.exists() {
+        return Err(ResumeError::NotFound(absolute));
+    }
+    let path = absolute.canonicalize().map_err(|source| ResumeError::Io {
+        path: absolute.clone(),
+        source,
+    })?;
+    if path.is_file() {
+        return Err(ResumeError::IsFile(path));
+    }
+    if path.join(TRAINER_STATE).exists() {
+        let steps = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(trailing_checkpoint_step);
+        let run_dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| path.clone());
+        return Ok(ResolvedCheckpoint {
+            checkpoint_dir: path,
+            run_dir,
+            steps,
+        });
+    }
+    let entries = std::fs::read_dir(&path).map_err(|source| ResumeError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut best: Option<(u64, PathBuf)> = None;
+    for entry in entries.flatten() {
+        let child = entry.path();
+        let Some(step) = child
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(full_checkpoint_step)
+        else {
+            continue;
+        };
+        if child.is_dir() && child.join(TRAINER_STATE).exists() && best.as_ref().is_none_or(|(b, _)| step > *b) {
+            best = Some((step, child));
+        }
+    }
+    match best {
+        Some((step, checkpoint_dir)) => Ok(ResolvedCheckpoint {
+            checkpoint_dir,
+            run_dir: path,
+            steps: Some(step),
+        }),
+        None => Err(ResumeError::NoCheckpoints(path)),
+    }
+}
+
+/// `checkpoint-<digits>` as the whole name.
+fn full_checkpoint_step(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("checkpoint-")?;
+    parse_digits(digits)
+}
+
+/// A name ending in `checkpoint-<digits>` (search anchored at the end, as upstream's regex).
+fn trailing_checkpoint_step(name: &str) -> Option<u64> {
+    let digits_start = name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (head, digits) = name.split_at(digits_start);
+    if head.ends_with("checkpoint-") {
+        parse_digits(digits)
+    } else {
+        None
+    }
+}
+
+fn parse_digits(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Leading zeros are allowed (`checkpoint-0500` is step 500); absurdly long numbers saturate.
+    Some(digits.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+fn expand_user(path: &str) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("~")
+        && (rest.is_empty() || rest.starts_with('/'))
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest.trim_start_matches('/'));
+    }
+    PathBuf::from(path)
+}
+
+/// Which resume request wins (§1.4): `--checkpoint`/`--resume-checkpoint` > the
+/// `--resume_from_checkpoint` flag > YAML `resume_from_checkpoint` > YAML `checkpoint`.
+/// The two YAML keys conflicting is reported with a warning.
+pub fn select_resume_request(prescan_checkpoint: Option<&str>, training_args: &crate::TrainingArgs) -> Option<String> {
+    if let Some(path) = prescan_checkpoint {
+        return Some(path.to_string());
+    }
+    match (&training_args.resume_from_checkpoint, &training_args.checkpoint) {
+        (Some(resume), Some(checkpoint)) if resume != checkpoint => {
+            tracing::warn!(
+                "both resume_from_checkpoint ({resume}) and checkpoint ({checkpoint}) are set; using resume_from_checkpoint"
+            );
+            Some(resume.clone())
+        }
+        (Some(resume), _) => Some(resume.clone()),
+        (None, Some(checkpoint)) => Some(checkpoint.clone()),
+        (None, None) => None,
+    }
+}
