@@ -15,7 +15,9 @@ pub struct Batch {
     pub attention_mask: Vec<i64>,
     /// Per-token pruning labels (1 keep, 0 drop, -100 ignored), `[P, L]`.
     pub pruning_labels: Vec<i64>,
-    /// Ranking target per pair (teacher score or 0/1 label), `[P]`.
+    /// Ranking target per pair as the loss reads it, `[P]`: the row's teacher score (or its 0/1
+    /// label when the row has no teacher scores) for that passage; 0.0 where upstream's padded
+    /// target matrix holds -100.
     pub ranking_targets: Vec<f32>,
     /// Row of the micro-batch each pair comes from, `[P]`.
     pub batch_indices: Vec<usize>,

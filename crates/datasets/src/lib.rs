@@ -3,7 +3,23 @@
 //! the collator.
 
 mod batch;
+mod collator;
+mod error;
+pub mod hub;
+mod prepare;
+pub mod pyrandom;
 mod row;
+pub mod sampling;
+pub mod schema;
+pub mod source;
+mod tokenizer;
 
 pub use batch::Batch;
+pub use collator::{CollateError, Collator, CollatorConfig, IGNORE_INDEX, LabelAlignment};
+pub use error::DatasetError;
+pub use hub::{HubClient, HubOptions};
+pub use prepare::{DataOptions, DatasetReport, DatasetSpec, PrepareReport, PreparedData, prepare_datasets};
 pub use row::Row;
+pub use schema::BadRowPolicy;
+pub use source::{DataFile, ResolvedDataset, SourceResolver, SplitData};
+pub use tokenizer::{PretrainedTokenizer, SpecialToken, SpecialTokens, TokenizerError};

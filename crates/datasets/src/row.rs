@@ -23,3 +23,31 @@ pub struct Row {
     /// Per passage teacher score (the recipe's `teacher_column`, renamed `teacher_score`).
     pub teacher_score: Option<Vec<f64>>,
 }
+
+impl Row {
+    /// Number of candidate passages (`texts.len()`).
+    pub fn num_passages(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Keeps only the passages at `keep` (ascending indices into the current passages) in every
+    /// per-passage list whose length equals the current passage count, as upstream's samplers trim
+    /// "every list column of length N".
+    pub fn select_passages(&mut self, keep: &[usize]) {
+        let n = self.texts.len();
+        fn pick<T: Clone>(list: &mut Vec<T>, keep: &[usize], n: usize) {
+            if list.len() == n {
+                *list = keep.iter().filter_map(|&i| list.get(i).cloned()).collect();
+            }
+        }
+        pick(&mut self.texts, keep, n);
+        pick(&mut self.context_spans, keep, n);
+        pick(&mut self.context_spans_relevance, keep, n);
+        if let Some(labels) = self.labels.as_mut() {
+            pick(labels, keep, n);
+        }
+        if let Some(scores) = self.teacher_score.as_mut() {
+            pick(scores, keep, n);
+        }
+    }
+}

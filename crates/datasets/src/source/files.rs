@@ -1,0 +1,253 @@
+//! File layouts (Hub repository layout, `save_to_disk` directories) and the parquet / Arrow IPC
+//! readers.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{ArrowError, Schema};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::DataFile;
+use super::columns::{BadRow, batch_rows};
+use crate::error::DatasetError;
+use crate::row::Row;
+use crate::schema::plan_columns;
+
+/// Rows per decoded record batch.
+const BATCH_SIZE: usize = 1024;
+
+/// The directory holding a subset's files in a Hub repository: the subset name, or `data` for the
+/// `default` subset (as `datasets.push_to_hub` writes them).
+pub(crate) fn data_dir(subset: Option<&str>) -> String {
+    match subset {
+        None | Some("default") | Some("") => "data".to_owned(),
+        Some(s) => s.to_owned(),
+    }
+}
+
+/// The split a data file belongs to, from its path relative to the subset directory:
+/// `train-00000-of-00003.parquet` (also with a trailing `-<fingerprint>` as older `datasets`
+/// wrote), `train.parquet`, or `train/0000.parquet` (`refs/convert/parquet`). `None` for other
+/// files.
+pub fn split_of_data_file(relative: &str) -> Option<String> {
+    let parts: Vec<&str> = relative.split('/').collect();
+    match parts.as_slice() {
+        [dir, file] if file.ends_with(".parquet") && !dir.is_empty() => Some((*dir).to_owned()),
+        [file] => {
+            let stem = file.strip_suffix(".parquet")?;
+            let bytes = stem.as_bytes();
+            // Find "-NNNNN-of-NNNNN".
+            for (i, _) in stem.match_indices('-') {
+                let rest = &bytes[i + 1..];
+                let digits = |s: &[u8]| s.len() >= 5 && s[..5].iter().all(u8::is_ascii_digit);
+                if i > 0 && digits(rest) && rest[5..].starts_with(b"-of-") && digits(&rest[9..]) {
+                    return Some(stem[..i].to_owned());
+                }
+            }
+            (!stem.is_empty() && !stem.contains('-')).then(|| stem.to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Groups repository-relative paths (`/`-separated) under `data_dir/` by split, sorted.
+pub(crate) fn group_split_files<'a>(
+    paths: impl Iterator<Item = &'a str>,
+    data_dir: &str,
+) -> BTreeMap<String, Vec<String>> {
+    let prefix = format!("{data_dir}/");
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for path in paths {
+        if let Some(rel) = path.strip_prefix(&prefix)
+            && let Some(split) = split_of_data_file(rel)
+        {
+            out.entry(split).or_default().push(path.to_owned());
+        }
+    }
+    for files in out.values_mut() {
+        files.sort();
+    }
+    out
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
+    move |source| DatasetError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, DatasetError> {
+    let text = std::fs::read_to_string(path).map_err(io_error(path))?;
+    serde_json::from_str(&text).map_err(|e| DatasetError::Metadata {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Arrow files of one `save_to_disk` dataset directory, from its `state.json`.
+fn arrow_files(dir: &Path) -> Result<Vec<DataFile>, DatasetError> {
+    let state_path = dir.join("state.json");
+    let state = read_json(&state_path)?;
+    let list = state
+        .get("_data_files")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| DatasetError::Metadata {
+            path: state_path.clone(),
+            message: "expected a \"_data_files\" list".to_owned(),
+        })?;
+    list.iter()
+        .map(|entry| {
+            entry
+                .get("filename")
+                .and_then(|f| f.as_str())
+                .map(|f| DataFile::Arrow(dir.join(f)))
+                .ok_or_else(|| DatasetError::Metadata {
+                    path: state_path.clone(),
+                    message: "a \"_data_files\" entry lacks \"filename\"".to_owned(),
+                })
+        })
+        .collect()
+}
+
+/// Resolves a local directory (see the module docs of [`super`] for the layouts).
+pub(crate) fn resolve_local(
+    dir: &Path,
+    subset: Option<&str>,
+    label: &str,
+) -> Result<BTreeMap<String, Vec<DataFile>>, DatasetError> {
+    let dict_path = dir.join("dataset_dict.json");
+    if dict_path.is_file() {
+        let dict = read_json(&dict_path)?;
+        let splits = dict
+            .get("splits")
+            .and_then(|v| v.as_array())
+            .ok_or_else(|| DatasetError::Metadata {
+                path: dict_path.clone(),
+                message: "expected a \"splits\" list".to_owned(),
+            })?;
+        let mut out = BTreeMap::new();
+        for split in splits {
+            let name = split.as_str().ok_or_else(|| DatasetError::Metadata {
+                path: dict_path.clone(),
+                message: format!("split name {split} is not a string"),
+            })?;
+            out.insert(name.to_owned(), arrow_files(&dir.join(name))?);
+        }
+        return Ok(out);
+    }
+    if dir.join("state.json").is_file() {
+        tracing::warn!(path = %dir.display(), "a single saved Dataset (not a DatasetDict): using it as split \"train\"");
+        return Ok(BTreeMap::from([("train".to_owned(), arrow_files(dir)?)]));
+    }
+    let mut files = Vec::new();
+    crate::hub::walk_files(dir, dir, &mut files).map_err(io_error(dir))?;
+    let data_dir = data_dir(subset);
+    let grouped = group_split_files(files.iter().map(String::as_str), &data_dir);
+    if grouped.is_empty() {
+        return Err(DatasetError::NoDataFiles {
+            dataset: label.to_owned(),
+            location: dir.join(&data_dir).display().to_string(),
+            expected: format!(
+                "{data_dir}/<split>-NNNNN-of-NNNNN.parquet, or a save_to_disk directory with dataset_dict.json"
+            ),
+        });
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(split, list)| {
+            (
+                split,
+                list.into_iter().map(|f| DataFile::Parquet(dir.join(f))).collect(),
+            )
+        })
+        .collect())
+}
+
+/// What a reader needs to know to name things in errors.
+pub(crate) struct ReadContext<'a> {
+    pub dataset: &'a str,
+    pub split: &'a str,
+    pub teacher_column: &'a str,
+    pub path: &'a Path,
+}
+
+impl ReadContext<'_> {
+    fn decode_error(&self, message: impl std::fmt::Display) -> DatasetError {
+        DatasetError::Decode {
+            path: self.path.to_owned(),
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Decoded rows of one file and its (renamed) column names.
+type FileRows = (Vec<String>, Vec<Result<Row, BadRow>>);
+
+fn projection_indices(schema: &Schema, names: &[&str]) -> Vec<usize> {
+    let mut idx: Vec<usize> = names.iter().filter_map(|n| schema.index_of(n).ok()).collect();
+    idx.sort_unstable();
+    idx
+}
+
+fn decode_batches(
+    ctx: &ReadContext<'_>,
+    teacher: Option<&str>,
+    batches: impl Iterator<Item = Result<RecordBatch, ArrowError>>,
+) -> Result<Vec<Result<Row, BadRow>>, DatasetError> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        let batch = batch.map_err(|e| ctx.decode_error(e))?;
+        rows.extend(batch_rows(&batch, teacher).map_err(|e| ctx.decode_error(e))?);
+    }
+    Ok(rows)
+}
+
+/// Reads the needed columns of a parquet file.
+pub(crate) fn read_parquet(ctx: &ReadContext<'_>) -> Result<FileRows, DatasetError> {
+    let file = File::open(ctx.path).map_err(io_error(ctx.path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ctx.decode_error(e))?;
+    let plan = plan_columns(builder.schema(), ctx.teacher_column, ctx.dataset, ctx.split, ctx.path)?;
+    let indices = projection_indices(builder.schema(), &plan.projection());
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(BATCH_SIZE)
+        .build()
+        .map_err(|e| ctx.decode_error(e))?;
+    let rows = decode_batches(ctx, plan.teacher_source.as_deref(), reader)?;
+    Ok((plan.renamed_columns, rows))
+}
+
+/// Reads the needed columns of an Arrow IPC file (stream format as `save_to_disk` writes it, or
+/// the file format).
+pub(crate) fn read_arrow(ctx: &ReadContext<'_>) -> Result<FileRows, DatasetError> {
+    use arrow_ipc::reader::{FileReader, StreamReader};
+    let open = || File::open(ctx.path).map_err(io_error(ctx.path));
+    let mut magic = [0u8; 6];
+    let mut probe = open()?;
+    let is_file_format = probe.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
+    probe.seek(SeekFrom::Start(0)).map_err(io_error(ctx.path))?;
+    if is_file_format {
+        let schema = FileReader::try_new(BufReader::new(probe), None)
+            .map_err(|e| ctx.decode_error(e))?
+            .schema();
+        let plan = plan_columns(&schema, ctx.teacher_column, ctx.dataset, ctx.split, ctx.path)?;
+        let indices = projection_indices(&schema, &plan.projection());
+        let reader = FileReader::try_new(BufReader::new(open()?), Some(indices)).map_err(|e| ctx.decode_error(e))?;
+        let rows = decode_batches(ctx, plan.teacher_source.as_deref(), reader)?;
+        return Ok((plan.renamed_columns, rows));
+    }
+    let schema = StreamReader::try_new(BufReader::new(probe), None)
+        .map_err(|e| ctx.decode_error(e))?
+        .schema();
+    let plan = plan_columns(&schema, ctx.teacher_column, ctx.dataset, ctx.split, ctx.path)?;
+    let indices = projection_indices(&schema, &plan.projection());
+    let reader = StreamReader::try_new(BufReader::new(open()?), Some(indices)).map_err(|e| ctx.decode_error(e))?;
+    let rows = decode_batches(ctx, plan.teacher_source.as_deref(), reader)?;
+    Ok((plan.renamed_columns, rows))
+}
