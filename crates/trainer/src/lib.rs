@@ -1,1 +1,19 @@
 //! Training loop, optimizers, checkpoints and logging for open-provence-rs.
+
+pub mod backend;
+pub mod checkpoint_dir;
+pub mod logs;
+pub mod optim;
+pub mod prefetch;
+pub mod schedule;
+pub mod state;
+pub mod tensorboard;
+pub mod train;
+
+pub use backend::{HAS_GPU, TrainBackend};
+pub use optim::{
+    AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable,
+    clip_grad_norm, is_no_decay,
+};
+pub use schedule::{LrSchedule, SchedulerKind, UnknownScheduler, warmup_steps};
+pub use train::{TrainError, TrainOutcome, run_training};

@@ -1,0 +1,173 @@
+//! Checkpoint directories on disk: atomic writes (a crash while saving leaves the previous
+//! checkpoints usable and never a half-written `checkpoint-N/`) and upstream's rotation
+//! (upstream-trainer.md §6.3).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Prefix of checkpoint directories.
+pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
+
+/// Writes `<run_dir>/<name>` atomically: `fill` writes into a hidden temporary directory, which
+/// is renamed into place only when `fill` succeeded. An existing directory of that name is
+/// replaced. Leftover temporaries of earlier crashes are removed.
+pub fn write_dir_atomically<E: From<io::Error>>(
+    run_dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<PathBuf, E> {
+    std::fs::create_dir_all(run_dir)?;
+    let tmp = run_dir.join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    if let Err(e) = fill(&tmp) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let target = run_dir.join(name);
+    if target.exists() {
+        let old = run_dir.join(format!(".old-{name}"));
+        if old.exists() {
+            std::fs::remove_dir_all(&old)?;
+        }
+        std::fs::rename(&target, &old)?;
+        std::fs::rename(&tmp, &target)?;
+        std::fs::remove_dir_all(&old)?;
+    } else {
+        std::fs::rename(&tmp, &target)?;
+    }
+    Ok(target)
+}
+
+/// `checkpoint-<digits>` directories of a run, in step order.
+pub fn list_checkpoints(run_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    if !run_dir.exists() {
+        return Ok(found);
+    }
+    for entry in std::fs::read_dir(run_dir)? {
+        let path = entry?.path();
+        let step = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(CHECKPOINT_PREFIX))
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u64>().ok());
+        if let Some(step) = step
+            && path.is_dir()
+        {
+            found.push((step, path));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Deletes the oldest checkpoints beyond `limit` (`None` or `<= 0` keeps all), never the best
+/// one: it is moved to the second-to-last position first, and with `limit == 1` a best that is
+/// not the newest keeps two. Returns the deleted directories.
+pub fn rotate_checkpoints(run_dir: &Path, limit: Option<i64>, best: Option<&Path>) -> io::Result<Vec<PathBuf>> {
+    let Some(limit) = limit.filter(|&l| l > 0) else {
+        return Ok(Vec::new());
+    };
+    let mut ordered: Vec<PathBuf> = list_checkpoints(run_dir)?.into_iter().map(|(_, p)| p).collect();
+    let best_index = best.and_then(|b| ordered.iter().position(|p| same_dir(p, b)));
+    if let Some(index) = best_index
+        && ordered.len() >= 2
+        && index < ordered.len() - 2
+    {
+        let best = ordered.remove(index);
+        let at = ordered.len() - 1;
+        ordered.insert(at, best);
+    }
+    let mut keep = limit as usize;
+    if keep == 1 && best_index.is_some() && !ordered.last().is_some_and(|p| best.is_some_and(|b| same_dir(p, b))) {
+        keep = 2;
+    }
+    let delete = ordered.len().saturating_sub(keep);
+    let doomed: Vec<PathBuf> = ordered.into_iter().take(delete).collect();
+    for dir in &doomed {
+        tracing::info!("Deleting older checkpoint [{}] due to save_total_limit", dir.display());
+        std::fs::remove_dir_all(dir)?;
+    }
+    Ok(doomed)
+}
+
+/// At the end of training with `save_total_limit == 1`, keeps only the best checkpoint.
+pub fn keep_only_best(run_dir: &Path, best: &Path) -> io::Result<()> {
+    for (_, dir) in list_checkpoints(run_dir)? {
+        if !same_dir(&dir, best) {
+            std::fs::remove_dir_all(&dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make(run: &Path, steps: &[u64]) {
+        for s in steps {
+            std::fs::create_dir_all(run.join(format!("checkpoint-{s}"))).unwrap();
+        }
+    }
+
+    fn remaining(run: &Path) -> Vec<u64> {
+        list_checkpoints(run).unwrap().into_iter().map(|(s, _)| s).collect()
+    }
+
+    #[test]
+    fn rotation_keeps_newest_and_best() {
+        let tmp = tempfile::tempdir().unwrap();
+        make(tmp.path(), &[10, 20, 30, 40, 50]);
+        rotate_checkpoints(tmp.path(), Some(2), Some(&tmp.path().join("checkpoint-10"))).unwrap();
+        assert_eq!(remaining(tmp.path()), [10, 50]);
+        rotate_checkpoints(tmp.path(), None, None).unwrap();
+        assert_eq!(remaining(tmp.path()), [10, 50]);
+    }
+
+    #[test]
+    fn limit_one_with_older_best_keeps_two() {
+        let tmp = tempfile::tempdir().unwrap();
+        make(tmp.path(), &[1, 2, 3]);
+        rotate_checkpoints(tmp.path(), Some(1), Some(&tmp.path().join("checkpoint-2"))).unwrap();
+        assert_eq!(remaining(tmp.path()), [2, 3]);
+        keep_only_best(tmp.path(), &tmp.path().join("checkpoint-2")).unwrap();
+        assert_eq!(remaining(tmp.path()), [2]);
+        make(tmp.path(), &[5]);
+        rotate_checkpoints(tmp.path(), Some(1), None).unwrap();
+        assert_eq!(remaining(tmp.path()), [5]);
+    }
+
+    #[test]
+    fn failed_fill_leaves_previous_checkpoint_intact() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_dir_atomically::<io::Error>(tmp.path(), "checkpoint-1", |d| std::fs::write(d.join("a"), "old")).unwrap();
+        let failed = write_dir_atomically::<io::Error>(tmp.path(), "checkpoint-1", |d| {
+            std::fs::write(d.join("a"), "half")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("checkpoint-1/a")).unwrap(),
+            "old"
+        );
+        assert!(!tmp.path().join(".tmp-checkpoint-1").exists());
+        write_dir_atomically::<io::Error>(tmp.path(), "checkpoint-1", |d| std::fs::write(d.join("a"), "new")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("checkpoint-1/a")).unwrap(),
+            "new"
+        );
+        assert_eq!(remaining(tmp.path()), [1]);
+    }
+}

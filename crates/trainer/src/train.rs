@@ -1,0 +1,693 @@
+//! The training loop (upstream-trainer.md §5): seeded epoch permutation, micro-batches collated
+//! ahead on worker threads, accumulation with each loss divided by its window length, global-norm
+//! clipping, the optimizer step with the scheduled learning rate, dynamic log/eval/save cadence,
+//! atomic checkpoints with full resume, and the upstream-layout `final_model/`.
+
+use crate::checkpoint_dir::{CHECKPOINT_PREFIX, keep_only_best, rotate_checkpoints, write_dir_atomically};
+use crate::logs::{LogRecord, LogValue, python_round};
+use crate::optim::{Optimizer, OptimizerKind, OptimizerStateError, ParamTable, clip_grad_norm};
+use crate::prefetch::Prefetcher;
+use crate::schedule::{LrSchedule, SchedulerKind};
+use crate::state::{TrainerControlArgs, TrainerState};
+use crate::tensorboard::EventWriter;
+use burn::module::AutodiffModule;
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use provence_config::{BadRowPolicy, LabelAlignment, RunSetup, StepInputs, StepPlan, TrainConfig};
+use provence_datasets::{
+    Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetError, DatasetSpec, PretrainedTokenizer, Row,
+    SourceResolver, TokenizerError, prepare_datasets, pyrandom::PyRandom,
+};
+use provence_losses::{LossError, LossWeights, provence_loss};
+use provence_model::{DEFAULT_HUB_REPO, LoadError, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Tokenizer files copied next to the weights of checkpoints and `final_model/`.
+const TOKENIZER_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+
+/// Why a training run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Reading, sampling or checking the datasets failed.
+    #[error(transparent)]
+    Data(#[from] DatasetError),
+    /// The tokenizer could not be loaded.
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+    /// A micro-batch could not be collated.
+    #[error("collating a batch failed: {0}")]
+    Collate(#[from] CollateError),
+    /// The model could not be built or loaded.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The model configuration is invalid.
+    #[error(transparent)]
+    ModelConfig(#[from] provence_model::ConfigError),
+    /// Weights could not be written.
+    #[error(transparent)]
+    Save(#[from] SaveError),
+    /// Optimizer state could not be written or read.
+    #[error(transparent)]
+    OptimizerState(#[from] OptimizerStateError),
+    /// The loss could not be computed.
+    #[error(transparent)]
+    Loss(#[from] LossError),
+    /// A file could not be written or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A checkpoint to resume from is unusable.
+    #[error("cannot resume from {}: {message}", path.display())]
+    Resume {
+        /// The checkpoint directory.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The datasets produced no training rows.
+    #[error("the datasets produced no training rows")]
+    NoTrainingRows,
+}
+
+impl From<std::io::Error> for TrainError {
+    fn from(source: std::io::Error) -> Self {
+        TrainError::Io {
+            path: PathBuf::new(),
+            source,
+        }
+    }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// `<run_dir>/final_model`.
+    pub final_model: PathBuf,
+    /// Optimizer steps done in total.
+    pub global_step: u64,
+    /// Every log record of the run (train, eval, summary).
+    pub log_history: Vec<LogRecord>,
+}
+
+/// Maps the recipe's `data_args` onto dataset specs (per-entry keys fall back to `data_args`
+/// defaults unless the entry says `null`; single-dataset mode becomes one entry).
+pub fn dataset_specs(config: &TrainConfig) -> Vec<DatasetSpec> {
+    let d = &config.data_args;
+    match &d.datasets {
+        Some(entries) => entries
+            .iter()
+            .map(|e| DatasetSpec {
+                dataset_name: e.dataset_name.clone(),
+                subset: e.subset.clone(),
+                teacher_column: e.teacher_column.clone(),
+                items: e.items.unwrap_or(d.items).map(|v| v as i64),
+                upsample_factor: e.upsample_factor.unwrap_or(d.upsample_factor),
+                n_samples: e.n_samples,
+            })
+            .collect(),
+        None => vec![DatasetSpec {
+            dataset_name: d.dataset_name.clone(),
+            subset: Some(d.subset.clone()),
+            teacher_column: d.teacher_column.clone().unwrap_or_else(|| "teacher_score".to_string()),
+            items: d.items.map(|v| v as i64),
+            upsample_factor: d.upsample_factor,
+            n_samples: None,
+        }],
+    }
+}
+
+/// Maps the recipe's global data options.
+pub fn data_options(config: &TrainConfig) -> DataOptions {
+    let d = &config.data_args;
+    DataOptions {
+        validation_split: d.validation_split,
+        validation_split_samples: d.validation_split_samples,
+        validation_split_name: Some(d.validation_split_name.clone()),
+        max_train_samples: d.max_train_samples.filter(|&n| n > 0),
+        max_eval_samples: d.max_eval_samples.filter(|&n| n > 0),
+        filter_zero_relevance_max_items: d.filter_zero_relevance_max_items,
+        filter_zero_relevance_max_items_reverse: d.filter_zero_relevance_max_items_reverse,
+        filter_keep_first_item: d.filter_keep_first_item,
+        bad_rows: match d.bad_rows {
+            BadRowPolicy::Fail => provence_datasets::BadRowPolicy::Fail,
+            BadRowPolicy::Skip => provence_datasets::BadRowPolicy::Skip,
+        },
+    }
+}
+
+/// The rows of each micro-batch of `epoch`: a permutation of `0..n` from CPython's
+/// `random.Random(seed + epoch)`, cut into chunks of `batch_size` (the last may be short).
+pub fn epoch_micro_batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    PyRandom::new(i128::from(seed) + epoch as i128).shuffle(&mut order);
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+/// Batch tensors on a device.
+struct BatchTensors<B: Backend> {
+    input_ids: Tensor<B, 2, Int>,
+    attention_mask: Tensor<B, 2, Int>,
+    pruning_labels: Tensor<B, 2, Int>,
+    targets: Tensor<B, 1>,
+}
+
+fn to_device<B: Backend>(batch: &Batch, device: &B::Device) -> BatchTensors<B> {
+    let shape = [batch.pairs, batch.seq_len];
+    let int = |values: &Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(values.clone(), shape), device);
+    BatchTensors {
+        input_ids: int(&batch.input_ids),
+        attention_mask: int(&batch.attention_mask),
+        pruning_labels: int(&batch.pruning_labels),
+        targets: Tensor::from_data(TensorData::new(batch.ranking_targets.clone(), [batch.pairs]), device),
+    }
+}
+
+/// Forward + loss of one batch: (total, ranking, pruning) tensors.
+fn batch_loss<B: Backend>(
+    model: &OpenProvenceModel<B>,
+    batch: &Batch,
+    weights: LossWeights,
+    device: &B::Device,
+) -> Result<provence_losses::ProvenceLoss<B>, TrainError> {
+    let t = to_device::<B>(batch, device);
+    let out = model.forward(t.input_ids, t.attention_mask);
+    Ok(provence_loss(
+        out.ranking_logits,
+        out.pruning_logits,
+        t.targets,
+        t.pruning_labels,
+        weights,
+    )?)
+}
+
+fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
+    t.into_scalar().elem::<f64>()
+}
+
+/// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`.
+pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) -> Result<TrainOutcome, TrainError> {
+    let config = &setup.config;
+    let (m, t) = (&config.model_args, &config.training_args);
+    let run_dir = setup.naming.output_dir.clone();
+    tracing::info!("Output directory: {}", run_dir.display());
+    B::seed(device, t.seed);
+
+    // Data.
+    let resolver = SourceResolver::from_env()?;
+    let prepared = prepare_datasets(&dataset_specs(config), &data_options(config), t.seed as i64, &resolver)?;
+    let train_rows = Arc::new(prepared.train);
+    let eval_rows = prepared.eval.unwrap_or_default();
+    tracing::info!("Final dataset sizes:");
+    tracing::info!("  Train samples: {}", train_rows.len());
+    tracing::info!("  Validation samples: {}", eval_rows.len());
+    if train_rows.is_empty() && t.do_train {
+        return Err(TrainError::NoTrainingRows);
+    }
+    let plan = StepPlan::compute(&StepInputs {
+        train_rows: train_rows.len(),
+        batch_size: t.per_device_train_batch_size,
+        gradient_accumulation_steps: t.gradient_accumulation_steps,
+        n_gpu: 0,
+        num_train_epochs: t.num_train_epochs,
+        yaml_save_steps: t.save_steps,
+        max_steps: t.max_steps,
+        warmup_ratio: t.warmup_ratio,
+        warmup_steps: t.warmup_steps,
+    });
+    log_plan(&plan, train_rows.len(), config);
+    let has_eval = !eval_rows.is_empty();
+    let load_best = has_eval;
+
+    // Model, tokenizer, collator.
+    let model_dir = PathBuf::from(&m.model_name_or_path);
+    let tokenizer = PretrainedTokenizer::from_pretrained(&model_dir)?;
+    let collator = Arc::new(Collator::new(
+        &tokenizer,
+        CollatorConfig {
+            max_length: m.max_length,
+            label_alignment: match config.data_args.label_alignment {
+                LabelAlignment::V2 => provence_datasets::LabelAlignment::V2,
+                LabelAlignment::Offsets => provence_datasets::LabelAlignment::Offsets,
+            },
+        },
+    )?);
+    let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
+    let mut model: OpenProvenceModel<B> = match &resume {
+        Some(dir) => {
+            tracing::info!("Resuming from checkpoint: {}", dir.display());
+            OpenProvenceModel::load(dir, device)?
+        }
+        None => build_model(config, &model_dir, device)?,
+    };
+    let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
+    let mut optimizer = Optimizer::<B::InnerBackend>::new(
+        OptimizerKind::from(t.optimizer),
+        t.weight_decay,
+        ParamTable::from_module(&model, &names),
+    );
+    let schedule = LrSchedule {
+        kind: SchedulerKind::from(t.lr_scheduler_type),
+        max_steps: plan.max_steps,
+        warmup_steps: plan.warmup_steps,
+    };
+    let mut state = TrainerState::new(
+        plan.eval_steps as u64,
+        plan.logging_steps as u64,
+        plan.save_steps as u64,
+        plan.max_steps as u64,
+        plan.epochs as u64,
+        t.per_device_train_batch_size as u64,
+    );
+    if let Some(dir) = &resume {
+        optimizer.load_state(&dir.join("optimizer.safetensors"), device)?;
+        let text = std::fs::read_to_string(dir.join(provence_config::TRAINER_STATE)).map_err(io_at(dir))?;
+        state = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
+            path: dir.clone(),
+            message: format!("trainer_state.json: {e}"),
+        })?;
+        state.max_steps = plan.max_steps as u64;
+    }
+
+    let weights = LossWeights {
+        ranking_weight: t.ranking_weight,
+        pruning_weight: t.pruning_weight,
+    };
+    let mut sinks = LogSinks::open(&run_dir, &t.report_to)?;
+    let mut history: Vec<LogRecord> = Vec::new();
+    let started = Instant::now();
+    let ga = t.gradient_accumulation_steps.max(1);
+    let len_loader = plan.micro_batches_per_epoch;
+    let mut global_step = state.global_step as usize;
+    let first_step = global_step;
+    let mut total_loss_sum = 0.0;
+    let (mut tr_loss, mut rank_sum, mut prune_sum, mut comp_count) = (0.0, 0.0, 0.0, 0usize);
+    let mut last_logged = global_step;
+    let workers = t.dataloader_num_workers;
+
+    'epochs: for epoch in global_step / plan.updates_per_epoch.max(1)..plan.epochs {
+        if !t.do_train || global_step >= plan.max_steps {
+            break;
+        }
+        let batches = epoch_micro_batches(train_rows.len(), t.per_device_train_batch_size, t.seed, epoch);
+        let skip = if epoch == global_step / plan.updates_per_epoch {
+            (global_step % plan.updates_per_epoch) * ga
+        } else {
+            0
+        };
+        let jobs: Vec<(usize, Vec<usize>)> = batches.into_iter().enumerate().skip(skip).collect();
+        let (rows, coll) = (train_rows.clone(), collator.clone());
+        let prefetch = Prefetcher::new(
+            jobs,
+            workers,
+            workers * 2 + 2,
+            move |(index, ids): (usize, Vec<usize>)| {
+                let batch_rows: Vec<Row> = ids.iter().map(|&i| rows[i].clone()).collect();
+                (index, coll.collate(&batch_rows))
+            },
+        );
+        let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
+        for (index, batch) in prefetch {
+            let batch = batch?;
+            let window_start = index / ga * ga;
+            let window = ga.min(len_loader - window_start);
+            if index == window_start {
+                // Dropout draws come from a stream that depends only on the step, so a resumed
+                // run draws exactly what the uninterrupted one did.
+                B::seed(device, t.seed.wrapping_add(global_step as u64 + 1));
+            }
+            let loss = batch_loss(&model, &batch, weights, device)?;
+            let (total, ranking, pruning) = (
+                scalar(loss.loss.clone()),
+                scalar(loss.ranking_loss.clone()),
+                scalar(loss.pruning_loss.clone()),
+            );
+            let grads = loss.loss.div_scalar(window as f64).backward();
+            accumulator.accumulate(&model, GradientsParams::from_grads(grads, &model));
+            tr_loss += total / window as f64;
+            rank_sum += ranking;
+            prune_sum += pruning;
+            comp_count += 1;
+            if index + 1 != window_start + window {
+                continue;
+            }
+            let mut grads = accumulator.grads();
+            let grad_norm = clip_grad_norm::<B, _>(&model, &mut grads, t.max_grad_norm);
+            let lr = schedule.lr(t.learning_rate, global_step);
+            model = optimizer.step::<B, _>(lr, model, grads);
+            global_step += 1;
+            let epoch_f = epoch as f64 + (index + 1) as f64 / len_loader as f64;
+            state.global_step = global_step as u64;
+            state.epoch = epoch_f;
+            let mut control = TrainerControlArgs::default();
+
+            if global_step.is_multiple_of(plan.logging_steps) {
+                let steps = (global_step - last_logged).max(1) as f64;
+                total_loss_sum += tr_loss;
+                let record = LogRecord::new()
+                    .float("loss", python_round(tr_loss / steps, 4))
+                    .float("grad_norm", grad_norm)
+                    .float("learning_rate", lr)
+                    .int("step", global_step as i64)
+                    .float("epoch", python_round(epoch_f, 2))
+                    .float("ranking_loss", rank_sum / comp_count.max(1) as f64)
+                    .float("pruning_loss", prune_sum / comp_count.max(1) as f64);
+                sinks.emit(&record, global_step, "train")?;
+                state.log_history.push(record.to_json());
+                history.push(record);
+                (tr_loss, rank_sum, prune_sum, comp_count) = (0.0, 0.0, 0.0, 0);
+                last_logged = global_step;
+                control.should_log = true;
+            }
+            if has_eval && global_step.is_multiple_of(plan.eval_steps) {
+                let record = evaluate(
+                    &model.valid(),
+                    &eval_rows,
+                    &collator,
+                    t.per_device_eval_batch_size,
+                    weights,
+                    device,
+                )?
+                .int("step", global_step as i64)
+                .float("epoch", python_round(epoch_f, 2));
+                if let Some(LogValue::Float(eval_loss)) = record.get("eval_loss")
+                    && state.best_metric.is_none_or(|best| eval_loss < best)
+                {
+                    state.best_metric = Some(eval_loss);
+                    state.best_global_step = Some(global_step as u64);
+                }
+                sinks.emit(&record, global_step, "eval")?;
+                state.log_history.push(record.to_json());
+                history.push(record);
+                control.should_evaluate = true;
+            }
+            let last = global_step >= plan.max_steps;
+            if global_step.is_multiple_of(plan.save_steps) || last {
+                control.should_save = true;
+                control.should_training_stop = last;
+                state.set_control(&control);
+                save_checkpoint(
+                    &run_dir,
+                    &model,
+                    &optimizer,
+                    &mut state,
+                    &model_dir,
+                    global_step,
+                    t.save_total_limit,
+                )?;
+            }
+            if last {
+                break 'epochs;
+            }
+        }
+    }
+
+    // End of training (§5.11).
+    let runtime = started.elapsed().as_secs_f64();
+    if load_best
+        && let Some(best) = state
+            .best_model_checkpoint
+            .clone()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+    {
+        tracing::info!(
+            "Loading best model from {} (score: {:?}).",
+            best.display(),
+            state.best_metric
+        );
+        model = OpenProvenceModel::load(&best, device)?;
+        if t.save_total_limit == Some(1) {
+            keep_only_best(&run_dir, &best).map_err(io_at(&run_dir))?;
+        }
+    }
+    total_loss_sum += tr_loss;
+    let steps_done = (global_step - first_step).max(1) as f64;
+    let summary = LogRecord::new()
+        .float("train_runtime", runtime)
+        .float(
+            "train_samples_per_second",
+            train_rows.len() as f64 * t.num_train_epochs / runtime.max(1e-9),
+        )
+        .float("train_steps_per_second", plan.max_steps as f64 / runtime.max(1e-9))
+        .float("total_flos", 0.0)
+        .float("train_loss", total_loss_sum / steps_done)
+        .int("step", global_step as i64)
+        .float("epoch", python_round(state.epoch, 2));
+    sinks.emit(&summary, global_step, "train")?;
+    history.push(summary);
+
+    let final_model = run_dir.join("final_model");
+    write_dir_atomically::<TrainError>(&run_dir, "final_model", |dir| {
+        model.valid().save_final_model(dir, DEFAULT_HUB_REPO)?;
+        copy_tokenizer_files(&model_dir, dir)?;
+        let args = serde_json::to_string_pretty(config).unwrap_or_default();
+        std::fs::write(dir.join("training_args.json"), args + "\n").map_err(io_at(dir))?;
+        Ok(())
+    })?;
+    // Check the export the way upstream does: reload it and tokenize a test string.
+    match OpenProvenceModel::<B::InnerBackend>::load(&final_model, device)
+        .map_err(TrainError::from)
+        .and_then(|_| Ok(PretrainedTokenizer::from_pretrained(&final_model)?))
+    {
+        Ok(tok) => {
+            let tokens = tok
+                .tokenizer()
+                .encode("これはテストです。", true)
+                .map(|e| e.len())
+                .unwrap_or(0);
+            tracing::info!(
+                "✓ Model loaded successfully (max length {}, {tokens} test tokens)",
+                m.max_length
+            );
+        }
+        Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
+    }
+    if t.eval_datasets.as_ref().is_some_and(|e| e.config.is_some()) {
+        tracing::warn!("post-training dataset evaluation is not available in this build yet; skipped");
+    }
+    Ok(TrainOutcome {
+        run_dir,
+        final_model,
+        global_step: global_step as u64,
+        log_history: history,
+    })
+}
+
+/// A fresh model: random backbone from `config.json` (`from_scratch`) or pretrained weights.
+fn build_model<B: Backend>(
+    config: &TrainConfig,
+    dir: &Path,
+    device: &B::Device,
+) -> Result<OpenProvenceModel<B>, TrainError> {
+    let m = &config.model_args;
+    let mut model = if m.from_scratch {
+        let mut backbone = ModernBertConfig::from_file(&dir.join("config.json"))?;
+        if let Some(n) = m.num_labels {
+            backbone.set_num_labels(n);
+        }
+        let mut provence = OpenProvenceConfig::new(backbone, m.classifier_dropout);
+        provence.base_model_name_or_path = Some(m.model_name_or_path.clone());
+        OpenProvenceModel::from_scratch(provence, device)?
+    } else {
+        let model = OpenProvenceModel::load(dir, device)?.with_pruning_dropout(m.classifier_dropout)?;
+        if let Some(n) = m.num_labels
+            && n != model.config.num_labels
+        {
+            tracing::warn!(
+                "model_args.num_labels = {n} but {} has {}; keeping the checkpoint's",
+                dir.display(),
+                model.config.num_labels
+            );
+        }
+        model
+    };
+    model.config.max_length = m.max_length;
+    if model.config.base_model_name_or_path.is_none() {
+        model.config.base_model_name_or_path = Some(m.model_name_or_path.clone());
+    }
+    Ok(model)
+}
+
+/// One pass over the eval rows (§5.9): unweighted means over batches.
+fn evaluate<B: Backend>(
+    model: &OpenProvenceModel<B>,
+    rows: &[Row],
+    collator: &Collator,
+    batch_size: usize,
+    weights: LossWeights,
+    device: &B::Device,
+) -> Result<LogRecord, TrainError> {
+    let started = Instant::now();
+    let (mut loss, mut ranking, mut pruning, mut batches) = (0.0, 0.0, 0.0, 0usize);
+    for chunk in rows.chunks(batch_size.max(1)) {
+        let batch = collator.collate(chunk)?;
+        let out = batch_loss(model, &batch, weights, device)?;
+        loss += scalar(out.loss);
+        ranking += scalar(out.ranking_loss);
+        pruning += scalar(out.pruning_loss);
+        batches += 1;
+    }
+    let runtime = started.elapsed().as_secs_f64().max(1e-9);
+    let n = batches.max(1) as f64;
+    Ok(LogRecord::new()
+        .float("eval_loss", loss / n)
+        .float("eval_ranking_loss", ranking / n)
+        .float("eval_pruning_loss", pruning / n)
+        .float("eval_runtime", python_round(runtime, 4))
+        .float("eval_samples_per_second", python_round(rows.len() as f64 / runtime, 3))
+        .float("eval_steps_per_second", python_round(batches as f64 / runtime, 3)))
+}
+
+/// Writes `checkpoint-<step>/` atomically (weights in upstream's checkpoint layout, tokenizer,
+/// optimizer state, scheduler and RNG position, `trainer_state.json` last), then rotates.
+#[allow(clippy::too_many_arguments)]
+fn save_checkpoint<B: AutodiffBackend>(
+    run_dir: &Path,
+    model: &OpenProvenceModel<B>,
+    optimizer: &Optimizer<B::InnerBackend>,
+    state: &mut TrainerState,
+    model_dir: &Path,
+    step: usize,
+    limit: Option<i64>,
+) -> Result<(), TrainError> {
+    let name = format!("{CHECKPOINT_PREFIX}{step}");
+    if let Some(best) = state.best_global_step {
+        let best_dir = run_dir.join(format!("{CHECKPOINT_PREFIX}{best}"));
+        if best as usize == step || best_dir.exists() {
+            state.best_model_checkpoint = Some(best_dir.display().to_string());
+        }
+    }
+    write_dir_atomically::<TrainError>(run_dir, &name, |dir| {
+        model.valid().save_checkpoint(dir, DEFAULT_HUB_REPO)?;
+        copy_tokenizer_files(model_dir, dir)?;
+        optimizer.save_state(&dir.join("optimizer.safetensors"))?;
+        let scheduler = serde_json::json!({ "last_epoch": step });
+        std::fs::write(dir.join("scheduler.json"), scheduler.to_string()).map_err(io_at(dir))?;
+        std::fs::write(dir.join(provence_config::TRAINER_STATE), state.to_json_pretty()).map_err(io_at(dir))?;
+        Ok(())
+    })?;
+    let best = state.best_model_checkpoint.as_deref().map(Path::new);
+    rotate_checkpoints(run_dir, limit, best).map_err(io_at(run_dir))?;
+    Ok(())
+}
+
+fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<(), TrainError> {
+    for name in TOKENIZER_FILES {
+        let source = from.join(name);
+        if source.exists() {
+            std::fs::copy(&source, to.join(name)).map_err(io_at(&source))?;
+        }
+    }
+    Ok(())
+}
+
+fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
+    let t = &config.training_args;
+    tracing::info!("Dynamic step calculation:");
+    tracing::info!("  Dataset size: {rows}");
+    tracing::info!("  Total steps: {}", plan.total_dynamic);
+    tracing::info!("  Eval steps: {} (20 evaluations)", plan.eval_steps);
+    tracing::info!("  Logging steps: {} (100 logs)", plan.logging_steps);
+    tracing::info!("  Save steps: {}", plan.save_steps);
+    tracing::info!("  Optimizer steps: {} (warmup {})", plan.max_steps, plan.warmup_steps);
+    if let Some(v) = t.logging_steps {
+        tracing::warn!(
+            "Overriding logging_steps from config ({v}) with dynamic value ({})",
+            plan.logging_steps
+        );
+    }
+    if let Some(v) = t.eval_steps {
+        tracing::warn!(
+            "Overriding eval_steps from config ({v}) with dynamic value ({})",
+            plan.eval_steps
+        );
+    }
+}
+
+/// Where log records go: the console (upstream's dict lines), `log_history.jsonl`, TensorBoard.
+struct LogSinks {
+    jsonl: std::fs::File,
+    jsonl_path: PathBuf,
+    events: Option<EventWriter>,
+}
+
+impl LogSinks {
+    fn open(run_dir: &Path, report_to: &[String]) -> Result<Self, TrainError> {
+        std::fs::create_dir_all(run_dir).map_err(io_at(run_dir))?;
+        let jsonl_path = run_dir.join("log_history.jsonl");
+        let jsonl = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&jsonl_path)
+            .map_err(io_at(&jsonl_path))?;
+        let wants = |name: &str| report_to.iter().any(|r| r == name || r == "all");
+        if wants("wandb") {
+            tracing::warn!(
+                "report_to wandb: this trainer writes TensorBoard event files instead; sync them with \
+                 `wandb sync --sync-tensorboard {}/runs`",
+                run_dir.display()
+            );
+        }
+        let events = if wants("tensorboard") || wants("wandb") {
+            let dir = run_dir.join("runs");
+            Some(EventWriter::create(&dir, now()).map_err(io_at(&dir))?)
+        } else {
+            None
+        };
+        Ok(Self {
+            jsonl,
+            jsonl_path,
+            events,
+        })
+    }
+
+    fn emit(&mut self, record: &LogRecord, step: usize, split: &str) -> Result<(), TrainError> {
+        use std::io::Write;
+        tracing::info!("{}", record.to_python_repr());
+        let line = serde_json::to_string(&record.to_json()).unwrap_or_default();
+        writeln!(self.jsonl, "{line}").map_err(io_at(&self.jsonl_path))?;
+        if let Some(events) = &mut self.events {
+            for (key, value) in record.entries() {
+                if key == "step" || key == "epoch" {
+                    continue;
+                }
+                let value = match value {
+                    LogValue::Float(f) => *f as f32,
+                    LogValue::Int(i) => *i as f32,
+                };
+                let tag = match key.strip_prefix("eval_") {
+                    Some(rest) => format!("eval/{rest}"),
+                    None => format!("{split}/{key}"),
+                };
+                events
+                    .add_scalar(&tag, value, step as i64, now())
+                    .map_err(io_at(events.path()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
