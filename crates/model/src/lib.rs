@@ -1,1 +1,22 @@
 //! ModernBERT reranker-pruner model in Burn with Hugging Face checkpoint I/O.
+//!
+//! * [`ModernBertConfig`]: a ModernBERT `config.json` (transformers 4.48–4.57 and 5.x keys).
+//! * [`ModernBertModel`] / [`ModernBertForSequenceClassification`]: transformers'
+//!   `modeling_modernbert.py` (same parameter names), generic over the Burn backend.
+//! * [`OpenProvenceModel`]: the reranker–pruner (ranking logits + per-token pruning logits read
+//!   from the pre-final-norm hidden state), random init ([`OpenProvenceModel::from_scratch`]),
+//!   loading ([`OpenProvenceModel::load`]) and saving in upstream's layouts.
+
+mod config;
+mod io;
+mod modernbert;
+mod params;
+mod provence;
+
+pub use config::{Activation, ConfigError, ModernBertConfig, OpenProvenceConfig, Pooling};
+pub use io::{CheckpointLayout, DEFAULT_HUB_REPO, DEFAULT_PRUNING_DROPOUT, LoadError, SaveError, TensorProblem};
+pub use modernbert::{
+    ModernBertAttention, ModernBertEmbeddings, ModernBertEncoderLayer, ModernBertForSequenceClassification,
+    ModernBertMlp, ModernBertModel, ModernBertOutput, ModernBertPredictionHead, SequenceClassifierOutput,
+};
+pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};

@@ -1,0 +1,444 @@
+//! ModernBERT encoder and sequence-classification head, following transformers'
+//! `modeling_modernbert.py` (eager path, f32::MIN additive-mask semantics).
+// Field names mirror transformers' (`Wqkv`, `Wo`, `Wi`); the Module derive expands them into
+// local variables, so the allowance has to cover the whole module.
+#![allow(non_snake_case)]
+
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
+use burn::prelude::*;
+use burn::tensor::activation;
+
+use crate::config::{Activation, ModernBertConfig, Pooling};
+use crate::params::{NamedParams, ParamVisitor};
+
+/// Parameters are created lazily with this placeholder and then overwritten by an initialiser
+/// or a checkpoint, so the placeholder is never materialised.
+const PLACEHOLDER: Initializer = Initializer::Zeros;
+
+fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+    LinearConfig::new(d_in, d_out)
+        .with_bias(bias)
+        .with_initializer(PLACEHOLDER)
+        .init(device)
+}
+
+fn layer_norm<B: Backend>(cfg: &ModernBertConfig, device: &B::Device) -> LayerNorm<B> {
+    LayerNormConfig::new(cfg.hidden_size)
+        .with_epsilon(cfg.norm_eps)
+        .with_bias(cfg.norm_bias)
+        .init(device)
+}
+
+fn dropout(p: f64) -> Dropout {
+    DropoutConfig::new(p).init()
+}
+
+/// Applies an `ACT2FN` activation.
+pub(crate) fn activate<B: Backend, const D: usize>(act: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
+    match act {
+        Activation::Gelu => activation::gelu(x),
+        Activation::GeluTanh => activation::gelu_approximate(x),
+        Activation::Silu => activation::silu(x),
+        Activation::Relu => activation::relu(x),
+    }
+}
+
+/// `embeddings`: token embeddings → LayerNorm → dropout.
+///
+/// PyTorch's `padding_idx` (no gradient for the `pad_token_id` row) is not mirrored: pad tokens
+/// sit only at masked positions, which no real position attends to and no loss reads, so that
+/// row's gradient is zero anyway (checked by the backward fixture test).
+#[derive(Module, Debug)]
+pub struct ModernBertEmbeddings<B: Backend> {
+    /// `embeddings.tok_embeddings` [V, H].
+    pub tok_embeddings: Embedding<B>,
+    /// `embeddings.norm`.
+    pub norm: LayerNorm<B>,
+    /// `embeddings.drop`.
+    pub drop: Dropout,
+}
+
+impl<B: Backend> ModernBertEmbeddings<B> {
+    fn new(cfg: &ModernBertConfig, device: &B::Device) -> Self {
+        Self {
+            tok_embeddings: EmbeddingConfig::new(cfg.vocab_size, cfg.hidden_size)
+                .with_initializer(PLACEHOLDER)
+                .init(device),
+            norm: layer_norm(cfg, device),
+            drop: dropout(cfg.embedding_dropout),
+        }
+    }
+
+    /// `[B, T]` ids → `[B, T, H]`.
+    pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        self.drop
+            .forward(self.norm.forward(self.tok_embeddings.forward(input_ids)))
+    }
+}
+
+impl<B: Backend> NamedParams<B> for ModernBertEmbeddings<B> {
+    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
+        self.tok_embeddings.visit_params(&format!("{prefix}tok_embeddings."), v);
+        self.norm.visit_params(&format!("{prefix}norm."), v);
+    }
+}
+
+/// `layers.N.attn`: fused `Wqkv`, NeoX RoPE, masked softmax attention, `Wo`.
+#[derive(Module, Debug)]
+pub struct ModernBertAttention<B: Backend> {
+    /// `attn.Wqkv` H → 3H (q, k, v blocks, each head-major).
+    pub Wqkv: Linear<B>,
+    /// `attn.Wo` H → H.
+    pub Wo: Linear<B>,
+    /// Dropout on the attention probabilities.
+    pub attention_dropout: Dropout,
+    /// Dropout after `Wo`.
+    pub out_drop: Dropout,
+    #[module(skip)]
+    num_heads: usize,
+}
+
+impl<B: Backend> ModernBertAttention<B> {
+    fn new(cfg: &ModernBertConfig, device: &B::Device) -> Self {
+        let h = cfg.hidden_size;
+        Self {
+            Wqkv: linear(h, 3 * h, cfg.attention_bias, device),
+            Wo: linear(h, h, cfg.attention_bias, device),
+            attention_dropout: dropout(cfg.attention_dropout),
+            out_drop: dropout(cfg.attention_dropout),
+            num_heads: cfg.num_attention_heads,
+        }
+    }
+
+    /// `x` [B,T,H]; `rope` = (cos, sin) [T, D]; `mask` [B,1,T,T], true = masked.
+    fn forward(&self, x: Tensor<B, 3>, rope: &RopeTables<B>, mask: Tensor<B, 4, Bool>) -> Tensor<B, 3> {
+        let [b, t, h] = x.dims();
+        let nh = self.num_heads;
+        let d = h / nh;
+        let qkv = self.Wqkv.forward(x).reshape([b, t, 3 * nh, d]).swap_dims(1, 2);
+        let mut parts = qkv.chunk(3, 1).into_iter();
+        let (Some(q), Some(k), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
+            unreachable!("chunk(3) of a dimension of size 3·nh gives three parts")
+        };
+        let cos = rope.cos.clone().reshape([1, 1, t, d]);
+        let sin = rope.sin.clone().reshape([1, 1, t, d]);
+        let q = apply_rope(q, cos.clone(), sin.clone());
+        let k = apply_rope(k, cos, sin);
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar((d as f64).powf(-0.5))
+            .mask_fill(mask.expand([b, nh, t, t]), f32::MIN);
+        let probs = self.attention_dropout.forward(activation::softmax(scores, 3));
+        let o = probs.matmul(v).swap_dims(1, 2).reshape([b, t, h]);
+        self.out_drop.forward(self.Wo.forward(o))
+    }
+}
+
+/// NeoX `rotate_half` RoPE: `x·cos + concat(−x₂, x₁)·sin`.
+fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: Tensor<B, 4>, sin: Tensor<B, 4>) -> Tensor<B, 4> {
+    let d = x.dims()[3];
+    let x1 = x.clone().narrow(3, 0, d / 2);
+    let x2 = x.clone().narrow(3, d / 2, d / 2);
+    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+    x * cos + rotated * sin
+}
+
+/// RoPE tables for one base θ.
+struct RopeTables<B: Backend> {
+    theta: f64,
+    /// cos(angle) [T, D].
+    cos: Tensor<B, 2>,
+    /// sin(angle) [T, D].
+    sin: Tensor<B, 2>,
+}
+
+/// RoPE tables [T, D] for base θ, bit-exact with transformers' f32 recipe.
+fn rope_tables<B: Backend>(theta: f64, head_dim: usize, seq_len: usize, device: &B::Device) -> RopeTables<B> {
+    let half = head_dim / 2;
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|k| {
+            let e = (2 * k) as f32 / head_dim as f32;
+            let pw = theta.powf(f64::from(e)) as f32;
+            1.0f32 / pw
+        })
+        .collect();
+    let mut cos = Vec::with_capacity(seq_len * head_dim);
+    let mut sin = Vec::with_capacity(seq_len * head_dim);
+    for p in 0..seq_len {
+        let angles: Vec<f32> = inv_freq.iter().map(|f| p as f32 * f).collect();
+        for _ in 0..2 {
+            cos.extend(angles.iter().map(|a| a.cos()));
+            sin.extend(angles.iter().map(|a| a.sin()));
+        }
+    }
+    RopeTables {
+        theta,
+        cos: Tensor::from_data(TensorData::new(cos, [seq_len, head_dim]), device),
+        sin: Tensor::from_data(TensorData::new(sin, [seq_len, head_dim]), device),
+    }
+}
+
+/// `layers.N.mlp`: GeGLU (`Wi` → chunk → act(input)·gate → dropout → `Wo`).
+#[derive(Module, Debug)]
+pub struct ModernBertMlp<B: Backend> {
+    /// `mlp.Wi` H → 2I.
+    pub Wi: Linear<B>,
+    /// `mlp.Wo` I → H.
+    pub Wo: Linear<B>,
+    /// `mlp.drop`.
+    pub drop: Dropout,
+    #[module(skip)]
+    act: Activation,
+}
+
+impl<B: Backend> ModernBertMlp<B> {
+    fn new(cfg: &ModernBertConfig, act: Activation, device: &B::Device) -> Self {
+        Self {
+            Wi: linear(cfg.hidden_size, 2 * cfg.intermediate_size, cfg.mlp_bias, device),
+            Wo: linear(cfg.intermediate_size, cfg.hidden_size, cfg.mlp_bias, device),
+            drop: dropout(cfg.mlp_dropout),
+            act,
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let u = self.Wi.forward(x);
+        let i = u.dims()[2] / 2;
+        let input = u.clone().narrow(2, 0, i);
+        let gate = u.narrow(2, i, i);
+        self.Wo.forward(self.drop.forward(activate(self.act, input) * gate))
+    }
+}
+
+/// One pre-norm encoder layer (`attn_norm` is absent on layer 0).
+#[derive(Module, Debug)]
+pub struct ModernBertEncoderLayer<B: Backend> {
+    /// `attn_norm` (None on layer 0, where it is the identity).
+    pub attn_norm: Option<LayerNorm<B>>,
+    /// `attn`.
+    pub attn: ModernBertAttention<B>,
+    /// `mlp_norm`.
+    pub mlp_norm: LayerNorm<B>,
+    /// `mlp`.
+    pub mlp: ModernBertMlp<B>,
+    /// Whether this layer attends globally (else sliding window, local θ).
+    #[module(skip)]
+    is_global: bool,
+    /// RoPE base θ of this layer.
+    #[module(skip)]
+    rope_theta: f64,
+}
+
+impl<B: Backend> ModernBertEncoderLayer<B> {
+    fn new(cfg: &ModernBertConfig, i: usize, act: Activation, device: &B::Device) -> Self {
+        Self {
+            attn_norm: (i > 0).then(|| layer_norm(cfg, device)),
+            attn: ModernBertAttention::new(cfg, device),
+            mlp_norm: layer_norm(cfg, device),
+            mlp: ModernBertMlp::new(cfg, act, device),
+            is_global: cfg.is_global_layer(i),
+            rope_theta: cfg.rope_theta(i),
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 3>, rope: &RopeTables<B>, mask: Tensor<B, 4, Bool>) -> Tensor<B, 3> {
+        let h = match &self.attn_norm {
+            Some(norm) => norm.forward(x.clone()),
+            None => x.clone(),
+        };
+        let x = x + self.attn.forward(h, rope, mask);
+        let m = self.mlp.forward(self.mlp_norm.forward(x.clone()));
+        x + m
+    }
+}
+
+impl<B: Backend> NamedParams<B> for ModernBertEncoderLayer<B> {
+    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
+        if let Some(norm) = &mut self.attn_norm {
+            norm.visit_params(&format!("{prefix}attn_norm."), v);
+        }
+        self.attn.Wqkv.visit_params(&format!("{prefix}attn.Wqkv."), v);
+        self.attn.Wo.visit_params(&format!("{prefix}attn.Wo."), v);
+        self.mlp_norm.visit_params(&format!("{prefix}mlp_norm."), v);
+        self.mlp.Wi.visit_params(&format!("{prefix}mlp.Wi."), v);
+        self.mlp.Wo.visit_params(&format!("{prefix}mlp.Wo."), v);
+    }
+}
+
+/// Outputs of [`ModernBertModel::forward`].
+#[derive(Debug, Clone)]
+pub struct ModernBertOutput<B: Backend> {
+    /// Output of the last layer **before** `final_norm` (transformers' `hidden_states[-1]`) [B,T,H].
+    pub hidden_state: Tensor<B, 3>,
+    /// `final_norm(hidden_state)` (transformers' `last_hidden_state`) [B,T,H].
+    pub last_hidden_state: Tensor<B, 3>,
+}
+
+/// The bare ModernBERT encoder (`model.*` inside task models).
+#[derive(Module, Debug)]
+pub struct ModernBertModel<B: Backend> {
+    /// `embeddings`.
+    pub embeddings: ModernBertEmbeddings<B>,
+    /// `layers.N`.
+    pub layers: Vec<ModernBertEncoderLayer<B>>,
+    /// `final_norm`.
+    pub final_norm: LayerNorm<B>,
+    #[module(skip)]
+    half_window: usize,
+    #[module(skip)]
+    head_dim: usize,
+}
+
+impl<B: Backend> ModernBertModel<B> {
+    /// Builds the encoder with placeholder (lazy, unmaterialised) parameters; `cfg` must be validated.
+    pub(crate) fn new(cfg: &ModernBertConfig, act: Activation, device: &B::Device) -> Self {
+        Self {
+            embeddings: ModernBertEmbeddings::new(cfg, device),
+            layers: (0..cfg.num_hidden_layers)
+                .map(|i| ModernBertEncoderLayer::new(cfg, i, act, device))
+                .collect(),
+            final_norm: layer_norm(cfg, device),
+            half_window: cfg.half_window(),
+            head_dim: cfg.head_dim(),
+        }
+    }
+
+    /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad).
+    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B> {
+        let device = input_ids.device();
+        let [b, t] = input_ids.dims();
+        // Pad keys are masked for every query.
+        let global_mask = attention_mask.equal_elem(0).reshape([b, 1, 1, t]).expand([b, 1, t, t]);
+        let window: Vec<bool> = (0..t * t).map(|n| (n / t).abs_diff(n % t) > self.half_window).collect();
+        let window = Tensor::<B, 2, Bool>::from_data(TensorData::new(window, [t, t]), &device)
+            .reshape([1, 1, t, t])
+            .expand([b, 1, t, t]);
+        let local_mask = global_mask.clone().bool_or(window);
+
+        let mut ropes: Vec<RopeTables<B>> = Vec::new();
+        let mut x = self.embeddings.forward(input_ids);
+        for layer in &self.layers {
+            let idx = match ropes.iter().position(|r| r.theta == layer.rope_theta) {
+                Some(idx) => idx,
+                None => {
+                    ropes.push(rope_tables(layer.rope_theta, self.head_dim, t, &device));
+                    ropes.len() - 1
+                }
+            };
+            let mask = if layer.is_global {
+                global_mask.clone()
+            } else {
+                local_mask.clone()
+            };
+            x = layer.forward(x, &ropes[idx], mask);
+        }
+        ModernBertOutput {
+            last_hidden_state: self.final_norm.forward(x.clone()),
+            hidden_state: x,
+        }
+    }
+}
+
+impl<B: Backend> NamedParams<B> for ModernBertModel<B> {
+    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
+        self.embeddings.visit_params(&format!("{prefix}embeddings."), v);
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.visit_params(&format!("{prefix}layers.{i}."), v);
+        }
+        self.final_norm.visit_params(&format!("{prefix}final_norm."), v);
+    }
+}
+
+/// `head`: dense → activation → LayerNorm.
+#[derive(Module, Debug)]
+pub struct ModernBertPredictionHead<B: Backend> {
+    /// `head.dense` H → H (bias iff `classifier_bias`).
+    pub dense: Linear<B>,
+    /// `head.norm`.
+    pub norm: LayerNorm<B>,
+    #[module(skip)]
+    act: Activation,
+}
+
+impl<B: Backend> ModernBertPredictionHead<B> {
+    fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.norm.forward(activate(self.act, self.dense.forward(x)))
+    }
+}
+
+/// Outputs of [`ModernBertForSequenceClassification::forward`].
+#[derive(Debug, Clone)]
+pub struct SequenceClassifierOutput<B: Backend> {
+    /// Classifier logits [B, num_labels].
+    pub logits: Tensor<B, 2>,
+    /// Encoder outputs.
+    pub encoder: ModernBertOutput<B>,
+}
+
+/// transformers' `ModernBertForSequenceClassification`.
+#[derive(Module, Debug)]
+pub struct ModernBertForSequenceClassification<B: Backend> {
+    /// `model`.
+    pub model: ModernBertModel<B>,
+    /// `head`.
+    pub head: ModernBertPredictionHead<B>,
+    /// `drop` (classifier_dropout).
+    pub drop: Dropout,
+    /// `classifier` H → num_labels (always with bias).
+    pub classifier: Linear<B>,
+    #[module(skip)]
+    pooling: Pooling,
+}
+
+impl<B: Backend> ModernBertForSequenceClassification<B> {
+    /// Builds the model with placeholder parameters; errors if the config is invalid.
+    pub(crate) fn new(cfg: &ModernBertConfig, device: &B::Device) -> Result<Self, crate::config::ConfigError> {
+        cfg.validate()?;
+        let act = Activation::parse("hidden_activation", &cfg.hidden_activation)?;
+        let head_act = Activation::parse("classifier_activation", &cfg.classifier_activation)?;
+        let h = cfg.hidden_size;
+        Ok(Self {
+            model: ModernBertModel::new(cfg, act, device),
+            head: ModernBertPredictionHead {
+                dense: linear(h, h, cfg.classifier_bias, device),
+                norm: layer_norm(cfg, device),
+                act: head_act,
+            },
+            drop: dropout(cfg.classifier_dropout),
+            classifier: linear(h, cfg.num_labels(), true, device),
+            pooling: cfg.pooling()?,
+        })
+    }
+
+    /// Logits [B, num_labels] plus the encoder outputs.
+    pub fn forward(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+    ) -> SequenceClassifierOutput<B> {
+        let encoder = self.model.forward(input_ids, attention_mask.clone());
+        let h = encoder.last_hidden_state.clone();
+        let [b, t, hs] = h.dims();
+        let pooled = match self.pooling {
+            Pooling::Cls => h.narrow(1, 0, 1).reshape([b, hs]),
+            Pooling::Mean => {
+                let m = attention_mask.float().reshape([b, t, 1]);
+                let sum = (h * m.clone()).sum_dim(1).reshape([b, hs]);
+                sum / m.sum_dim(1).reshape([b, 1])
+            }
+        };
+        let logits = self.classifier.forward(self.drop.forward(self.head.forward(pooled)));
+        SequenceClassifierOutput { logits, encoder }
+    }
+}
+
+impl<B: Backend> NamedParams<B> for ModernBertForSequenceClassification<B> {
+    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
+        self.model.visit_params(&format!("{prefix}model."), v);
+        self.head.dense.visit_params(&format!("{prefix}head.dense."), v);
+        self.head.norm.visit_params(&format!("{prefix}head.norm."), v);
+        self.classifier.visit_params(&format!("{prefix}classifier."), v);
+    }
+}

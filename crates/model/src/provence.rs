@@ -1,0 +1,128 @@
+//! The OpenProvence reranker–pruner: ModernBERT sequence classifier + token pruning head.
+
+use burn::module::ParamId;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::prelude::*;
+
+use crate::config::{ConfigError, OpenProvenceConfig};
+use crate::modernbert::ModernBertForSequenceClassification;
+use crate::params::{HfInit, NameCollector, NamedParams, ParamVisitor};
+
+/// Checks a pruning-head dropout probability (`pruning_config.classifier_dropout`).
+pub(crate) fn check_pruning_dropout(prob: f64) -> Result<(), ConfigError> {
+    if (0.0..1.0).contains(&prob) {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key: "pruning_config.classifier_dropout".to_owned(),
+            message: format!("{prob} is not in [0, 1)"),
+        })
+    }
+}
+
+/// Upstream's pruning head: dropout(`classifier_dropout`) → `classifier` Linear(H, 2).
+#[derive(Module, Debug)]
+pub struct PruningHead<B: Backend> {
+    /// Dropout before the classifier.
+    pub dropout: Dropout,
+    /// `pruning_head.classifier` H → 2 (keep / drop logits; index 1 = keep).
+    pub classifier: Linear<B>,
+}
+
+impl<B: Backend> PruningHead<B> {
+    /// Per-token logits [P, L, 2] from hidden states [P, L, H].
+    pub fn forward(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.classifier.forward(self.dropout.forward(hidden))
+    }
+}
+
+/// Outputs of [`OpenProvenceModel::forward`].
+#[derive(Debug, Clone)]
+pub struct OpenProvenceOutput<B: Backend> {
+    /// Raw ranking logits [P, C].
+    pub ranking_logits: Tensor<B, 2>,
+    /// Pruning logits [P, L, 2].
+    pub pruning_logits: Tensor<B, 3>,
+    /// Last encoder layer before `final_norm` (what the pruning head reads) [P, L, H].
+    pub hidden_state: Tensor<B, 3>,
+    /// `final_norm` output (what the ranking head pools) [P, L, H].
+    pub last_hidden_state: Tensor<B, 3>,
+}
+
+/// The reranker–pruner (upstream `OpenProvenceEncoder`), generic over the Burn backend.
+///
+/// Parameter names follow upstream's `final_model/` layout: `ranking_model.*` and
+/// `pruning_head.classifier.*` (see [`OpenProvenceModel::named_param_ids`]).
+#[derive(Module, Debug)]
+pub struct OpenProvenceModel<B: Backend> {
+    /// `ranking_model` (ModernBertForSequenceClassification).
+    pub ranking_model: ModernBertForSequenceClassification<B>,
+    /// `pruning_head`.
+    pub pruning_head: PruningHead<B>,
+    /// Configuration written back on save.
+    #[module(skip)]
+    pub config: OpenProvenceConfig,
+}
+
+impl<B: Backend> OpenProvenceModel<B> {
+    /// Builds the model structure with lazy placeholder parameters (to be initialised or loaded).
+    pub(crate) fn empty(config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
+        check_pruning_dropout(config.pruning_dropout)?;
+        let mut bb = config.base_model_config.clone();
+        bb.set_num_labels(config.num_labels);
+        let ranking_model = ModernBertForSequenceClassification::new(&bb, device)?;
+        let pruning_head = PruningHead {
+            dropout: DropoutConfig::new(config.pruning_dropout).init(),
+            classifier: LinearConfig::new(bb.hidden_size, 2)
+                .with_initializer(burn::nn::Initializer::Zeros)
+                .init(device),
+        };
+        Ok(Self {
+            ranking_model,
+            pruning_head,
+            config: OpenProvenceConfig {
+                base_model_config: bb,
+                ..config
+            },
+        })
+    }
+
+    /// A randomly initialised model (transformers' ModernBERT `_init_weights`: truncated normals
+    /// with std `initializer_range`, `/sqrt(2·L)` for output projections, `H^-0.5` for the
+    /// classifier; norms 1, biases 0; pruning head N(0, 0.02)). Seed with `B::seed(&device, s)`.
+    pub fn from_scratch(config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
+        let mut model = Self::empty(config, device)?;
+        let cfg = model.config.base_model_config.clone();
+        model.visit_params(&mut HfInit { config: &cfg });
+        Ok(model)
+    }
+
+    /// Visits every parameter with its `final_model/` name.
+    pub(crate) fn visit_params(&mut self, v: &mut dyn ParamVisitor<B>) {
+        self.ranking_model.visit_params("ranking_model.", v);
+        self.pruning_head.classifier.visit_params("pruning_head.classifier.", v);
+    }
+
+    /// `(ParamId, name)` for every parameter, with upstream's `final_model/` names such as
+    /// `ranking_model.model.layers.3.mlp_norm.weight` or `pruning_head.classifier.bias`
+    /// (used for the trainer's name-based no-decay rule).
+    pub fn named_param_ids(&self) -> Vec<(ParamId, String)> {
+        let mut collector = NameCollector::default();
+        self.clone().visit_params(&mut collector);
+        collector.names
+    }
+
+    /// Ranking and pruning logits for `input_ids` / `attention_mask` [P, L] (mask 1 = token).
+    ///
+    /// Dropout is active on autodiff backends; evaluate through `model.valid()`.
+    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> OpenProvenceOutput<B> {
+        let out = self.ranking_model.forward(input_ids, attention_mask);
+        let pruning_logits = self.pruning_head.forward(out.encoder.hidden_state.clone());
+        OpenProvenceOutput {
+            ranking_logits: out.logits,
+            pruning_logits,
+            hidden_state: out.encoder.hidden_state,
+            last_hidden_state: out.encoder.last_hidden_state,
+        }
+    }
+}

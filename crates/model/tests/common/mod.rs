@@ -1,0 +1,89 @@
+//! Shared helpers for the golden-fixture tests (fixtures from scripts/fixtures/model_fixtures.py).
+#![allow(clippy::unwrap_used, dead_code)] // tests may unwrap; not every test uses every helper
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use safetensors::{Dtype, SafeTensors};
+
+/// CPU inference backend.
+pub type Cpu = burn::backend::Flex;
+/// CPU training backend.
+pub type CpuAd = burn::backend::Autodiff<burn::backend::Flex>;
+
+/// `tests/fixtures/model/<name>`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/model")
+        .join(name)
+}
+
+/// A tensor read from a safetensors file: shape and values (f32, or i64 for int tensors).
+pub struct Stored {
+    pub shape: Vec<usize>,
+    pub f32: Vec<f32>,
+    pub i64: Vec<i64>,
+}
+
+/// Every tensor of a safetensors file.
+pub fn read_tensors(path: &Path) -> HashMap<String, Stored> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(name, v)| {
+            let data = v.data();
+            let (f32, i64) = match v.dtype() {
+                Dtype::F32 => (
+                    data.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
+                    vec![],
+                ),
+                Dtype::I64 => (
+                    vec![],
+                    data.chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
+                ),
+                other => panic!("unexpected dtype {other:?} for {name}"),
+            };
+            (
+                name,
+                Stored {
+                    shape: v.shape().to_vec(),
+                    f32,
+                    i64,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Int tensor [B, T] from a stored i64 tensor.
+pub fn int2<B: Backend>(s: &Stored, device: &B::Device) -> Tensor<B, 2, Int> {
+    let data: Vec<i32> = s.i64.iter().map(|&v| v as i32).collect();
+    Tensor::from_data(TensorData::new(data, [s.shape[0], s.shape[1]]), device)
+}
+
+/// Float tensor with the stored shape.
+pub fn float<B: Backend, const D: usize>(s: &Stored, device: &B::Device) -> Tensor<B, D> {
+    Tensor::from_data(TensorData::new(s.f32.clone(), s.shape.clone()), device)
+}
+
+/// Values of a tensor as f32.
+pub fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> (Vec<usize>, Vec<f32>) {
+    let data = t.into_data().convert::<f32>();
+    (data.shape.to_vec(), data.to_vec().unwrap())
+}
+
+/// Max abs difference between a tensor and a stored reference of the same shape.
+pub fn max_abs_diff<B: Backend, const D: usize>(t: Tensor<B, D>, reference: &Stored) -> f32 {
+    let (shape, v) = values(t);
+    assert_eq!(shape, reference.shape, "shape differs from the reference");
+    v.iter()
+        .zip(&reference.f32)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
