@@ -1,4 +1,4 @@
-//! Hugging Face Hub access for dataset repositories, sharing Python's cache.
+//! Hugging Face Hub access for dataset and model repositories, sharing Python's cache.
 //!
 //! * Settings come from the same environment variables as Python's `huggingface_hub`
 //!   ([`HubOptions::from_env`]): `HF_ENDPOINT`, `HF_HUB_CACHE` / `HUGGINGFACE_HUB_CACHE` /
@@ -85,17 +85,40 @@ impl HubOptions {
     }
 }
 
-/// A client for dataset repositories: lists files and fetches them into the shared cache.
+/// The kind of Hub repository a client talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepoKind {
+    /// `datasets/owner/name` (cache folder `datasets--owner--name`).
+    Dataset,
+    /// `owner/name` model repositories (cache folder `models--owner--name`).
+    Model,
+}
+
+/// Files of a model repository a checkpoint directory needs (weights are added from the listing).
+const MODEL_FILES: &[&str] = &[
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+];
+
+/// A client for dataset (or model) repositories: lists files and fetches them into the shared cache.
 #[derive(Debug)]
 pub struct HubClient {
     options: HubOptions,
+    kind: RepoKind,
     #[cfg(feature = "hub")]
     api: Option<hf_hub::api::sync::Api>,
 }
 
 impl HubClient {
-    /// Builds a client. In offline mode no HTTP client is created.
+    /// Builds a client for dataset repositories. In offline mode no HTTP client is created.
     pub fn new(options: HubOptions) -> Result<Self, DatasetError> {
+        Self::for_kind(options, RepoKind::Dataset)
+    }
+
+    /// Builds a client for repositories of `kind`.
+    pub fn for_kind(options: HubOptions, kind: RepoKind) -> Result<Self, DatasetError> {
         #[cfg(feature = "hub")]
         let api = if options.offline {
             None
@@ -114,6 +137,7 @@ impl HubClient {
         };
         Ok(Self {
             options,
+            kind,
             #[cfg(feature = "hub")]
             api,
         })
@@ -124,11 +148,15 @@ impl HubClient {
         &self.options
     }
 
-    /// `<cache>/datasets--owner--name`.
+    /// `<cache>/datasets--owner--name` (or `models--owner--name`).
     fn repo_cache_dir(&self, repo: &str) -> PathBuf {
+        let prefix = match self.kind {
+            RepoKind::Dataset => "datasets",
+            RepoKind::Model => "models",
+        };
         self.options
             .cache_dir
-            .join(format!("datasets--{}", repo.replace('/', "--")))
+            .join(format!("{prefix}--{}", repo.replace('/', "--")))
     }
 
     /// The cached snapshot directory of `repo` at the configured revision, if any.
@@ -217,7 +245,10 @@ impl HubClient {
     fn repo(&self, repo: &str) -> hf_hub::Repo {
         hf_hub::Repo::with_revision(
             repo.to_owned(),
-            hf_hub::RepoType::Dataset,
+            match self.kind {
+                RepoKind::Dataset => hf_hub::RepoType::Dataset,
+                RepoKind::Model => hf_hub::RepoType::Model,
+            },
             self.options.revision.clone(),
         )
     }
@@ -231,6 +262,43 @@ impl HubClient {
             return Err(self.not_found(repo, file));
         }
         self.download(repo, file)
+    }
+
+    /// Fetches what a model directory needs (config, tokenizer files, `model.safetensors` or the
+    /// sharded index and its shards) and returns the local snapshot directory holding them.
+    pub fn fetch_model(&self, repo: &str) -> Result<PathBuf, DatasetError> {
+        let files = self.list_files(repo)?;
+        let mut wanted: Vec<String> = MODEL_FILES
+            .iter()
+            .filter(|f| files.iter().any(|have| have == *f))
+            .map(|f| (*f).to_owned())
+            .collect();
+        if files.iter().any(|f| f == "model.safetensors") {
+            wanted.push("model.safetensors".to_owned());
+        } else if files.iter().any(|f| f == "model.safetensors.index.json") {
+            let index = self.fetch(repo, "model.safetensors.index.json")?;
+            let text = std::fs::read_to_string(&index).map_err(|e| self.hub_error(repo, e.to_string()))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| self.hub_error(repo, format!("model.safetensors.index.json: {e}")))?;
+            let mut shards: Vec<String> = json
+                .get("weight_map")
+                .and_then(|m| m.as_object())
+                .map(|m| m.values().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            shards.sort();
+            shards.dedup();
+            wanted.extend(shards);
+        } else {
+            return Err(self.not_found(repo, "model.safetensors"));
+        }
+        let config = self.fetch(repo, "config.json")?;
+        for file in &wanted {
+            self.fetch(repo, file)?;
+        }
+        config
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| self.hub_error(repo, "config.json has no parent directory"))
     }
 
     fn not_found(&self, repo: &str, file: &str) -> DatasetError {
@@ -309,4 +377,14 @@ pub(crate) fn walk_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std:
         }
     }
     Ok(())
+}
+
+/// A local directory for `name_or_path`: the path itself when it exists, else the model
+/// repository of that id fetched through the Hub cache (see [`HubClient::fetch_model`]).
+pub fn resolve_model_dir(name_or_path: &str, options: HubOptions) -> Result<PathBuf, DatasetError> {
+    let path = Path::new(name_or_path);
+    if path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    HubClient::for_kind(options, RepoKind::Model)?.fetch_model(name_or_path)
 }

@@ -16,8 +16,8 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::{BadRowPolicy, LabelAlignment, RunSetup, StepInputs, StepPlan, TrainConfig};
 use provence_datasets::{
-    Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetError, DatasetSpec, PretrainedTokenizer, Row,
-    SourceResolver, TokenizerError, prepare_datasets, pyrandom::PyRandom,
+    Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetError, DatasetSpec, HubOptions,
+    PretrainedTokenizer, Row, SourceResolver, TokenizerError, prepare_datasets, pyrandom::PyRandom, resolve_model_dir,
 };
 use provence_losses::{LossError, LossWeights, provence_loss};
 use provence_model::{DEFAULT_HUB_REPO, LoadError, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError};
@@ -236,7 +236,8 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
     let load_best = has_eval;
 
     // Model, tokenizer, collator.
-    let model_dir = PathBuf::from(&m.model_name_or_path);
+    // A local directory, or a Hub model id fetched into (or read from) the shared HF cache.
+    let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env())?;
     let tokenizer = PretrainedTokenizer::from_pretrained(&model_dir)?;
     let collator = Arc::new(Collator::new(
         &tokenizer,
