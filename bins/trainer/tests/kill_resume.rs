@@ -1,0 +1,90 @@
+//! Kill the trainer with SIGKILL at several points and resume each time from the run directory:
+//! the final weights must equal those of an uninterrupted run bit for bit (CPU).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo").canonicalize().unwrap()
+}
+
+fn write_recipe(dir: &Path, output: &Path) -> PathBuf {
+    let demo = demo();
+    let text = format!(
+        "model_args:\n  model_name_or_path: \"{d}/model\"\n  from_scratch: true\n  classifier_dropout: 0.1\n  max_length: 96\n\
+         data_args:\n  datasets:\n    - dataset_name: \"{d}/dataset\"\n      subset: \"ja\"\n      teacher_column: \"teacher_scores.demo-teacher\"\n  max_train_samples: 48\n  max_eval_samples: 8\n\
+         training_args:\n  output_dir: \"{o}\"\n  learning_rate: 1.0e-3\n  per_device_train_batch_size: 4\n  gradient_accumulation_steps: 2\n  max_steps: 6\n  save_steps: 1\n  eval_steps: 1\n  save_total_limit: 2\n  bf16: false\n  dataloader_num_workers: 1\n  report_to: [\"none\"]\n",
+        d = demo.display(),
+        o = output.display()
+    );
+    let path = dir.join(format!("{}.yaml", output.file_name().unwrap().to_str().unwrap()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn trainer(recipe: &Path, resume: Option<&Path>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_open_provence_trainer"));
+    command.arg(recipe).env("RUST_LOG", "error").stdout(Stdio::null()).stderr(Stdio::null());
+    if let Some(dir) = resume {
+        command.arg("--checkpoint").arg(dir);
+    }
+    command
+}
+
+fn has_checkpoint(run: &Path) -> bool {
+    std::fs::read_dir(run).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_str().unwrap_or("");
+            name.starts_with("checkpoint-") && e.path().join("trainer_state.json").exists()
+        })
+    })
+}
+
+#[test]
+fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let straight = tmp.path().join("straight");
+    let status = trainer(&write_recipe(tmp.path(), &straight), None).status().unwrap();
+    assert!(status.success());
+
+    let killed = tmp.path().join("killed");
+    let recipe = write_recipe(tmp.path(), &killed);
+    // Kill after a growing delay each round (deterministic schedule); resume from the run dir
+    // once it holds a checkpoint, otherwise start again from scratch.
+    let started = Instant::now();
+    let mut kills = 0;
+    let mut delay_ms = 250u64;
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(300), "no progress after {kills} kills");
+        let resume = has_checkpoint(&killed).then_some(killed.as_path());
+        let mut child = trainer(&recipe, resume).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_millis(delay_ms);
+        let finished = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() >= deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        match finished {
+            Some(status) => {
+                assert!(status.success(), "the resumed run failed");
+                break;
+            }
+            None => {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                kills += 1;
+                delay_ms = delay_ms * 3 / 2;
+            }
+        }
+    }
+    assert!(kills >= 2, "the run was only killed {kills} times; the test did not exercise resuming");
+    let a = std::fs::read(straight.join("final_model/model.safetensors")).unwrap();
+    let b = std::fs::read(killed.join("final_model/model.safetensors")).unwrap();
+    assert!(a == b, "weights after {kills} kills differ from the uninterrupted run");
+}
