@@ -197,6 +197,46 @@ fn batch_loss<B: Backend>(
     )?)
 }
 
+/// Forward, loss and backward of one micro-batch in an accumulation window of `window`
+/// micro-batches (§5.3): the loss is divided by `window` before `backward` and the gradients are
+/// added to `accumulator`. Returns the undivided (total, ranking, pruning) losses.
+pub fn accumulate_micro_batch<B: AutodiffBackend>(
+    model: &OpenProvenceModel<B>,
+    batch: &Batch,
+    weights: LossWeights,
+    window: usize,
+    accumulator: &mut GradientsAccumulator<OpenProvenceModel<B>>,
+    device: &B::Device,
+) -> Result<(f64, f64, f64), TrainError> {
+    let loss = batch_loss(model, batch, weights, device)?;
+    let losses = (
+        scalar(loss.loss.clone()),
+        scalar(loss.ranking_loss.clone()),
+        scalar(loss.pruning_loss.clone()),
+    );
+    let grads = loss.loss.div_scalar(window as f64).backward();
+    accumulator.accumulate(model, GradientsParams::from_grads(grads, model));
+    Ok(losses)
+}
+
+/// The update closing a window (§5.4): global-norm clipping of the accumulated gradients to
+/// `max_grad_norm`, then one optimizer step with the scheduled lr of the update with 0-based
+/// index `global_step`. Returns the updated model, the pre-clip grad norm and the lr used.
+pub fn optimizer_step<B: AutodiffBackend>(
+    model: OpenProvenceModel<B>,
+    optimizer: &mut Optimizer<B::InnerBackend>,
+    accumulator: &mut GradientsAccumulator<OpenProvenceModel<B>>,
+    schedule: &LrSchedule,
+    learning_rate: f64,
+    max_grad_norm: f64,
+    global_step: usize,
+) -> (OpenProvenceModel<B>, f64, f64) {
+    let mut grads = accumulator.grads();
+    let grad_norm = clip_grad_norm::<B, _>(&model, &mut grads, max_grad_norm);
+    let lr = schedule.lr(learning_rate, global_step);
+    (optimizer.step::<B, _>(lr, model, grads), grad_norm, lr)
+}
+
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
@@ -291,6 +331,8 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
         pruning_weight: t.pruning_weight,
     };
     let mut sinks = LogSinks::open(&run_dir, &t.report_to)?;
+    sinks.progress.set_length(plan.max_steps as u64);
+    sinks.progress.set_position(state.global_step);
     let mut history: Vec<LogRecord> = Vec::new();
     let started = Instant::now();
     let ga = t.gradient_accumulation_steps.max(1);
@@ -333,14 +375,8 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
                 // run draws exactly what the uninterrupted one did.
                 B::seed(device, t.seed.wrapping_add(global_step as u64 + 1));
             }
-            let loss = batch_loss(&model, &batch, weights, device)?;
-            let (total, ranking, pruning) = (
-                scalar(loss.loss.clone()),
-                scalar(loss.ranking_loss.clone()),
-                scalar(loss.pruning_loss.clone()),
-            );
-            let grads = loss.loss.div_scalar(window as f64).backward();
-            accumulator.accumulate(&model, GradientsParams::from_grads(grads, &model));
+            let (total, ranking, pruning) =
+                accumulate_micro_batch(&model, &batch, weights, window, &mut accumulator, device)?;
             tr_loss += total / window as f64;
             rank_sum += ranking;
             prune_sum += pruning;
@@ -348,10 +384,16 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
             if index + 1 != window_start + window {
                 continue;
             }
-            let mut grads = accumulator.grads();
-            let grad_norm = clip_grad_norm::<B, _>(&model, &mut grads, t.max_grad_norm);
-            let lr = schedule.lr(t.learning_rate, global_step);
-            model = optimizer.step::<B, _>(lr, model, grads);
+            let (grad_norm, lr);
+            (model, grad_norm, lr) = optimizer_step(
+                model,
+                &mut optimizer,
+                &mut accumulator,
+                &schedule,
+                t.learning_rate,
+                t.max_grad_norm,
+                global_step,
+            );
             global_step += 1;
             let epoch_f = epoch as f64 + (index + 1) as f64 / len_loader as f64;
             state.global_step = global_step as u64;
@@ -451,6 +493,7 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
         .float("train_loss", total_loss_sum / steps_done)
         .int("step", global_step as i64)
         .float("epoch", python_round(state.epoch, 2));
+    sinks.progress.finish_and_clear();
     sinks.emit(&summary, global_step, "train")?;
     history.push(summary);
 
@@ -622,8 +665,10 @@ fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
     }
 }
 
-/// Where log records go: the console (upstream's dict lines), `log_history.jsonl`, TensorBoard.
+/// Where log records go: the console (upstream's dict lines), `log_history.jsonl`, TensorBoard,
+/// and a progress bar with the last loss and the ETA (hidden when stderr is not a terminal).
 struct LogSinks {
+    progress: indicatif::ProgressBar,
     jsonl: std::fs::File,
     jsonl_path: PathBuf,
     events: Option<EventWriter>,
@@ -652,7 +697,15 @@ impl LogSinks {
         } else {
             None
         };
+        let progress = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        progress.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         Ok(Self {
+            progress,
             jsonl,
             jsonl_path,
             events,
@@ -661,7 +714,7 @@ impl LogSinks {
 
     fn emit(&mut self, record: &LogRecord, step: usize, split: &str) -> Result<(), TrainError> {
         use std::io::Write;
-        tracing::info!("{}", record.to_python_repr());
+        self.progress.suspend(|| tracing::info!("{}", record.to_python_repr()));
         let line = serde_json::to_string(&record.to_json()).unwrap_or_default();
         writeln!(self.jsonl, "{line}").map_err(io_at(&self.jsonl_path))?;
         if let Some(events) = &mut self.events {
