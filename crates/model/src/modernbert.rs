@@ -47,9 +47,9 @@ pub(crate) fn activate<B: Backend, const D: usize>(act: Activation, x: Tensor<B,
 
 /// `embeddings`: token embeddings → LayerNorm → dropout.
 ///
-/// PyTorch's `padding_idx` (no gradient for the `pad_token_id` row) is not mirrored: pad tokens
-/// sit only at masked positions, which no real position attends to and no loss reads, so that
-/// row's gradient is zero anyway (checked by the backward fixture test).
+/// Like transformers' `nn.Embedding(padding_idx=pad_token_id)`, the `pad_token_id` row receives
+/// no gradient. It matters: upstream's v2 pruning labels can reach padded positions, so the loss
+/// does read pad embeddings (found by the trainer's loss-curve parity test).
 #[derive(Module, Debug)]
 pub struct ModernBertEmbeddings<B: Backend> {
     /// `embeddings.tok_embeddings` [V, H].
@@ -58,6 +58,9 @@ pub struct ModernBertEmbeddings<B: Backend> {
     pub norm: LayerNorm<B>,
     /// `embeddings.drop`.
     pub drop: Dropout,
+    /// `padding_idx`: the token whose embedding row gets no gradient (`pad_token_id` < vocab).
+    #[module(skip)]
+    pub padding_idx: Option<usize>,
 }
 
 impl<B: Backend> ModernBertEmbeddings<B> {
@@ -68,13 +71,24 @@ impl<B: Backend> ModernBertEmbeddings<B> {
                 .init(device),
             norm: layer_norm(cfg, device),
             drop: dropout(cfg.embedding_dropout),
+            padding_idx: cfg
+                .pad_token_id
+                .and_then(|id| usize::try_from(id).ok())
+                .filter(|&id| id < cfg.vocab_size),
         }
     }
 
     /// `[B, T]` ids → `[B, T, H]`.
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        self.drop
-            .forward(self.norm.forward(self.tok_embeddings.forward(input_ids)))
+        let mut embedded = self.tok_embeddings.forward(input_ids.clone());
+        if let Some(pad) = self.padding_idx {
+            // Same values, but pad positions read a detached copy of the pad row.
+            let [b, t, h] = embedded.dims();
+            let is_pad = input_ids.equal_elem(pad as i64).unsqueeze_dim::<3>(2).expand([b, t, h]);
+            let pad_row = self.tok_embeddings.weight.val().slice(pad..pad + 1).detach();
+            embedded = embedded.mask_where(is_pad, pad_row.unsqueeze::<3>().expand([b, t, h]));
+        }
+        self.drop.forward(self.norm.forward(embedded))
     }
 }
 
