@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The whole GPU run of issue 7, in one go (GPU time is scarce): environment check, CUDA smoke
+# test, then Burn (gpu-bench) vs PyTorch (torch_baseline.py) for the training step and for
+# inference, on the shapes below. Results: $OUT/results.jsonl (one JSON object per run, with
+# `nvidia_smi_peak_mib` = peak device memory used by the process as nvidia-smi sees it), logs in
+# $OUT/logs/. Every run has its own timeout and the whole script keeps to $BUDGET_S seconds.
+#
+# Expects the CUDA build of the driver at target-gpu/gpu-bench(.gz); build it on the CPU machine:
+#   CUDARC_CUDA_VERSION=13000 cargo build -p gpu-bench --features cuda
+#   mkdir -p target-gpu && strip -o /tmp/gb $CARGO_TARGET_DIR/debug/gpu-bench && gzip -c /tmp/gb > target-gpu/gpu-bench.gz
+# (and the same for examples/cuda_parity of provence-model, if present, for the fixture parity)
+# and run:  OUT=/some/dir bash benches/gpu/run.sh
+set -u
+OUT=${OUT:-$PWD/gpu-out}
+BUDGET_S=${BUDGET_S:-420}
+SHAPES=${SHAPES:-"base xsmall tiny"}
+mkdir -p "$OUT/logs"
+RESULTS=$OUT/results.jsonl
+START=$(date +%s)
+left() { echo $((BUDGET_S - ($(date +%s) - START))); }
+
+# Environment.
+{
+  date -u
+  nvidia-smi || echo "nvidia-smi failed"
+  CUDA_PATH=${CUDA_PATH:-$(ls -d /usr/local/cuda* 2>/dev/null | sort | tail -1)}
+  echo "CUDA_PATH=$CUDA_PATH"
+} > "$OUT/logs/env.log" 2>&1
+CUDA_PATH=${CUDA_PATH:-$(ls -d /usr/local/cuda* 2>/dev/null | sort | tail -1)}
+export CUDA_PATH
+NVRTC_DIR=$(dirname "$( (find "$CUDA_PATH" -name "libnvrtc.so*"; find /usr/lib /usr/local/lib /opt -maxdepth 8 -name "libnvrtc.so*") 2>/dev/null | head -1)" 2>/dev/null)
+export LD_LIBRARY_PATH="$CUDA_PATH/lib64:$CUDA_PATH/targets/x86_64-linux/lib:${NVRTC_DIR:-.}:${LD_LIBRARY_PATH:-}"
+PY=$(command -v python || command -v python3)
+GPU_NAME=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+export GPU_NAME=${GPU_NAME:-unknown}
+# Dense bf16 tensor-core peak (H100/H200 SXM: 989 TFLOP/s); MFU of every run is against it.
+case "$GPU_NAME" in
+  *H100*PCIe*) export PEAK_TFLOPS=${PEAK_TFLOPS:-756} ;;
+  *H100*|*H200*) export PEAK_TFLOPS=${PEAK_TFLOPS:-989} ;;
+  *A100*) export PEAK_TFLOPS=${PEAK_TFLOPS:-312} ;;
+  *) export PEAK_TFLOPS=${PEAK_TFLOPS:-989} ;;
+esac
+{ echo "GPU_NAME=$GPU_NAME PEAK_TFLOPS=$PEAK_TFLOPS NVRTC_DIR=$NVRTC_DIR"; $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__, 'cuda', torch.version.cuda)"; } >> "$OUT/logs/env.log" 2>&1
+
+# The carried binaries are stripped and gzipped (the carry limit is 64 MiB).
+for exe in gpu-bench cuda_parity; do
+  if [ -f "target-gpu/$exe.gz" ]; then gunzip -c "target-gpu/$exe.gz" > "/tmp/$exe" && chmod +x "/tmp/$exe"; fi
+  [ -x "target-gpu/$exe" ] && cp "target-gpu/$exe" "/tmp/$exe"
+done
+BIN=/tmp/gpu-bench
+
+# run NAME TIMEOUT CMD...: runs CMD with a memory sampler; JSON lines of its stdout go to
+# results.jsonl with the sampled peak added.
+run() {
+  local name=$1 limit=$2; shift 2
+  local rest; rest=$(left)
+  if [ "$rest" -lt 20 ]; then echo "{\"run\": \"$name\", \"skipped\": \"budget\"}" >> "$RESULTS"; return; fi
+  [ "$limit" -gt "$rest" ] && limit=$rest
+  local base; base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits 2>/dev/null | head -1)
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/logs/$name.mem" 2>/dev/null &
+  local sampler=$!
+  local t0; t0=$(date +%s.%N)
+  timeout "$limit" "$@" > "$OUT/logs/$name.out" 2> "$OUT/logs/$name.err"
+  local rc=$?
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+  local peak; peak=$(sort -n "$OUT/logs/$name.mem" | tail -1)
+  "$PY" - "$name" "$rc" "${peak:-0}" "${base:-0}" "$t0" "$OUT/logs/$name.out" >> "$RESULTS" <<'PY'
+import json, sys, time
+name, rc, peak, base, t0, path = sys.argv[1:]
+lines = [l for l in open(path) if l.strip().startswith("{")]
+extra = {"run": name, "rc": int(rc), "wall_s": round(time.time() - float(t0), 1),
+         "nvidia_smi_peak_mib": int(peak) - int(base)}
+if not lines or int(rc) != 0:
+    print(json.dumps(extra))
+for l in lines:
+    try:
+        d = json.loads(l)
+    except ValueError:
+        continue
+    d.update(extra)
+    print(json.dumps(d))
+PY
+  echo "[$(date -u +%T)] $name rc=$rc peak=${peak}MiB left=$(left)s" | tee -a "$OUT/logs/progress.log"
+}
+
+run smoke 120 "$BIN" smoke
+if [ -x /tmp/cuda_parity ] && [ -d tests/fixtures/model ]; then
+  run cuda_parity 60 /tmp/cuda_parity tests/fixtures/model
+fi
+
+TORCH="$PY benches/gpu/torch_baseline.py"
+for shape in $SHAPES; do
+  run "burn_train_${shape}_f32" 150 "$BIN" train --shape "$shape" --precision f32
+  run "torch_train_${shape}_bf16" 90 $TORCH train --shape "$shape" --precision bf16
+  run "torch_train_${shape}_f32" 90 $TORCH train --shape "$shape" --precision f32
+  run "burn_infer_${shape}_f32" 90 "$BIN" infer --shape "$shape" --precision f32
+  run "torch_infer_${shape}_bf16" 60 $TORCH infer --shape "$shape" --precision bf16
+  run "torch_infer_${shape}_f32" 60 $TORCH infer --shape "$shape" --precision f32
+done
+# bf16 parameters on the f32 backend (expected to fail: the model mixes dtypes, see docs/performance.md).
+run burn_train_tiny_bf16 45 "$BIN" train --shape tiny --precision bf16
+# large (≈395M) last, with whatever budget is left.
+run burn_train_large_f32 150 "$BIN" train --shape large --precision f32
+run torch_train_large_bf16 90 $TORCH train --shape large --precision bf16
+cp "$RESULTS" "$OUT/results.copy.jsonl" 2>/dev/null
+echo "done in $(( $(date +%s) - START ))s" >> "$OUT/logs/progress.log"
