@@ -1,3 +1,208 @@
-//! Evaluate OpenProvence models and prune contexts.
+//! `open_provence_eval`: evaluate OpenProvence models on context-relevance datasets and prune
+//! contexts with a trained model. A thin shell over `provence-eval`.
 
-fn main() {}
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use provence_eval::pruner::{process_requests, read_requests};
+use provence_eval::{
+    EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device,
+    evaluate_and_report,
+};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "open_provence_eval",
+    version,
+    about = "Evaluate OpenProvence models and prune contexts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// F2 / recall / precision / compression / span accuracy per dataset and threshold
+    /// (Markdown and JSON reports), as upstream's scripts/eval_datasets.py.
+    Datasets(DatasetsArgs),
+    /// Prune one context (or a JSONL file of them) with a trained model.
+    Process(ProcessArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DatasetsArgs {
+    /// Eval-datasets YAML (split + datasets list), e.g. configs/eval_datasets/en_nano.yaml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Model directory (ours or upstream's final_model/) or Hub model id.
+    #[arg(long)]
+    model: String,
+    /// One pruning threshold.
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Several thresholds, comma-separated (the model runs once; thresholds apply afterwards).
+    #[arg(long, value_delimiter = ',')]
+    th: Vec<f64>,
+    /// Rows per forward batch.
+    #[arg(long = "batch-size")]
+    batch_size: Option<usize>,
+    /// Split to evaluate (overrides the config's `split`).
+    #[arg(long)]
+    split: Option<String>,
+    /// Evaluate at most N rows per dataset.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Only datasets whose name or subset contains this text.
+    #[arg(long)]
+    target: Option<String>,
+    /// Write the Markdown report here.
+    #[arg(long = "output-file")]
+    output_file: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long = "output-json")]
+    output_json: Option<PathBuf>,
+    /// Report per-stage timings.
+    #[arg(long = "timing-details")]
+    timing_details: bool,
+    /// Hide progress bars.
+    #[arg(long = "no-progress")]
+    no_progress: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ProcessArgs {
+    /// Model directory (ours or upstream's final_model/) or Hub model id.
+    #[arg(long)]
+    model: String,
+    /// The question (with --context).
+    #[arg(long, requires = "context")]
+    question: Option<String>,
+    /// The context to prune (with --question).
+    #[arg(long, requires = "question")]
+    context: Option<String>,
+    /// JSONL input with `question` and `context` fields per line (instead of --question/--context).
+    #[arg(long, conflicts_with_all = ["question", "context"])]
+    input: Option<PathBuf>,
+    /// JSONL output (default: stdout).
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Keep sentences whose keep probability is above this (default: the model's default_threshold, else 0.1).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Datasets(args) => datasets(args),
+        Commands::Process(args) => process(args),
+    }
+}
+
+fn load_pruner(model: &str) -> Result<Pruner<InferenceBackend>> {
+    Ok(Pruner::load(Path::new(model), default_device())?)
+}
+
+fn datasets(args: DatasetsArgs) -> Result<()> {
+    let config = EvalDatasetsConfig::from_file(&args.config)?;
+    let mut thresholds: Vec<f64> = Vec::new();
+    for &t in &args.th {
+        if !thresholds.contains(&t) {
+            thresholds.push(t);
+        }
+    }
+    let single = thresholds.is_empty().then(|| args.threshold.unwrap_or(0.1));
+    thresholds.extend(single);
+    let settings = EvalSettings {
+        thresholds,
+        batch_size: args.batch_size.unwrap_or(512).max(1),
+        split: args.split,
+        limit: args.limit,
+        targets: args.target.into_iter().collect(),
+    };
+    let pruner = load_pruner(&args.model)?;
+    let report = evaluate_and_report(
+        &pruner,
+        &args.model,
+        &config,
+        &args.config,
+        &settings,
+        args.timing_details,
+        single,
+    )?;
+    match &args.output_file {
+        Some(path) => std::fs::write(path, format!("{}\n", report.markdown.trim_end()))
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{}", report.markdown),
+    }
+    if let Some(path) = &args.output_json {
+        let text = format!("{:#}\n", report.json);
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn process(args: ProcessArgs) -> Result<()> {
+    let options = ProcessOptions {
+        threshold: args.threshold,
+        ..ProcessOptions::default()
+    };
+    if let (Some(question), Some(context)) = (&args.question, &args.context) {
+        let pruner = load_pruner(&args.model)?;
+        let input = ProcessInput::Pair {
+            question: question.clone(),
+            context: context.clone(),
+        };
+        let out = pruner.process(input, &options)?;
+        if args.json {
+            println!("{:#}", out.to_json());
+        } else if let Some(doc) = out.results.first().and_then(|d| d.first()) {
+            println!("{}", doc.pruned_context);
+            let score = doc.reranking_score.map_or("None".to_string(), |s| format!("{s:.4}"));
+            eprintln!(
+                "reranking_score: {score}  compression_rate: {:.2}%",
+                doc.compression_rate
+            );
+        }
+        return Ok(());
+    }
+    let Some(input_path) = &args.input else {
+        bail!("give --question and --context, or --input FILE.jsonl");
+    };
+    let file = File::open(input_path).with_context(|| format!("opening {}", input_path.display()))?;
+    let requests = read_requests(BufReader::new(file)).with_context(|| format!("reading {}", input_path.display()))?;
+    let pruner = load_pruner(&args.model)?;
+    let count = match &args.output {
+        Some(path) => {
+            let out = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            process_requests(&pruner, requests, BufWriter::new(out), &options)?
+        }
+        None => process_requests(&pruner, requests, std::io::stdout().lock(), &options)?,
+    };
+    tracing::info!(requests = count, "done");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `open_provence_eval` user errors: exit code 2 with a one-line message naming the culprit.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn eval(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_open_provence_eval"))
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap()
+}
+
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("open_provence_eval_cli_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn stderr_line(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(text.lines().count(), 1, "one-line error expected, got {text:?}");
+    text
+}
+
+#[test]
+fn missing_model_directory_exits_2_with_one_line() {
+    let out = eval(&[
+        "process",
+        "--model",
+        "/no/such/model_dir",
+        "--question",
+        "q",
+        "--context",
+        "c",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_line(&out);
+    assert!(err.starts_with("error:") && err.contains("/no/such/model_dir"), "{err}");
+}
+
+#[test]
+fn malformed_jsonl_line_is_named() {
+    let input = scratch(
+        "bad.jsonl",
+        "{\"question\": \"q\", \"context\": \"c\"}\n{\"question\": \"q\", \"context\": 5}\n",
+    );
+    let out = eval(&[
+        "process",
+        "--model",
+        "/no/such/model_dir",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_line(&out);
+    assert!(err.contains("line 2") && err.contains("context"), "{err}");
+}
+
+#[test]
+fn process_needs_question_and_context_or_input() {
+    let out = eval(&["process", "--model", "/no/such/model_dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_line(&out).contains("--input"));
+}
+
+#[test]
+fn bad_eval_config_is_named() {
+    let config = scratch("bad.yaml", "split: test\n");
+    let out = eval(&[
+        "datasets",
+        "--config",
+        config.to_str().unwrap(),
+        "--model",
+        "/no/such/model_dir",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_line(&out);
+    assert!(err.contains("bad.yaml") && err.contains("datasets"), "{err}");
+}

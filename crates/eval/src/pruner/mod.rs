@@ -1,0 +1,714 @@
+//! Upstream's `OpenProvenceModel.process()` (spec §2): prune contexts sentence by sentence with
+//! a trained reranker–pruner and score each (query, context) pair.
+//!
+//! Pipeline: titles → sentences (split module) → per-sentence tokens → fragments of
+//! `max(16, max_length / 2)` tokens → greedy blocks `[CLS] query [SEP] fragments [SEP]` (query
+//! repeated per block) → batched forward → per-token keep probability `softmax(..)[1]` → mean
+//! per fragment → mean of fragment means per sentence → keep iff `> threshold`.
+
+mod jsonl;
+mod output;
+pub mod prepare;
+
+pub use jsonl::{JsonlError, parse_request, process_requests, read_requests};
+pub use output::{DocumentResult, ProcessOutput, ScoredBatch, ScoredDocument, reorder};
+
+use crate::split::{LanguageSplitter, SentenceSplitter, SplitterLanguage};
+use burn::prelude::Backend;
+use burn::tensor::activation::{sigmoid, softmax};
+use burn::tensor::{Int, Tensor, TensorData};
+use prepare::{Block, Layout, TokenCodec};
+use provence_datasets::{PretrainedTokenizer, TokenizerError};
+use provence_model::{LoadError, OpenProvenceModel};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Threshold used when neither the caller nor the model config gives one.
+pub const FALLBACK_THRESHOLD: f64 = 0.1;
+
+/// Errors of the pruning pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    /// The model directory does not exist.
+    #[error("model directory {path} does not exist")]
+    MissingModel {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The model could not be loaded.
+    #[error("loading the model from {path}: {source}")]
+    Model {
+        /// The model directory.
+        path: PathBuf,
+        /// Why.
+        source: LoadError,
+    },
+    /// The tokenizer could not be loaded.
+    #[error("loading the tokenizer from {path}: {source}")]
+    Tokenizer {
+        /// The model directory.
+        path: PathBuf,
+        /// Why.
+        source: TokenizerError,
+    },
+    /// The tokenizer lacks a special token the sequence layout needs.
+    #[error("the tokenizer defines no {0} token (needed for the [CLS] query [SEP] context [SEP] layout)")]
+    MissingSpecialToken(&'static str),
+    /// Encoding or decoding failed.
+    #[error("tokenizing {text:?}: {message}")]
+    Tokenize {
+        /// The text (shortened).
+        text: String,
+        /// The tokenizer's message.
+        message: String,
+    },
+    /// Questions and contexts do not line up.
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// A document: a text split by the sentence splitter, or pre-split sentences.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    /// A text.
+    Text(String),
+    /// Sentences given by the caller (blank ones are dropped).
+    Sentences(Vec<String>),
+}
+
+/// The input shapes of upstream's `process()` (spec §2.2); they also decide the output shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessInput {
+    /// One query, one text (`str`, `str`).
+    Pair {
+        /// The query.
+        question: String,
+        /// The context.
+        context: String,
+    },
+    /// One query, many documents (`str`, `list`).
+    Documents {
+        /// The query.
+        question: String,
+        /// Its documents.
+        documents: Vec<Document>,
+    },
+    /// Query i with document i (`list`, `list` of equal length).
+    Aligned {
+        /// The queries.
+        questions: Vec<String>,
+        /// One document per query.
+        documents: Vec<Document>,
+    },
+    /// Query i with its own list of documents (`list`, `list[list]`).
+    Nested {
+        /// The queries.
+        questions: Vec<String>,
+        /// Documents per query.
+        documents: Vec<Vec<Document>>,
+    },
+}
+
+/// Upstream's `structure` of the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputShape {
+    /// Scalars out.
+    Str,
+    /// Lists over documents out.
+    List,
+    /// Lists over queries out.
+    Aligned,
+    /// Lists over queries of lists over documents out.
+    Nested,
+}
+
+/// Shape, queries, and documents per query.
+type NormalizedInput = (InputShape, Vec<String>, Vec<Vec<Document>>);
+
+impl ProcessInput {
+    /// Shape, queries and per-query documents; errors when the lists do not line up.
+    fn into_parts(self) -> Result<NormalizedInput, PruneError> {
+        Ok(match self {
+            ProcessInput::Pair { question, context } => {
+                (InputShape::Str, vec![question], vec![vec![Document::Text(context)]])
+            }
+            ProcessInput::Documents { question, documents } => (InputShape::List, vec![question], vec![documents]),
+            ProcessInput::Aligned { questions, documents } => {
+                if questions.len() != documents.len() {
+                    return Err(PruneError::Shape(format!(
+                        "{} questions but {} contexts; aligned input needs one context per question",
+                        questions.len(),
+                        documents.len()
+                    )));
+                }
+                let docs = documents.into_iter().map(|d| vec![d]).collect();
+                (InputShape::Aligned, questions, docs)
+            }
+            ProcessInput::Nested { questions, documents } => {
+                if questions.len() != documents.len() {
+                    return Err(PruneError::Shape(format!(
+                        "{} questions but {} document lists; nested input needs one list per question",
+                        questions.len(),
+                        documents.len()
+                    )));
+                }
+                (InputShape::Nested, questions, documents)
+            }
+        })
+    }
+}
+
+/// Titles (upstream's `title` argument, spec §2.3).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Title {
+    /// No titles.
+    None,
+    /// No prefix; the first content sentence counts as the title for `always_select_title`.
+    #[default]
+    FirstSentence,
+    /// The same title for every document.
+    Fixed(String),
+    /// One title per query, for all its documents.
+    PerQuery(Vec<String>),
+    /// One title per query and document.
+    PerDocument(Vec<Vec<String>>),
+}
+
+/// Options of `process()` with upstream's defaults.
+#[derive(Clone)]
+pub struct ProcessOptions {
+    /// Titles.
+    pub title: Title,
+    /// Take each document's first non-blank line (sentence) as its title.
+    pub first_line_as_title: bool,
+    /// Blocks per forward pass.
+    pub batch_size: usize,
+    /// Keep sentences with probability above this; `None` → model default → 0.1.
+    pub threshold: Option<f64>,
+    /// Force-keep the title sentence when any sentence is kept.
+    pub always_select_title: bool,
+    /// Sort documents per query by score, descending.
+    pub reorder: bool,
+    /// With `reorder`, keep only the first k documents.
+    pub top_k: Option<usize>,
+    /// Built-in splitter language (ignored when `sentence_splitter` is set).
+    pub language: SplitterLanguage,
+    /// A custom sentence splitter.
+    pub sentence_splitter: Option<Arc<dyn SentenceSplitter>>,
+    /// Max over blocks (true) or the first block's score.
+    pub use_best_reranker_score: bool,
+    /// Score 0.0 when the pruned text is blank.
+    pub zero_score_when_empty: bool,
+    /// Strip sentences and drop blank ones (legacy).
+    pub strip_sentences: bool,
+    /// Fragments of `max_length - 2` instead of `max_length / 2` tokens.
+    pub respect_sentence_boundaries: bool,
+    /// Return `sentence_probabilities`.
+    pub return_sentence_metrics: bool,
+    /// Return `kept_sentences` / `removed_sentences`.
+    pub return_sentence_texts: bool,
+    /// Reproduce upstream's bug of reading content probabilities shifted left by the title token
+    /// count (spec §5.1). Off by default: windows are read where the tokens are.
+    pub legacy_prefix_offset: bool,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        Self {
+            title: Title::FirstSentence,
+            first_line_as_title: false,
+            batch_size: 32,
+            threshold: None,
+            always_select_title: false,
+            reorder: false,
+            top_k: None,
+            language: SplitterLanguage::Auto,
+            sentence_splitter: None,
+            use_best_reranker_score: true,
+            zero_score_when_empty: true,
+            strip_sentences: false,
+            respect_sentence_boundaries: false,
+            return_sentence_metrics: false,
+            return_sentence_texts: false,
+            legacy_prefix_offset: false,
+        }
+    }
+}
+
+/// Seconds spent per stage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timing {
+    /// Titles, splitting, tokenising, fragments.
+    pub preprocess_seconds: f64,
+    /// Blocks and padded batches.
+    pub assembly_seconds: f64,
+    /// Model forward passes (incl. copying results to the host).
+    pub inference_seconds: f64,
+    /// Aggregation to sentences.
+    pub postprocess_seconds: f64,
+    /// Wall time of the whole call.
+    pub total_seconds: f64,
+}
+
+impl Timing {
+    /// Upstream's `timing` dict keys.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "preprocess_seconds": self.preprocess_seconds,
+            "assembly_seconds": self.assembly_seconds,
+            "inference_seconds": self.inference_seconds,
+            "postprocess_seconds": self.postprocess_seconds,
+            "total_seconds": self.total_seconds,
+        })
+    }
+}
+
+impl TokenCodec for PretrainedTokenizer {
+    fn encode(&self, text: &str) -> Result<Vec<u32>, PruneError> {
+        self.tokenizer()
+            .encode(text, false)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| tokenize_error(text, e))
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String, PruneError> {
+        self.tokenizer()
+            .decode(ids, true)
+            .map_err(|e| tokenize_error(&format!("{ids:?}"), e))
+    }
+}
+
+fn tokenize_error(text: &str, error: impl std::fmt::Display) -> PruneError {
+    PruneError::Tokenize {
+        text: text.chars().take(80).collect(),
+        message: error.to_string(),
+    }
+}
+
+/// A trained reranker–pruner with its tokenizer, ready for [`Pruner::process`].
+pub struct Pruner<B: Backend> {
+    model: OpenProvenceModel<B>,
+    tokenizer: PretrainedTokenizer,
+    layout: Layout,
+    pad_id: u32,
+    device: B::Device,
+}
+
+/// Where each document's blocks are and what they need for aggregation.
+struct PreparedDocument {
+    plan: prepare::SentencePlan,
+    fragmented: prepare::Fragmented,
+    blocks: Vec<Block>,
+    title_index: Option<usize>,
+}
+
+impl<B: Backend> Pruner<B> {
+    /// Loads the model and the tokenizer files of `dir` (an upstream or our `final_model/`).
+    pub fn load(dir: &Path, device: B::Device) -> Result<Self, PruneError> {
+        if !dir.is_dir() {
+            return Err(PruneError::MissingModel { path: dir.to_owned() });
+        }
+        let model = OpenProvenceModel::load(dir, &device).map_err(|source| PruneError::Model {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let tokenizer = PretrainedTokenizer::from_pretrained(dir).map_err(|source| PruneError::Tokenizer {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Self::new(model, tokenizer, device)
+    }
+
+    /// Wraps a model and its tokenizer. The layout is `[CLS] q [SEP] c [SEP]` with CLS from
+    /// cls→bos and SEP from sep→eos; padding uses the pad token (0 if none).
+    pub fn new(
+        model: OpenProvenceModel<B>,
+        tokenizer: PretrainedTokenizer,
+        device: B::Device,
+    ) -> Result<Self, PruneError> {
+        let special = tokenizer.special_tokens();
+        let cls = special
+            .cls
+            .as_ref()
+            .or(special.bos.as_ref())
+            .ok_or(PruneError::MissingSpecialToken("cls/bos"))?
+            .id;
+        let sep = special
+            .sep
+            .as_ref()
+            .or(special.eos.as_ref())
+            .ok_or(PruneError::MissingSpecialToken("sep/eos"))?
+            .id;
+        let pad_id = tokenizer.pad_token_id().unwrap_or(0);
+        Ok(Self {
+            model,
+            tokenizer,
+            layout: Layout { cls, sep },
+            pad_id,
+            device,
+        })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &OpenProvenceModel<B> {
+        &self.model
+    }
+
+    /// `threshold` if given, else the model config's `default_threadshold`, else 0.1.
+    pub fn resolve_threshold(&self, threshold: Option<f64>) -> f64 {
+        threshold
+            .or(self.model.config.default_threshold)
+            .unwrap_or(FALLBACK_THRESHOLD)
+    }
+
+    /// Prunes every document of `input` (spec §2).
+    pub fn process(&self, input: ProcessInput, options: &ProcessOptions) -> Result<ProcessOutput, PruneError> {
+        let threshold = self.resolve_threshold(options.threshold);
+        let scored = self.score(input, options)?;
+        let start = Instant::now();
+        let mut out = scored.finish(threshold, options);
+        out.timing.postprocess_seconds += start.elapsed().as_secs_f64();
+        out.timing.total_seconds += start.elapsed().as_secs_f64();
+        Ok(out)
+    }
+
+    /// Runs the model on every document and aggregates sentence probabilities, without applying
+    /// a threshold (see [`ScoredBatch::finish`]).
+    pub fn score(&self, input: ProcessInput, options: &ProcessOptions) -> Result<ScoredBatch, PruneError> {
+        let total = Instant::now();
+        let (shape, questions, documents) = input.into_parts()?;
+        let titles = resolve_titles(&options.title, &documents, options.first_line_as_title)?;
+        let default_splitter = LanguageSplitter::new(options.language);
+        let splitter: &dyn SentenceSplitter = match &options.sentence_splitter {
+            Some(s) => s.as_ref(),
+            None => &default_splitter,
+        };
+        let max_length = self.model.config.max_length;
+        let fragment_size = prepare::fragment_size(max_length, options.respect_sentence_boundaries);
+
+        let mut timing = Timing::default();
+        let start = Instant::now();
+        let mut prepared: Vec<Vec<PreparedDocument>> = Vec::with_capacity(questions.len());
+        for (qi, (question, docs)) in questions.iter().zip(documents).enumerate() {
+            let query_tokens = self.tokenizer.encode(question)?;
+            let mut per_query = Vec::with_capacity(docs.len());
+            for (di, document) in docs.into_iter().enumerate() {
+                let (document, title) = apply_first_line_title(document, titles[qi][di].clone(), options);
+                let prefix = title
+                    .as_deref()
+                    .map(|t| prepare::title_sentences(t, options.strip_sentences))
+                    .unwrap_or_default();
+                let plan = prepare::plan_sentences(&document, prefix, splitter, options.strip_sentences);
+                let fragmented = prepare::fragmentize(&self.tokenizer, &plan, fragment_size, options.strip_sentences)?;
+                let blocks = prepare::build_blocks(&query_tokens, &fragmented.fragments, max_length, self.layout);
+                let title_index =
+                    if plan.n_prefix > 0 || (options.title == Title::FirstSentence && !plan.sentences.is_empty()) {
+                        Some(0)
+                    } else {
+                        None
+                    };
+                per_query.push(PreparedDocument {
+                    plan,
+                    fragmented,
+                    blocks,
+                    title_index,
+                });
+            }
+            prepared.push(per_query);
+        }
+        timing.preprocess_seconds = start.elapsed().as_secs_f64();
+
+        let all_blocks: Vec<&Block> = prepared.iter().flatten().flat_map(|d| &d.blocks).collect();
+        let mut outputs: Vec<BlockOutput> = Vec::with_capacity(all_blocks.len());
+        for chunk in all_blocks.chunks(options.batch_size.max(1)) {
+            outputs.extend(self.forward_blocks(chunk, &mut timing));
+        }
+
+        let start = Instant::now();
+        let mut outputs = outputs.into_iter();
+        let documents = prepared
+            .into_iter()
+            .map(|docs| {
+                docs.into_iter()
+                    .map(|doc| {
+                        let block_outputs: Vec<BlockOutput> = outputs.by_ref().take(doc.blocks.len()).collect();
+                        aggregate(doc, &block_outputs, options)
+                    })
+                    .collect()
+            })
+            .collect();
+        timing.postprocess_seconds = start.elapsed().as_secs_f64();
+        timing.total_seconds = total.elapsed().as_secs_f64();
+        Ok(ScoredBatch {
+            shape,
+            documents,
+            timing,
+        })
+    }
+
+    /// One padded forward pass over `blocks`: sigmoid ranking score and per-token keep
+    /// probabilities (unpadded) per block.
+    fn forward_blocks(&self, blocks: &[&Block], timing: &mut Timing) -> Vec<BlockOutput> {
+        let start = Instant::now();
+        let rows = blocks.len();
+        let width = blocks.iter().map(|b| b.input_ids.len()).max().unwrap_or(0);
+        let mut ids = vec![self.pad_id as i64; rows * width];
+        let mut mask = vec![0i64; rows * width];
+        for (r, block) in blocks.iter().enumerate() {
+            for (c, &id) in block.input_ids.iter().enumerate() {
+                ids[r * width + c] = i64::from(id);
+                mask[r * width + c] = 1;
+            }
+        }
+        let input_ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [rows, width]), &self.device);
+        let attention_mask = Tensor::<B, 2, Int>::from_data(TensorData::new(mask, [rows, width]), &self.device);
+        timing.assembly_seconds += start.elapsed().as_secs_f64();
+
+        let start = Instant::now();
+        let out = self.model.forward(input_ids, attention_mask);
+        let ranking = sigmoid(out.ranking_logits.narrow(1, 0, 1)).reshape([rows]);
+        let keep = softmax(out.pruning_logits, 2).narrow(2, 1, 1).reshape([rows, width]);
+        let ranking: Vec<f32> = ranking.into_data().convert::<f32>().to_vec().unwrap_or_default();
+        let keep: Vec<f32> = keep.into_data().convert::<f32>().to_vec().unwrap_or_default();
+        timing.inference_seconds += start.elapsed().as_secs_f64();
+        blocks
+            .iter()
+            .enumerate()
+            .map(|(r, block)| BlockOutput {
+                score: f64::from(ranking.get(r).copied().unwrap_or(0.0)),
+                keep: keep
+                    .get(r * width..r * width + block.input_ids.len())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|&p| f64::from(p))
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// Model output of one block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockOutput {
+    /// Sigmoid of the first ranking logit.
+    pub score: f64,
+    /// Keep probability per sequence position.
+    pub keep: Vec<f64>,
+}
+
+/// Fragment means → sentence means (spec §2.8); a fragment window that is empty scores 1.0.
+fn aggregate(doc: PreparedDocument, blocks: &[BlockOutput], options: &ProcessOptions) -> ScoredDocument {
+    let n_sentences = doc.plan.sentences.len();
+    let mut sums = vec![0.0f64; n_sentences];
+    let mut counts = vec![0usize; n_sentences];
+    let mut fragment_scores: std::collections::BTreeMap<usize, (usize, f64)> = Default::default();
+    for (block, output) in doc.blocks.iter().zip(blocks) {
+        for &(fi, s, e) in &block.ranges {
+            let fragment = &doc.fragmented.fragments[fi];
+            let offset = if options.legacy_prefix_offset {
+                let n = fragment.sentence_index.min(doc.fragmented.prefix_token_counts.len());
+                doc.fragmented.prefix_token_counts[..n].iter().sum()
+            } else {
+                0
+            };
+            let len = output.keep.len();
+            let s = s.saturating_sub(offset).min(len);
+            let e = e.saturating_sub(offset).max(s).min(len);
+            let score = if e <= s {
+                1.0
+            } else {
+                output.keep[s..e].iter().sum::<f64>() / (e - s) as f64
+            };
+            fragment_scores.insert(fragment.global_index, (fragment.sentence_index, score));
+        }
+    }
+    for (sentence, score) in fragment_scores.into_values() {
+        if sentence < n_sentences {
+            sums[sentence] += score;
+            counts[sentence] += 1;
+        }
+    }
+    let sentence_probabilities = sums
+        .iter()
+        .zip(&counts)
+        .map(|(&s, &c)| if c == 0 { 0.0 } else { (s / c as f64).clamp(0.0, 1.0) })
+        .collect();
+    let block_score = if options.use_best_reranker_score {
+        blocks.iter().map(|b| b.score).reduce(f64::max)
+    } else {
+        blocks.first().map(|b| b.score)
+    };
+    ScoredDocument {
+        base_chars: doc.plan.base_text.chars().count(),
+        sentences: doc.plan.sentences,
+        n_prefix: doc.plan.n_prefix,
+        sentence_probabilities,
+        block_score,
+        title_index: doc.title_index,
+    }
+}
+
+/// Applies `first_line_as_title`: the extracted line replaces the title when no explicit title
+/// was given.
+fn apply_first_line_title(
+    document: Document,
+    title: Option<String>,
+    options: &ProcessOptions,
+) -> (Document, Option<String>) {
+    if !options.first_line_as_title {
+        return (document, title);
+    }
+    match document {
+        Document::Text(text) => {
+            let (t, rest) = prepare::extract_first_line_title(&text);
+            if t.is_empty() {
+                (Document::Text(text), title)
+            } else {
+                (Document::Text(rest), Some(t))
+            }
+        }
+        Document::Sentences(sentences) => {
+            let (t, rest) = prepare::extract_first_sentence_title(&sentences);
+            if t.is_empty() {
+                (Document::Sentences(sentences), title)
+            } else {
+                (Document::Sentences(rest), Some(t))
+            }
+        }
+    }
+}
+
+/// Per query, per document explicit title.
+fn resolve_titles(
+    title: &Title,
+    documents: &[Vec<Document>],
+    first_line_as_title: bool,
+) -> Result<Vec<Vec<Option<String>>>, PruneError> {
+    if first_line_as_title && !matches!(title, Title::None | Title::FirstSentence) {
+        return Err(PruneError::Shape(
+            "first_line_as_title cannot be combined with an explicit title".into(),
+        ));
+    }
+    let shape_error = |what: &str| PruneError::Shape(format!("title list does not match the {what}"));
+    documents
+        .iter()
+        .enumerate()
+        .map(|(qi, docs)| match title {
+            Title::None | Title::FirstSentence => Ok(vec![None; docs.len()]),
+            Title::Fixed(t) => Ok(vec![Some(t.clone()); docs.len()]),
+            Title::PerQuery(ts) => {
+                let t = ts.get(qi).ok_or_else(|| shape_error("number of questions"))?;
+                Ok(vec![Some(t.clone()); docs.len()])
+            }
+            Title::PerDocument(ts) => {
+                let ts = ts.get(qi).ok_or_else(|| shape_error("number of questions"))?;
+                if ts.len() != docs.len() {
+                    return Err(shape_error("number of documents"));
+                }
+                Ok(ts.iter().cloned().map(Some).collect())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(n_prefix: usize, prefix_tokens: Vec<usize>) -> PreparedDocument {
+        let frag = |s: usize, g: usize, n: usize| prepare::Fragment {
+            sentence_index: s,
+            fragment_index: 0,
+            global_index: g,
+            tokens: vec![9; n],
+        };
+        let fragments = vec![frag(0, 0, 2), frag(1, 1, 2), frag(1, 2, 1)];
+        PreparedDocument {
+            plan: prepare::SentencePlan {
+                sentences: vec!["a".into(), "b".into(), "c".into()],
+                n_prefix,
+                base_text: "bc".into(),
+            },
+            fragmented: prepare::Fragmented {
+                prefix_token_counts: prefix_tokens,
+                fragments,
+            },
+            // [CLS] q [SEP] f0 f0 f1 f1 [SEP] | [CLS] q [SEP] f2 [SEP]
+            blocks: vec![
+                Block {
+                    input_ids: vec![0; 8],
+                    ranges: vec![(0, 3, 5), (1, 5, 7)],
+                },
+                Block {
+                    input_ids: vec![0; 5],
+                    ranges: vec![(2, 3, 4)],
+                },
+            ],
+            title_index: None,
+        }
+    }
+
+    fn outputs() -> Vec<BlockOutput> {
+        vec![
+            BlockOutput {
+                score: 0.2,
+                keep: vec![0.0, 0.0, 0.0, 0.2, 0.4, 0.6, 1.0, 0.0],
+            },
+            BlockOutput {
+                score: 0.7,
+                keep: vec![0.0, 0.0, 0.0, 0.1, 0.0],
+            },
+        ]
+    }
+
+    #[test]
+    fn sentence_score_is_the_mean_of_fragment_means() {
+        let doc = aggregate(prepared(0, vec![]), &outputs(), &ProcessOptions::default());
+        let p = &doc.sentence_probabilities;
+        assert!((p[0] - 0.3).abs() < 1e-12);
+        // fragment means 0.8 and 0.1 weigh the same although they cover 2 and 1 tokens.
+        assert!((p[1] - 0.45).abs() < 1e-12);
+        assert_eq!(p[2], 0.0, "a sentence without fragments scores 0");
+        assert_eq!(doc.block_score, Some(0.7));
+        let first = ProcessOptions {
+            use_best_reranker_score: false,
+            ..ProcessOptions::default()
+        };
+        assert_eq!(
+            aggregate(prepared(0, vec![]), &outputs(), &first).block_score,
+            Some(0.2)
+        );
+    }
+
+    #[test]
+    fn legacy_offset_shifts_content_windows_left() {
+        let legacy = ProcessOptions {
+            legacy_prefix_offset: true,
+            ..ProcessOptions::default()
+        };
+        let doc = aggregate(prepared(1, vec![2]), &outputs(), &legacy);
+        let p = &doc.sentence_probabilities;
+        assert!((p[0] - 0.3).abs() < 1e-12, "prefix sentence itself is not shifted");
+        // f1 reads [3,5) = 0.3; f2 reads [1,2) = 0.0 → mean 0.15.
+        assert!((p[1] - 0.15).abs() < 1e-12);
+        let fixed = aggregate(prepared(1, vec![2]), &outputs(), &ProcessOptions::default());
+        assert!((fixed.sentence_probabilities[1] - 0.45).abs() < 1e-12);
+    }
+
+    #[test]
+    fn misaligned_inputs_are_rejected() {
+        let input = ProcessInput::Aligned {
+            questions: vec!["a".into(), "b".into()],
+            documents: vec![Document::Text("x".into())],
+        };
+        assert!(matches!(input.into_parts(), Err(PruneError::Shape(_))));
+        let docs = vec![vec![Document::Text("x".into())]];
+        assert!(resolve_titles(&Title::Fixed("t".into()), &docs, true).is_err());
+        assert_eq!(
+            resolve_titles(&Title::PerQuery(vec!["t".into()]), &docs, false).unwrap(),
+            vec![vec![Some("t".to_string())]]
+        );
+    }
+}
