@@ -94,19 +94,30 @@ fn run() -> Result<()> {
         println!("Run name: {}", setup.naming.run_name);
         return Ok(());
     }
+    let device = Default::default();
+    let rule = "=".repeat(80);
+    let print_results = |markdown: &str| println!("\n{rule}\nEval Datasets Results\n{rule}\n{markdown}\n{rule}\n");
     if let Some(model) = &cli.eval_datasets_model {
-        anyhow::bail!(
-            "dataset evaluation is not available in this build yet (asked to evaluate {})",
-            model.display()
-        );
+        match &setup.config.training_args.eval_datasets {
+            None => println!("No eval_datasets configuration found; nothing to evaluate."),
+            Some(eval) => {
+                if let Some(markdown) =
+                    provence_trainer::run_eval_datasets::<provence_trainer::EvalBackend>(model, eval, &device)?
+                {
+                    print_results(&markdown);
+                }
+            }
+        }
+        return Ok(());
     }
     let t = &setup.config.training_args;
     if (t.bf16 || t.fp16) && !provence_trainer::HAS_GPU {
         tracing::warn!("bf16/fp16 requested but this build has no GPU backend: training in f32 on the CPU");
     }
-    let device = Default::default();
     let outcome = provence_trainer::run_training::<provence_trainer::TrainBackend>(&setup, &device)?;
-    let rule = "=".repeat(80);
+    if let Some(markdown) = &outcome.eval_markdown {
+        print_results(markdown);
+    }
     println!(
         "\n{rule}\n🎉 Training completed successfully!\n📁 Model saved to: {}\n{rule}\n",
         outcome.final_model.display()

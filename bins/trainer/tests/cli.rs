@@ -159,3 +159,27 @@ fn resume_flag_is_resolved_in_dry_run() {
         "{stdout}"
     );
 }
+
+#[test]
+fn eval_only_mode_without_an_eval_block_does_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let recipe = tmp.path().join("no_eval.yaml");
+    std::fs::write(&recipe, "training_args:\n  bf16: false\n").unwrap();
+    let out = trainer(&[
+        recipe.to_str().unwrap(),
+        "--eval-datasets-model",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("No eval_datasets configuration found; nothing to evaluate.")
+    );
+    // With a block but no model there, the error names the directory and exits 2.
+    let out = trainer(&[
+        "configs/demo.yaml",
+        "--eval-datasets-model",
+        tmp.path().join("missing").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+}

@@ -6,7 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/demo")
+        .canonicalize()
+        .unwrap()
 }
 
 fn write_recipe(dir: &Path, output: &Path) -> PathBuf {
@@ -25,7 +28,11 @@ fn write_recipe(dir: &Path, output: &Path) -> PathBuf {
 
 fn trainer(recipe: &Path, resume: Option<&Path>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_open_provence_trainer"));
-    command.arg(recipe).env("RUST_LOG", "error").stdout(Stdio::null()).stderr(Stdio::null());
+    command
+        .arg(recipe)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     if let Some(dir) = resume {
         command.arg("--checkpoint").arg(dir);
     }
@@ -57,7 +64,10 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
     let mut kills = 0;
     let mut delay_ms = 250u64;
     loop {
-        assert!(started.elapsed() < Duration::from_secs(300), "no progress after {kills} kills");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no progress after {kills} kills"
+        );
         let resume = has_checkpoint(&killed).then_some(killed.as_path());
         let mut child = trainer(&recipe, resume).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_millis(delay_ms);
@@ -83,7 +93,10 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
             }
         }
     }
-    assert!(kills >= 2, "the run was only killed {kills} times; the test did not exercise resuming");
+    assert!(
+        kills >= 2,
+        "the run was only killed {kills} times; the test did not exercise resuming"
+    );
     let a = std::fs::read(straight.join("final_model/model.safetensors")).unwrap();
     let b = std::fs::read(killed.join("final_model/model.safetensors")).unwrap();
     assert!(a == b, "weights after {kills} kills differ from the uninterrupted run");

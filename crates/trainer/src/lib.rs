@@ -10,10 +10,10 @@ pub mod state;
 pub mod tensorboard;
 pub mod train;
 
-pub use backend::{HAS_GPU, TrainBackend};
+pub use backend::{EvalBackend, HAS_GPU, TrainBackend};
 pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable,
     clip_grad_norm, is_no_decay,
 };
 pub use schedule::{LrSchedule, SchedulerKind, UnknownScheduler, warmup_steps};
-pub use train::{TrainError, TrainOutcome, run_training};
+pub use train::{TrainError, TrainOutcome, run_eval_datasets, run_training};

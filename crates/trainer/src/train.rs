@@ -75,6 +75,12 @@ pub enum TrainError {
     /// The datasets produced no training rows.
     #[error("the datasets produced no training rows")]
     NoTrainingRows,
+    /// The post-training dataset evaluation failed (the model was saved before it ran).
+    #[error("post-training evaluation: {0}")]
+    Eval(#[from] provence_eval::DatasetEvalError),
+    /// The saved model could not be loaded for evaluation.
+    #[error("post-training evaluation: {0}")]
+    Prune(#[from] provence_eval::PruneError),
 }
 
 impl From<std::io::Error> for TrainError {
@@ -104,6 +110,8 @@ pub struct TrainOutcome {
     pub global_step: u64,
     /// Every log record of the run (train, eval, summary).
     pub log_history: Vec<LogRecord>,
+    /// The Markdown report of the post-training dataset evaluation, when it ran.
+    pub eval_markdown: Option<String>,
 }
 
 /// Maps the recipe's `data_args` onto dataset specs (per-entry keys fall back to `data_args`
@@ -523,15 +531,65 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
         }
         Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
     }
-    if t.eval_datasets.as_ref().is_some_and(|e| e.config.is_some()) {
-        tracing::warn!("post-training dataset evaluation is not available in this build yet; skipped");
-    }
+    let eval_markdown = match &t.eval_datasets {
+        Some(eval) => run_eval_datasets::<B::InnerBackend>(&final_model, eval, device)?,
+        None => {
+            tracing::info!("No eval_datasets configuration; skipping dataset evaluation.");
+            None
+        }
+    };
     Ok(TrainOutcome {
         run_dir,
         final_model,
         global_step: global_step as u64,
         log_history: history,
+        eval_markdown,
     })
+}
+
+/// The recipe's `eval_datasets` block on `model_dir` (upstream-trainer.md §8): evaluates at
+/// `threshold` with `batch_size`, writes `<model_dir>/eval_datasets/results.{json,md}` and
+/// returns the Markdown; `None` (with a warning) when the block names no `config`.
+pub fn run_eval_datasets<B: Backend>(
+    model_dir: &Path,
+    eval: &provence_config::EvalDatasetsArgs,
+    device: &B::Device,
+) -> Result<Option<String>, TrainError> {
+    let Some(config) = &eval.config else {
+        tracing::warn!("eval_datasets has no `config`; skipping dataset evaluation.");
+        return Ok(None);
+    };
+    let config_path = Path::new(config);
+    let datasets = provence_eval::EvalDatasetsConfig::from_file(config_path)?;
+    tracing::info!(
+        "Running eval_datasets: {} on {}",
+        config_path.display(),
+        model_dir.display()
+    );
+    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?;
+    let settings = provence_eval::EvalSettings {
+        thresholds: vec![eval.threshold],
+        batch_size: eval.batch_size.max(1),
+        split: None,
+        limit: None,
+        targets: Vec::new(),
+    };
+    let report = provence_eval::evaluate_and_report(
+        &pruner,
+        &model_dir.display().to_string(),
+        &datasets,
+        config_path,
+        &settings,
+        eval.timing_details,
+        Some(eval.threshold),
+    )?;
+    let out = model_dir.join("eval_datasets");
+    std::fs::create_dir_all(&out).map_err(io_at(&out))?;
+    let json = out.join("results.json");
+    std::fs::write(&json, format!("{:#}\n", report.json)).map_err(io_at(&json))?;
+    let md = out.join("results.md");
+    std::fs::write(&md, format!("{}\n", report.markdown.trim_end())).map_err(io_at(&md))?;
+    Ok(Some(report.markdown))
 }
 
 /// A fresh model: random backbone from `config.json` (`from_scratch`) or pretrained weights.
