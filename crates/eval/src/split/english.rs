@@ -4,9 +4,9 @@
 
 use std::ops::Range;
 
+use super::SplitError;
 use super::punkt::PunktSentenceTokenizer;
 use super::pytext::{char_byte_offsets, chars_blank, is_decimal, is_space, py_strip, splitlines_keepends};
-use super::{SentenceSplitter, SplitError};
 
 /// Upstream's `DEFAULT_ENGLISH_SENTENCE_MAX_CHARS`.
 pub const DEFAULT_ENGLISH_SENTENCE_MAX_CHARS: usize = 1200;
@@ -79,15 +79,6 @@ impl EnglishSentenceSplitter {
             return std::iter::once(start..start + stripped.len()).collect();
         }
         spans.into_iter().map(|(s, e)| offsets[s]..offsets[e]).collect()
-    }
-}
-
-impl SentenceSplitter for EnglishSentenceSplitter {
-    fn split(&self, text: &str) -> Vec<String> {
-        self.split_spans(text)
-            .into_iter()
-            .map(|r| text[r].to_string())
-            .collect()
     }
 }
 
@@ -167,6 +158,7 @@ fn split_overlong(chars: &[char], start: usize, end: usize, max_chars: usize, ou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::split::SentenceSplitter;
 
     fn split(text: &str) -> Vec<String> {
         EnglishSentenceSplitter::default().split(text)

@@ -23,7 +23,6 @@
 
 use std::ops::Range;
 
-use super::SentenceSplitter;
 use super::pytext::{char_byte_offsets, in_ranges, is_decimal, is_space};
 
 /// Emoji code points that fast-bunkai treats as sentence boundaries (inclusive ranges).
@@ -300,18 +299,10 @@ impl JapaneseSentenceSplitter {
     }
 }
 
-impl SentenceSplitter for JapaneseSentenceSplitter {
-    fn split(&self, text: &str) -> Vec<String> {
-        self.split_spans(text)
-            .into_iter()
-            .map(|r| text[r].to_string())
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::split::SentenceSplitter;
 
     fn split(text: &str) -> Vec<String> {
         JapaneseSentenceSplitter.split(text)

@@ -152,15 +152,6 @@ impl LanguageSplitter {
     }
 }
 
-impl SentenceSplitter for LanguageSplitter {
-    fn split(&self, text: &str) -> Vec<String> {
-        self.split_spans(text)
-            .into_iter()
-            .map(|r| text[r].to_string())
-            .collect()
-    }
-}
-
 /// Upstream's `simple_sentence_splitter`: the regex `.+?(?:。|！|？|!|\?|\n|$)` (DOTALL), i.e.
 /// pieces ending right after `。！？!?` or a newline, or at the end of the text.
 #[derive(Debug, Clone, Copy, Default)]
@@ -186,14 +177,23 @@ impl SimpleSentenceSplitter {
     }
 }
 
-impl SentenceSplitter for SimpleSentenceSplitter {
-    fn split(&self, text: &str) -> Vec<String> {
-        self.split_spans(text)
-            .into_iter()
-            .map(|r| text[r].to_string())
-            .collect()
-    }
+// Every built-in splitter finds byte spans; its sentences are those slices of the input.
+macro_rules! sentences_from_spans {
+    ($($splitter:ty),+) => {$(
+        impl SentenceSplitter for $splitter {
+            fn split(&self, text: &str) -> Vec<String> {
+                self.split_spans(text).into_iter().map(|r| text[r].to_string()).collect()
+            }
+        }
+    )+};
 }
+
+sentences_from_spans!(
+    EnglishSentenceSplitter,
+    JapaneseSentenceSplitter,
+    LanguageSplitter,
+    SimpleSentenceSplitter
+);
 
 #[cfg(test)]
 mod tests {
