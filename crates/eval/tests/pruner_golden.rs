@@ -2,10 +2,11 @@
 //! (tests/fixtures/process, made by scripts/fixtures/process_fixtures.py): same pruned texts,
 //! titles and kept/removed sentences, same scores and probabilities up to float noise. Upstream's
 //! title-window bug is reproduced with `legacy_prefix_offset` (it only matters for the cases
-//! with titles).
+//! with titles). Every option comes from the case (batch_size and return_* are always
+//! recorded); the fixtures must hold at least 40 (question, document) pairs.
 
 use burn::backend::Flex;
-use provence_eval::{Document, ProcessInput, ProcessOptions, Pruner, Title};
+use provence_eval::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
 use serde_json::Value;
 use std::path::Path;
 
@@ -51,27 +52,42 @@ fn input(question: &Value, context: &Value) -> ProcessInput {
 }
 
 fn options(o: &Value) -> ProcessOptions {
-    let flag = |k: &str| o.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let flag = |k: &str, default: bool| o.get(k).and_then(Value::as_bool).unwrap_or(default);
     ProcessOptions {
-        title: o
-            .get("title")
-            .and_then(Value::as_str)
-            .map_or(Title::FirstSentence, |t| Title::Fixed(t.into())),
-        first_line_as_title: flag("first_line_as_title"),
-        always_select_title: flag("always_select_title"),
-        reorder: flag("reorder"),
+        title: match o.get("title") {
+            None => Title::FirstSentence,
+            Some(Value::Null) => Title::None,
+            Some(t) => Title::Fixed(t.as_str().unwrap().into()),
+        },
+        first_line_as_title: flag("first_line_as_title", false),
+        always_select_title: flag("always_select_title", false),
+        reorder: flag("reorder", false),
         top_k: o.get("top_k").and_then(Value::as_u64).map(|k| k as usize),
         threshold: o.get("threshold").and_then(Value::as_f64),
-        respect_sentence_boundaries: flag("respect_sentence_boundaries"),
-        use_best_reranker_score: o
-            .get("use_best_reranker_score")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
-        return_sentence_metrics: true,
-        return_sentence_texts: true,
+        language: o
+            .get("language")
+            .and_then(Value::as_str)
+            .map_or(SplitterLanguage::Auto, |l| l.parse().unwrap()),
+        respect_sentence_boundaries: flag("respect_sentence_boundaries", false),
+        use_best_reranker_score: flag("use_best_reranker_score", true),
+        zero_score_when_empty: flag("zero_score_when_empty", true),
+        strip_sentences: flag("strip_sentences", false),
+        return_sentence_metrics: flag("return_sentence_metrics", false),
+        return_sentence_texts: flag("return_sentence_texts", false),
         legacy_prefix_offset: true,
-        batch_size: 3,
+        batch_size: o["batch_size"].as_u64().unwrap() as usize,
         ..ProcessOptions::default()
+    }
+}
+
+/// (question, document) pairs a case scores: one per document.
+fn pair_count(question: &Value, context: &Value) -> usize {
+    match (question, context) {
+        (_, Value::String(_)) => 1,
+        (Value::String(_), Value::Array(docs)) => docs.len(),
+        (_, Value::Array(items)) if items.iter().all(Value::is_string) => items.len(),
+        (_, Value::Array(per_query)) => per_query.iter().map(|docs| docs.as_array().unwrap().len()).sum(),
+        other => panic!("bad input {other:?}"),
     }
 }
 
@@ -97,7 +113,8 @@ fn process_matches_upstream_on_every_fixture_case() {
     let pruner = Pruner::<Flex>::load(&Path::new(FIXTURES).join("model"), Default::default()).unwrap();
     let text = std::fs::read_to_string(Path::new(FIXTURES).join("cases.json")).unwrap();
     let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
-    assert!(cases.len() >= 9);
+    let pairs: usize = cases.iter().map(|c| pair_count(&c["question"], &c["context"])).sum();
+    assert!(pairs >= 40, "only {pairs} (question, document) pairs in the fixtures");
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let out = pruner
