@@ -10,7 +10,7 @@ use provence_eval::{
 };
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -107,7 +107,7 @@ fn run() -> Result<()> {
 }
 
 fn load_pruner(model: &str) -> Result<Pruner<InferenceBackend>> {
-    Ok(Pruner::load(Path::new(model), default_device())?)
+    Ok(Pruner::from_pretrained(model, default_device())?)
 }
 
 fn datasets(args: DatasetsArgs) -> Result<()> {

@@ -321,3 +321,46 @@ fn missing_model_directory_is_a_clear_error() {
         .unwrap();
     assert!(err.to_string().contains("/nonexistent/model"), "{err}");
 }
+
+/// A Hub model id resolves through a Python-layout cache (offline) to the same model as the
+/// directory itself; an unknown id is a clear error naming it.
+#[test]
+fn hub_model_id_loads_from_the_cache_offline() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/process/model");
+    let cache = tempfile::tempdir().unwrap();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let base = cache.path().join("models--org--tiny-pruner");
+    let snapshot = base.join("snapshots").join(sha);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(base.join("refs")).unwrap();
+    std::fs::write(base.join("refs/main"), sha).unwrap();
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), snapshot.join(entry.file_name())).unwrap();
+    }
+    let options = provence_datasets::HubOptions {
+        endpoint: "http://127.0.0.1:9".to_owned(),
+        cache_dir: cache.path().to_owned(),
+        token: None,
+        offline: true,
+        revision: "main".to_owned(),
+        progress: false,
+    };
+    let device = Default::default();
+    let from_hub =
+        provence_eval::Pruner::<B>::from_pretrained_with("org/tiny-pruner", options.clone(), device).unwrap();
+    let from_dir = provence_eval::Pruner::<B>::load(&fixture, Default::default()).unwrap();
+    let input = provence_eval::ProcessInput::Pair {
+        question: "What is the capital of Japan?".into(),
+        context: "Tokyo is the capital of Japan. It is large.".into(),
+    };
+    let options_p = provence_eval::ProcessOptions::default();
+    let a = from_hub.process(input.clone(), &options_p).unwrap().to_json();
+    let b = from_dir.process(input, &options_p).unwrap().to_json();
+    assert_eq!(a["pruned_context"], b["pruned_context"]);
+    assert_eq!(a["reranking_score"], b["reranking_score"]);
+    let err = provence_eval::Pruner::<B>::from_pretrained_with("org/absent", options, Default::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("org/absent"), "{err}");
+}

@@ -67,6 +67,14 @@ pub enum PruneError {
     /// Questions and contexts do not line up.
     #[error("{0}")]
     Shape(String),
+    /// A Hub model id could not be fetched (or found in the cache when offline).
+    #[error("model {id}: {source}")]
+    Hub {
+        /// The model id.
+        id: String,
+        /// Why.
+        source: Box<provence_datasets::DatasetError>,
+    },
 }
 
 /// A document: a text split by the sentence splitter, or pre-split sentences.
@@ -319,6 +327,29 @@ impl<B: Backend> Pruner<B> {
             source,
         })?;
         Self::new(model, tokenizer, device)
+    }
+
+    /// Loads a local model directory, or a Hub model id fetched into (or, with
+    /// `HF_HUB_OFFLINE=1`, read from) the shared Hugging Face cache.
+    pub fn from_pretrained(name_or_path: &str, device: B::Device) -> Result<Self, PruneError> {
+        Self::from_pretrained_with(name_or_path, provence_datasets::HubOptions::from_env(), device)
+    }
+
+    /// [`Self::from_pretrained`] with explicit Hub settings (endpoint, cache, offline mode).
+    pub fn from_pretrained_with(
+        name_or_path: &str,
+        options: provence_datasets::HubOptions,
+        device: B::Device,
+    ) -> Result<Self, PruneError> {
+        let looks_like_id = !Path::new(name_or_path).exists() && name_or_path.split('/').count() == 2;
+        if !looks_like_id {
+            return Self::load(Path::new(name_or_path), device);
+        }
+        let dir = provence_datasets::resolve_model_dir(name_or_path, options).map_err(|source| PruneError::Hub {
+            id: name_or_path.to_owned(),
+            source: Box::new(source),
+        })?;
+        Self::load(&dir, device)
     }
 
     /// Wraps a model and its tokenizer. The layout is `[CLS] q [SEP] c [SEP]` with CLS from
