@@ -64,6 +64,9 @@ pub enum TrainError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Creating, renaming or rotating an output directory failed.
+    #[error("writing the run directory: {0}")]
+    RunDir(#[from] std::io::Error),
     /// A checkpoint to resume from is unusable.
     #[error("cannot resume from {}: {message}", path.display())]
     Resume {
@@ -81,15 +84,6 @@ pub enum TrainError {
     /// The saved model could not be loaded for evaluation.
     #[error("post-training evaluation: {0}")]
     Prune(#[from] provence_eval::PruneError),
-}
-
-impl From<std::io::Error> for TrainError {
-    fn from(source: std::io::Error) -> Self {
-        TrainError::Io {
-            path: PathBuf::new(),
-            source,
-        }
-    }
 }
 
 fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
