@@ -2,6 +2,8 @@
 //! (tests/fixtures/optim/clip_grad_norm.json) and HF Trainer's no-decay grouping.
 #![allow(clippy::unwrap_used)] // Test helpers unwrap fixture I/O.
 
+mod common;
+
 use std::collections::HashMap;
 
 use burn::backend::{Autodiff, Flex};
@@ -10,6 +12,7 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use common::floats;
 use provence_trainer::optim::{ParamTable, clip_grad_norm, is_no_decay};
 use serde_json::Value;
 
@@ -27,14 +30,6 @@ struct Block<B: Backend> {
     ln: LayerNorm<B>,
     proj: Linear<B>,
     attn_norm: Param<Tensor<B, 1>>,
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
 }
 
 fn three() -> Three<B> {

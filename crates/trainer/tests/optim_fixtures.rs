@@ -4,6 +4,8 @@
 //! gradient at step 3, the final optimizer state, and an exact save/restore mid-way.
 #![allow(clippy::unwrap_used)] // Test helpers unwrap fixture I/O.
 
+mod common;
+
 use std::collections::HashMap;
 
 use burn::backend::{Autodiff, Flex};
@@ -11,6 +13,7 @@ use burn::module::{Module, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
+use common::floats;
 use provence_trainer::optim::{AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, ParamTable};
 use serde_json::Value;
 
@@ -37,14 +40,6 @@ const NAMES: [&str; 5] = [
     "experts.weight",
     "mlp_norm.weight",
 ];
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
 
 fn param<B: AutodiffBackend, const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Param<Tensor<B, D>> {
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), &Default::default()))

@@ -4,6 +4,8 @@
 //! clipping, Adafactor with the no-decay groups, and the cosine schedule with warmup.
 #![allow(clippy::unwrap_used)] // Test helpers unwrap fixture I/O.
 
+mod common;
+
 use std::collections::HashMap;
 
 use burn::backend::{Autodiff, Flex};
@@ -11,6 +13,7 @@ use burn::module::{Module, Param, ParamId};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
+use common::floats;
 use provence_losses::{LossWeights, provence_loss};
 use provence_trainer::optim::{AdafactorConfig, Optimizer, OptimizerKind, ParamTable, clip_grad_norm};
 use provence_trainer::schedule::{LrSchedule, SchedulerKind};
@@ -54,14 +57,6 @@ impl<B: Backend> Head<B> {
             (self.prune_bias.id, "prune.bias"),
         ]
     }
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
 }
 
 fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> Tensor<B, D> {
