@@ -109,18 +109,35 @@ name_enum! {
 
 name_enum! {
     /// How token pruning labels are aligned with sentence spans (`data_args.label_alignment`).
+    #[derive(Default)]
     pub enum LabelAlignment {
         /// Upstream's "v2" algorithm, quirks included (the default, for parity).
+        ///
+        /// Span token positions are *counted*, not aligned: span `k` covers the tokens between the
+        /// token counts of the spans `0..k` and `0..=k` joined by single spaces (encoded without
+        /// special tokens, without truncation), shifted by the position where a passage starts in the
+        /// pair template (found by encoding the pair `(query, "test")`), then clipped to the padded
+        /// length. Consequences: the space a span "absorbs" can make the last span spill onto the
+        /// final separator and padding (always for passages whose sentences are not separated by
+        /// exactly one space, e.g. Japanese or newline-separated text), truncated pairs label the
+        /// final separator, and a truncated *query* shifts every position.
+        #[default]
         V2 = ["v2"],
-        /// Our fix: labels from the pair encoding's character offsets (docs/parity.md).
+        /// Our fix (opt-in, see `docs/parity.md`): labels come from the character offsets of the
+        /// passage's own tokens in the actual pair encoding (sequence 1). A passage token gets 1 when
+        /// it overlaps a relevant span, 0 when it overlaps only non-relevant spans and -100 when it
+        /// overlaps no span (inter-sentence whitespace) or has an empty offset. Query tokens, special
+        /// tokens and padding are never labelled, and truncation is taken into account exactly.
         Offsets = ["offsets"],
     }
 }
 
 name_enum! {
     /// What to do with a malformed dataset row (`data_args.bad_rows`).
+    #[derive(Default)]
     pub enum BadRowPolicy {
         /// Stop with an error naming the dataset, split and row (the default).
+        #[default]
         Fail = ["fail"],
         /// Skip bad rows and report how many were skipped.
         Skip = ["skip"],

@@ -10,15 +10,7 @@ use crate::error::DatasetError;
 use crate::row::Row;
 use crate::source::columns::{Kind, names};
 
-/// What to do with a row that violates the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BadRowPolicy {
-    /// Stop with [`DatasetError::BadRow`] at the first bad row (default).
-    #[default]
-    Fail,
-    /// Drop bad rows, count them in the report and log the first few.
-    Skip,
-}
+pub use provence_config::BadRowPolicy;
 
 /// The columns of one split that the reader will load, decided from the file schema.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use provence_config::{BadRowPolicy, LabelAlignment, RunSetup, StepInputs, StepPlan, TrainConfig};
+use provence_config::{RunSetup, StepInputs, StepPlan, TrainConfig};
 use provence_datasets::{
     Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetError, DatasetSpec, HubOptions,
     PretrainedTokenizer, Row, SourceResolver, TokenizerError, prepare_datasets, pyrandom::PyRandom, resolve_model_dir,
@@ -147,10 +147,7 @@ pub fn data_options(config: &TrainConfig) -> DataOptions {
         filter_zero_relevance_max_items: d.filter_zero_relevance_max_items,
         filter_zero_relevance_max_items_reverse: d.filter_zero_relevance_max_items_reverse,
         filter_keep_first_item: d.filter_keep_first_item,
-        bad_rows: match d.bad_rows {
-            BadRowPolicy::Fail => provence_datasets::BadRowPolicy::Fail,
-            BadRowPolicy::Skip => provence_datasets::BadRowPolicy::Skip,
-        },
+        bad_rows: d.bad_rows,
     }
 }
 
@@ -285,10 +282,7 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
         &tokenizer,
         CollatorConfig {
             max_length: m.max_length,
-            label_alignment: match config.data_args.label_alignment {
-                LabelAlignment::V2 => provence_datasets::LabelAlignment::V2,
-                LabelAlignment::Offsets => provence_datasets::LabelAlignment::Offsets,
-            },
+            label_alignment: config.data_args.label_alignment,
         },
     )?);
     let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
