@@ -80,6 +80,15 @@ impl<B: Backend> ModuleMapper<B> for CastParams {
     }
 }
 
+/// Peak resident memory of this process in MiB (Linux `VmHWM`): on the CPU backend, the
+/// high-water mark of activations kept for backward plus everything else; `None` elsewhere.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
 /// Parameters of a module: (all, token-embedding matrix).
 fn count_params<B: Backend>(model: &OpenProvenceModel<B>) -> (usize, usize) {
     let total = model.num_params();
@@ -214,6 +223,7 @@ pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
         "padded_tokens_per_s": timed_padded as f64 / total,
         "samples_per_s": (args.pairs * times.len()) as f64 / total,
         "peak_mem_mib": serde_json::Value::Null,
+        "peak_rss_mib": peak_rss_mib(),
         "achieved_tflops": achieved_tflops,
         "mfu": peak_tflops.map(|peak| achieved_tflops / peak),
         "last_value": last_loss,

@@ -67,7 +67,10 @@ struct StepResult<AB: AutodiffBackend> {
 
 /// Loads the checkpoint in `dir` on `AB`, runs forward (masked local/global attention), loss,
 /// backward, clipping and one Adafactor step on a fixed batch.
-fn step<AB: AutodiffBackend>(dir: &Path, device: &AB::Device) -> Result<StepResult<AB>, String> {
+fn step<AB: AutodiffBackend + provence_model::ModelBackend>(
+    dir: &Path,
+    device: &AB::Device,
+) -> Result<StepResult<AB>, String> {
     let model = OpenProvenceModel::<AB>::load(dir, device).map_err(|e| e.to_string())?;
     let b = make_batch(7, 0, 4, 200, model.config.base_model_config.vocab_size);
     let ints = |v: &[i32]| Tensor::<AB, 2, Int>::from_data(TensorData::new(v.to_vec(), [b.pairs, b.len]), device);

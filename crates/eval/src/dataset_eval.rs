@@ -4,8 +4,8 @@
 
 use crate::metrics::{DatasetMetrics, MetricsAccumulator, PassageOutcome, extract_sentences};
 use crate::pruner::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, Timing, Title};
-use burn::prelude::Backend;
 use provence_datasets::{BadRowPolicy, DatasetError, Row, SourceResolver};
+use provence_model::ModelBackend;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -232,7 +232,7 @@ pub fn select_datasets(
 }
 
 /// Evaluates every selected dataset of `config` with `pruner` (one model run per dataset).
-pub fn evaluate_datasets<B: Backend>(
+pub fn evaluate_datasets<B: ModelBackend>(
     pruner: &Pruner<B>,
     config: &EvalDatasetsConfig,
     settings: &EvalSettings,
@@ -263,7 +263,7 @@ pub fn evaluate_datasets<B: Backend>(
 
 /// Scores `rows` once (pre-split gold sentences, `title=None`, sentence metrics on) and applies
 /// every threshold of `settings`.
-pub fn evaluate_rows<B: Backend>(
+pub fn evaluate_rows<B: ModelBackend>(
     pruner: &Pruner<B>,
     rows: &[Row],
     settings: &EvalSettings,

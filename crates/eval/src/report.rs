@@ -212,7 +212,7 @@ pub struct EvalReport {
 /// Evaluates `pruner` on the eval-datasets config (loaded from `config`; datasets resolved
 /// through the environment's Hub settings) and renders the Markdown and JSON reports, labelled
 /// with `model` and `config`.
-pub fn evaluate_and_report<B: burn::prelude::Backend>(
+pub fn evaluate_and_report<B: provence_model::ModelBackend>(
     pruner: &crate::Pruner<B>,
     model: &str,
     datasets: &crate::EvalDatasetsConfig,

@@ -32,7 +32,7 @@ fn floats(t: &(Vec<usize>, Vec<u8>)) -> Vec<f32> {
         .collect()
 }
 
-fn run<B: Backend>(dir: &Path, device: &B::Device) -> [Vec<f32>; 3] {
+fn run<B: provence_model::ModelBackend>(dir: &Path, device: &B::Device) -> [Vec<f32>; 3] {
     let exp = read(&dir.join("expected.safetensors"));
     let model = OpenProvenceModel::<B>::load(&dir.join("final_model"), device).expect("load");
     let out = model.forward(

@@ -7,12 +7,14 @@
 //!   from the pre-final-norm hidden state), random init ([`OpenProvenceModel::from_scratch`]),
 //!   loading ([`OpenProvenceModel::load`]) and saving in upstream's layouts.
 
+mod attention;
 mod config;
 mod io;
 mod modernbert;
 mod params;
 mod provence;
 
+pub use attention::{AttentionSpec, ModelBackend, attention_backward, attention_forward, attention_with_dropout};
 pub use config::{Activation, ConfigError, ModernBertConfig, OpenProvenceConfig, Pooling};
 pub use io::{CheckpointLayout, DEFAULT_HUB_REPO, DEFAULT_PRUNING_DROPOUT, LoadError, SaveError, TensorProblem};
 pub use modernbert::{

@@ -8,8 +8,9 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
 use burn::prelude::*;
-use burn::tensor::activation;
+use burn::tensor::{DType, FloatDType, activation};
 
+use crate::attention::{AttentionSpec, ModelBackend, attention_with_dropout};
 use crate::config::{Activation, ModernBertConfig, Pooling};
 use crate::params::{NamedParams, ParamVisitor};
 
@@ -35,14 +36,39 @@ fn dropout(p: f64) -> Dropout {
     DropoutConfig::new(p).init()
 }
 
-/// Applies an `ACT2FN` activation.
+/// `x` in `dtype` (no cast when it already is).
+pub(crate) fn to_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
+    if x.dtype() == dtype {
+        x
+    } else {
+        x.cast(FloatDType::from(dtype))
+    }
+}
+
+/// `lin(x)` computed in the dtype of `x`: under mixed precision the f32 weights are cast on use,
+/// so the parameters (and their gradients and optimizer state) stay f32.
+pub(crate) fn project<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    let dtype = x.dtype();
+    if lin.weight.val().dtype() == dtype {
+        return lin.forward(x);
+    }
+    let weight = to_dtype(lin.weight.val(), dtype);
+    let bias = lin.bias.as_ref().map(|b| to_dtype(b.val(), dtype));
+    burn::tensor::module::linear(x, weight, bias)
+}
+
+/// Applies an `ACT2FN` activation, computed in f32 and rounded once to the input's dtype (as
+/// PyTorch's bf16 kernels do).
 pub(crate) fn activate<B: Backend, const D: usize>(act: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
-    match act {
+    let dtype = x.dtype();
+    let x = to_dtype(x, DType::F32);
+    let y = match act {
         Activation::Gelu => activation::gelu(x),
         Activation::GeluTanh => activation::gelu_approximate(x),
         Activation::Silu => activation::silu(x),
         Activation::Relu => activation::relu(x),
-    }
+    };
+    to_dtype(y, dtype)
 }
 
 /// `embeddings`: token embeddings → LayerNorm → dropout.
@@ -126,27 +152,43 @@ impl<B: Backend> ModernBertAttention<B> {
         }
     }
 
-    /// `x` [B,T,H]; `rope` = (cos, sin) [T, D]; `mask` [B,1,T,T], true = masked.
-    fn forward(&self, x: Tensor<B, 3>, rope: &RopeTables<B>, mask: Tensor<B, 4, Bool>) -> Tensor<B, 3> {
+    /// `x` [B,T,H]; `rope` = (cos, sin) [T, D]; `key_pad` [B,T] true on padding; `half_window`
+    /// for sliding-window layers.
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RopeTables<B>,
+        key_pad: Tensor<B, 2, Bool>,
+        half_window: Option<usize>,
+    ) -> Tensor<B, 3>
+    where
+        B: ModelBackend,
+    {
         let [b, t, h] = x.dims();
         let nh = self.num_heads;
         let d = h / nh;
-        let qkv = self.Wqkv.forward(x).reshape([b, t, 3 * nh, d]).swap_dims(1, 2);
+        let qkv = project(&self.Wqkv, x).reshape([b, t, 3 * nh, d]).swap_dims(1, 2);
         let mut parts = qkv.chunk(3, 1).into_iter();
         let (Some(q), Some(k), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
             unreachable!("chunk(3) of a dimension of size 3·nh gives three parts")
         };
-        let cos = rope.cos.clone().reshape([1, 1, t, d]);
-        let sin = rope.sin.clone().reshape([1, 1, t, d]);
+        // Tables in the compute dtype, as transformers casts them to the dtype of qkv.
+        let cos = to_dtype(rope.cos.clone(), q.dtype()).reshape([1, 1, t, d]);
+        let sin = to_dtype(rope.sin.clone(), q.dtype()).reshape([1, 1, t, d]);
         let q = apply_rope(q, cos.clone(), sin.clone());
         let k = apply_rope(k, cos, sin);
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar((d as f64).powf(-0.5))
-            .mask_fill(mask.expand([b, nh, t, t]), f32::MIN);
-        let probs = self.attention_dropout.forward(activation::softmax(scores, 3));
-        let o = probs.matmul(v).swap_dims(1, 2).reshape([b, t, h]);
-        self.out_drop.forward(self.Wo.forward(o))
+        let spec = AttentionSpec {
+            scale: (d as f64).powf(-0.5),
+            half_window,
+        };
+        // The memory-efficient op has no dropout on the probabilities.
+        let o = if self.attention_dropout.prob > 0.0 && B::ad_enabled(&k.device()) {
+            attention_with_dropout(q, k, v, key_pad, spec, &self.attention_dropout)
+        } else {
+            B::masked_attention(q, k, v, key_pad, spec)
+        };
+        let o = o.swap_dims(1, 2).reshape([b, t, h]);
+        self.out_drop.forward(project(&self.Wo, o))
     }
 }
 
@@ -218,11 +260,11 @@ impl<B: Backend> ModernBertMlp<B> {
     }
 
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let u = self.Wi.forward(x);
+        let u = project(&self.Wi, x);
         let i = u.dims()[2] / 2;
         let input = u.clone().narrow(2, 0, i);
         let gate = u.narrow(2, i, i);
-        self.Wo.forward(self.drop.forward(activate(self.act, input) * gate))
+        project(&self.Wo, self.drop.forward(activate(self.act, input) * gate))
     }
 }
 
@@ -257,14 +299,28 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
         }
     }
 
-    fn forward(&self, x: Tensor<B, 3>, rope: &RopeTables<B>, mask: Tensor<B, 4, Bool>) -> Tensor<B, 3> {
+    fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        rope: &RopeTables<B>,
+        key_pad: Tensor<B, 2, Bool>,
+        half_window: usize,
+        compute: DType,
+    ) -> Tensor<B, 3>
+    where
+        B: ModelBackend,
+    {
+        // The residual stream and the norms stay in the stream's dtype (f32); attention and the
+        // MLP run in `compute`.
+        let stream = x.dtype();
         let h = match &self.attn_norm {
             Some(norm) => norm.forward(x.clone()),
             None => x.clone(),
         };
-        let x = x + self.attn.forward(h, rope, mask);
-        let m = self.mlp.forward(self.mlp_norm.forward(x.clone()));
-        x + m
+        let window = (!self.is_global).then_some(half_window);
+        let x = x + to_dtype(self.attn.forward(to_dtype(h, compute), rope, key_pad, window), stream);
+        let m = self.mlp.forward(to_dtype(self.mlp_norm.forward(x.clone()), compute));
+        x + to_dtype(m, stream)
     }
 }
 
@@ -303,6 +359,9 @@ pub struct ModernBertModel<B: Backend> {
     half_window: usize,
     #[module(skip)]
     head_dim: usize,
+    /// Dtype of the attention and MLP computations (f32, or bf16 for mixed precision).
+    #[module(skip)]
+    compute_dtype: FloatDType,
 }
 
 impl<B: Backend> ModernBertModel<B> {
@@ -316,20 +375,30 @@ impl<B: Backend> ModernBertModel<B> {
             final_norm: layer_norm(cfg, device),
             half_window: cfg.half_window(),
             head_dim: cfg.head_dim(),
+            compute_dtype: FloatDType::F32,
         }
     }
 
+    /// Runs attention and the MLPs in `dtype` (bf16: mixed precision with f32 parameters,
+    /// residual stream, norms, softmax and heads); F32 is the default.
+    pub fn set_compute_dtype(&mut self, dtype: FloatDType) {
+        self.compute_dtype = dtype;
+    }
+
+    /// The dtype set by [`Self::set_compute_dtype`].
+    pub fn compute_dtype(&self) -> DType {
+        self.compute_dtype.into()
+    }
+
     /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad).
-    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B> {
+    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
+    where
+        B: ModelBackend,
+    {
         let device = input_ids.device();
-        let [b, t] = input_ids.dims();
+        let t = input_ids.dims()[1];
         // Pad keys are masked for every query.
-        let global_mask = attention_mask.equal_elem(0).reshape([b, 1, 1, t]).expand([b, 1, t, t]);
-        let window: Vec<bool> = (0..t * t).map(|n| (n / t).abs_diff(n % t) > self.half_window).collect();
-        let window = Tensor::<B, 2, Bool>::from_data(TensorData::new(window, [t, t]), &device)
-            .reshape([1, 1, t, t])
-            .expand([b, 1, t, t]);
-        let local_mask = global_mask.clone().bool_or(window);
+        let key_pad = attention_mask.equal_elem(0);
 
         let mut ropes: Vec<RopeTables<B>> = Vec::new();
         let mut x = self.embeddings.forward(input_ids);
@@ -341,12 +410,13 @@ impl<B: Backend> ModernBertModel<B> {
                     ropes.len() - 1
                 }
             };
-            let mask = if layer.is_global {
-                global_mask.clone()
-            } else {
-                local_mask.clone()
-            };
-            x = layer.forward(x, &ropes[idx], mask);
+            x = layer.forward(
+                x,
+                &ropes[idx],
+                key_pad.clone(),
+                self.half_window,
+                self.compute_dtype.into(),
+            );
         }
         ModernBertOutput {
             last_hidden_state: self.final_norm.forward(x.clone()),
@@ -377,8 +447,10 @@ pub struct ModernBertPredictionHead<B: Backend> {
 }
 
 impl<B: Backend> ModernBertPredictionHead<B> {
+    /// `x` in the compute dtype; the norm runs (and returns) f32.
     fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.norm.forward(activate(self.act, self.dense.forward(x)))
+        let h = activate(self.act, project(&self.dense, x));
+        self.norm.forward(to_dtype(h, DType::F32))
     }
 }
 
@@ -431,7 +503,10 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
         &self,
         input_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
-    ) -> SequenceClassifierOutput<B> {
+    ) -> SequenceClassifierOutput<B>
+    where
+        B: ModelBackend,
+    {
         let encoder = self.model.forward(input_ids, attention_mask.clone());
         let h = encoder.last_hidden_state.clone();
         let [b, t, hs] = h.dims();
@@ -443,7 +518,10 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
                 sum / m.sum_dim(1).reshape([b, 1])
             }
         };
-        let logits = self.classifier.forward(self.drop.forward(self.head.forward(pooled)));
+        // Under mixed precision the head's linear layers run in the compute dtype, as autocast does.
+        let compute = self.model.compute_dtype();
+        let pooled = self.drop.forward(self.head.forward(to_dtype(pooled, compute)));
+        let logits = to_dtype(project(&self.classifier, to_dtype(pooled, compute)), DType::F32);
         SequenceClassifierOutput { logits, encoder }
     }
 }

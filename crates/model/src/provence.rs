@@ -3,9 +3,11 @@
 use burn::module::ParamId;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
+use burn::tensor::DType;
 
+use crate::attention::ModelBackend;
 use crate::config::{ConfigError, OpenProvenceConfig};
-use crate::modernbert::ModernBertForSequenceClassification;
+use crate::modernbert::{ModernBertForSequenceClassification, project, to_dtype};
 use crate::params::{HfInit, NameCollector, NamedParams, ParamVisitor};
 
 /// Checks a pruning-head dropout probability (`pruning_config.classifier_dropout`).
@@ -32,7 +34,7 @@ pub struct PruningHead<B: Backend> {
 impl<B: Backend> PruningHead<B> {
     /// Per-token logits [P, L, 2] from hidden states [P, L, H].
     pub fn forward(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.classifier.forward(self.dropout.forward(hidden))
+        project(&self.classifier, self.dropout.forward(hidden))
     }
 }
 
@@ -112,12 +114,24 @@ impl<B: Backend> OpenProvenceModel<B> {
         collector.names
     }
 
+    /// The same model computing attention and the MLPs in `dtype` (see
+    /// [`crate::ModernBertModel::set_compute_dtype`]); parameters stay as they are.
+    pub fn with_compute_dtype(mut self, dtype: burn::tensor::FloatDType) -> Self {
+        self.ranking_model.model.set_compute_dtype(dtype);
+        self
+    }
+
     /// Ranking and pruning logits for `input_ids` / `attention_mask` [P, L] (mask 1 = token).
     ///
     /// Dropout is active on autodiff backends; evaluate through `model.valid()`.
-    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> OpenProvenceOutput<B> {
+    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> OpenProvenceOutput<B>
+    where
+        B: ModelBackend,
+    {
         let out = self.ranking_model.forward(input_ids, attention_mask);
-        let pruning_logits = self.pruning_head.forward(out.encoder.hidden_state.clone());
+        let compute = self.ranking_model.model.compute_dtype();
+        let hidden = to_dtype(out.encoder.hidden_state.clone(), compute);
+        let pruning_logits = to_dtype(self.pruning_head.forward(hidden), DType::F32);
         OpenProvenceOutput {
             ranking_logits: out.logits,
             pruning_logits,

@@ -20,7 +20,9 @@ use provence_datasets::{
     PretrainedTokenizer, Row, SourceResolver, TokenizerError, prepare_datasets, pyrandom::PyRandom, resolve_model_dir,
 };
 use provence_losses::{LossError, LossWeights, provence_loss};
-use provence_model::{DEFAULT_HUB_REPO, LoadError, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError};
+use provence_model::{
+    DEFAULT_HUB_REPO, LoadError, ModelBackend, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -179,7 +181,7 @@ fn to_device<B: Backend>(batch: &Batch, device: &B::Device) -> BatchTensors<B> {
 }
 
 /// Forward + loss of one batch: (total, ranking, pruning) tensors.
-fn batch_loss<B: Backend>(
+fn batch_loss<B: ModelBackend>(
     model: &OpenProvenceModel<B>,
     batch: &Batch,
     weights: LossWeights,
@@ -199,7 +201,7 @@ fn batch_loss<B: Backend>(
 /// Forward, loss and backward of one micro-batch in an accumulation window of `window`
 /// micro-batches (§5.3): the loss is divided by `window` before `backward` and the gradients are
 /// added to `accumulator`. Returns the undivided (total, ranking, pruning) losses.
-pub fn accumulate_micro_batch<B: AutodiffBackend>(
+pub fn accumulate_micro_batch<B: AutodiffBackend + ModelBackend>(
     model: &OpenProvenceModel<B>,
     batch: &Batch,
     weights: LossWeights,
@@ -241,7 +243,10 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
 }
 
 /// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`.
-pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) -> Result<TrainOutcome, TrainError> {
+pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
+    setup: &RunSetup,
+    device: &B::Device,
+) -> Result<TrainOutcome, TrainError> {
     let config = &setup.config;
     let (m, t) = (&config.model_args, &config.training_args);
     let run_dir = setup.naming.output_dir.clone();
@@ -538,7 +543,7 @@ pub fn run_training<B: AutodiffBackend>(setup: &RunSetup, device: &B::Device) ->
 /// The recipe's `eval_datasets` block on `model_dir` (upstream-trainer.md §8): evaluates at
 /// `threshold` with `batch_size`, writes `<model_dir>/eval_datasets/results.{json,md}` and
 /// returns the Markdown; `None` (with a warning) when the block names no `config`.
-pub fn run_eval_datasets<B: Backend>(
+pub fn run_eval_datasets<B: ModelBackend>(
     model_dir: &Path,
     eval: &provence_config::EvalDatasetsArgs,
     device: &B::Device,
@@ -616,7 +621,7 @@ fn build_model<B: Backend>(
 }
 
 /// One pass over the eval rows (§5.9): unweighted means over batches.
-fn evaluate<B: Backend>(
+fn evaluate<B: ModelBackend>(
     model: &OpenProvenceModel<B>,
     rows: &[Row],
     collator: &Collator,

@@ -2,7 +2,6 @@
 //! one upstream-shaped `process()` result per line out.
 
 use super::{Document, ProcessInput, ProcessOptions, PruneError, Pruner};
-use burn::prelude::Backend;
 use serde_json::Value;
 use std::io::{BufRead, Write};
 
@@ -87,7 +86,7 @@ pub fn read_requests(input: impl BufRead) -> Result<Vec<(usize, ProcessInput)>, 
 }
 
 /// Prunes every request and writes one upstream-shaped JSON result per line to `output`.
-pub fn process_requests<B: Backend>(
+pub fn process_requests<B: provence_model::ModelBackend>(
     pruner: &Pruner<B>,
     requests: Vec<(usize, ProcessInput)>,
     mut output: impl Write,

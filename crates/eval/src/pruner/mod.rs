@@ -19,7 +19,7 @@ use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Int, Tensor, TensorData};
 use prepare::{Block, Layout, TokenCodec};
 use provence_datasets::{PretrainedTokenizer, TokenizerError};
-use provence_model::{LoadError, OpenProvenceModel};
+use provence_model::{LoadError, ModelBackend, OpenProvenceModel};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -312,7 +312,7 @@ struct PreparedDocument {
     title_index: Option<usize>,
 }
 
-impl<B: Backend> Pruner<B> {
+impl<B: ModelBackend> Pruner<B> {
     /// Loads the model and the tokenizer files of `dir` (an upstream or our `final_model/`).
     pub fn load(dir: &Path, device: B::Device) -> Result<Self, PruneError> {
         if !dir.is_dir() {

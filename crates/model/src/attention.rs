@@ -1,0 +1,303 @@
+//! Memory-efficient masked attention: `softmax(q·kᵀ·scale + mask)·v` computed over query chunks
+//! (and, for sliding-window layers, only over the keys a chunk can see), with a hand-written
+//! backward under autodiff that recomputes the probabilities instead of keeping the
+//! `[B, heads, T, T]` tensors of every layer alive until `backward()`.
+//!
+//! The result equals transformers' eager ModernBERT attention, including its quirk for query
+//! rows that see no real key (a pad query in a sliding-window layer whose whole window is
+//! padding): every score is the mask value, so the row is a uniform average of *all* `T` values.
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::prelude::*;
+use burn::tensor::activation;
+use burn::tensor::{FloatDType, TensorPrimitive};
+
+/// Queries per chunk in global-attention layers (bounds the transient score tensor to
+/// `[B, heads, 256, T]`).
+const GLOBAL_QUERY_CHUNK: usize = 256;
+
+/// The shape of one attention call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttentionSpec {
+    /// Multiplier of `q·kᵀ` (transformers: `head_dim^-0.5`).
+    pub scale: f64,
+    /// Sliding window: query `i` sees key `j` only if `|i − j| ≤ half_window`; `None` = global.
+    pub half_window: Option<usize>,
+}
+
+impl AttentionSpec {
+    /// Query rows per chunk: the half window for local layers (so a chunk needs at most three
+    /// half windows of keys), [`GLOBAL_QUERY_CHUNK`] for global ones.
+    fn query_chunk(&self) -> usize {
+        self.half_window
+            .map_or(GLOBAL_QUERY_CHUNK, |w| w.clamp(16, GLOBAL_QUERY_CHUNK))
+    }
+
+    /// `(query range, key range)` of every chunk of a length-`t` sequence.
+    fn chunks(&self, t: usize) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let step = self.query_chunk();
+        (0..t)
+            .step_by(step)
+            .map(|q0| {
+                let q1 = (q0 + step).min(t);
+                let keys = match self.half_window {
+                    Some(w) => q0.saturating_sub(w)..(q1 + w).min(t),
+                    None => 0..t,
+                };
+                (q0..q1, keys)
+            })
+            .collect()
+    }
+}
+
+/// Backends the encoder runs on: any Burn backend, plus the attention op above. Autodiff
+/// backends get the recomputing backward; the others use the chunked forward as it is.
+pub trait ModelBackend: Backend {
+    /// Masked attention of `q`, `k`, `v` `[B, heads, T, head_dim]`; `key_pad` `[B, T]` is true on
+    /// padding keys (masked for every query).
+    fn masked_attention(
+        q: Tensor<Self, 4>,
+        k: Tensor<Self, 4>,
+        v: Tensor<Self, 4>,
+        key_pad: Tensor<Self, 2, Bool>,
+        spec: AttentionSpec,
+    ) -> Tensor<Self, 4> {
+        attention_forward(q, k, v, key_pad, spec)
+    }
+}
+
+impl ModelBackend for burn::backend::Flex {}
+
+#[cfg(feature = "cuda")]
+impl ModelBackend for burn::backend::Cuda {}
+
+/// Probabilities of one chunk, with rows that see no real key zeroed, and those rows' flags.
+struct ChunkProbs<B: Backend> {
+    /// `[B, heads, chunk, keys]`, in the dtype of `v`.
+    probs: Tensor<B, 4>,
+    /// `[B, 1, chunk, 1]`: 1 where the row sees no real key, else 0 (f32).
+    dead: Tensor<B, 4>,
+}
+
+/// The mask of one chunk `[B, 1, rows, keys]`, true = masked: padding keys, and keys outside
+/// the sliding window.
+fn chunk_mask<B: Backend>(
+    key_pad: &Tensor<B, 2, Bool>,
+    rows: &std::ops::Range<usize>,
+    keys: &std::ops::Range<usize>,
+    spec: &AttentionSpec,
+) -> Tensor<B, 4, Bool> {
+    let b = key_pad.dims()[0];
+    let device = key_pad.device();
+    let (n_rows, n_keys) = (rows.len(), keys.len());
+    let mask = key_pad
+        .clone()
+        .narrow(1, keys.start, n_keys)
+        .reshape([b, 1, 1, n_keys])
+        .expand([b, 1, n_rows, n_keys]);
+    match spec.half_window {
+        Some(w) => {
+            let i = Tensor::<B, 1, Int>::arange(rows.start as i64..rows.end as i64, &device).reshape([n_rows, 1]);
+            let j = Tensor::<B, 1, Int>::arange(keys.start as i64..keys.end as i64, &device).reshape([1, n_keys]);
+            let outside = (i - j).abs().greater_elem(w as i64).reshape([1, 1, n_rows, n_keys]);
+            mask.bool_or(outside.expand([b, 1, n_rows, n_keys]))
+        }
+        None => mask,
+    }
+}
+
+/// Softmax of one chunk's scores in f32 (whatever the dtype of q and k), masked with
+/// transformers' `finfo.min` semantics.
+fn chunk_probs<B: Backend>(
+    q: &Tensor<B, 4>,
+    k: &Tensor<B, 4>,
+    key_pad: &Tensor<B, 2, Bool>,
+    (rows, keys): &(std::ops::Range<usize>, std::ops::Range<usize>),
+    spec: &AttentionSpec,
+    value_dtype: burn::tensor::DType,
+) -> ChunkProbs<B> {
+    let [b, h, _, _] = q.dims();
+    let (n_rows, n_keys) = (rows.len(), keys.len());
+    let q_c = q.clone().narrow(2, rows.start, n_rows);
+    let k_r = k.clone().narrow(2, keys.start, n_keys);
+    let mask = chunk_mask(key_pad, rows, keys, spec);
+    let dead = mask.clone().all_dim(3);
+    let scores = q_c
+        .matmul(k_r.swap_dims(2, 3))
+        .mul_scalar(spec.scale)
+        .cast(FloatDType::F32)
+        .mask_fill(mask.expand([b, h, n_rows, n_keys]), f32::MIN);
+    let probs = activation::softmax(scores, 3).mask_fill(dead.clone().expand([b, h, n_rows, n_keys]), 0.0);
+    ChunkProbs {
+        probs: probs.cast(value_dtype),
+        dead: dead.float(),
+    }
+}
+
+/// The probability every key gets in a row that sees no real key, `1/T` rounded to the dtype
+/// of `v` as the materialised softmax would be (`[1, 1, 1, 1]`, f32).
+fn dead_row_weight<B: Backend>(v: &Tensor<B, 4>) -> Tensor<B, 4> {
+    let t = v.dims()[2];
+    Tensor::<B, 4>::full([1, 1, 1, 1], 1.0 / t as f64, &v.device())
+        .cast(v.dtype())
+        .cast(FloatDType::F32)
+}
+
+/// `Σ_j v[:, :, j] · weight` `[B, heads, 1, head_dim]`: the output of a row that sees no real key.
+fn dead_row_output<B: Backend>(v: &Tensor<B, 4>) -> Tensor<B, 4> {
+    v.clone().cast(FloatDType::F32).sum_dim(2) * dead_row_weight(v)
+}
+
+/// The forward pass, chunk by chunk; output `[B, heads, T, head_dim]` in the dtype of `v`.
+pub fn attention_forward<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    key_pad: Tensor<B, 2, Bool>,
+    spec: AttentionSpec,
+) -> Tensor<B, 4> {
+    let t = q.dims()[2];
+    let dtype = v.dtype();
+    let fallback = dead_row_output(&v);
+    let outputs = spec
+        .chunks(t)
+        .into_iter()
+        .map(|chunk| {
+            let ChunkProbs { probs, dead } = chunk_probs(&q, &k, &key_pad, &chunk, &spec, dtype);
+            let v_r = v.clone().narrow(2, chunk.1.start, chunk.1.len());
+            let live = probs.matmul(v_r).cast(FloatDType::F32);
+            (live + dead * fallback.clone()).cast(dtype)
+        })
+        .collect();
+    Tensor::cat(outputs, 2)
+}
+
+/// The plain formulation (`[B, heads, T, T]` probabilities materialised) with dropout on the
+/// probabilities, for configs with `attention_dropout > 0` while training.
+pub fn attention_with_dropout<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    key_pad: Tensor<B, 2, Bool>,
+    spec: AttentionSpec,
+    dropout: &burn::nn::Dropout,
+) -> Tensor<B, 4> {
+    let [b, h, t, _] = q.dims();
+    let mask = chunk_mask(&key_pad, &(0..t), &(0..t), &spec);
+    let scores = q
+        .matmul(k.swap_dims(2, 3))
+        .mul_scalar(spec.scale)
+        .mask_fill(mask.expand([b, h, t, t]), f32::MIN);
+    dropout.forward(activation::softmax(scores, 3)).matmul(v)
+}
+
+/// Gradients of [`attention_forward`] with respect to `q`, `k`, `v`, given the output `out` and
+/// its gradient `grad`; probabilities are recomputed chunk by chunk.
+pub fn attention_backward<B: Backend>(
+    [q, k, v]: [Tensor<B, 4>; 3],
+    key_pad: Tensor<B, 2, Bool>,
+    out: Tensor<B, 4>,
+    grad: Tensor<B, 4>,
+    spec: AttentionSpec,
+) -> [Tensor<B, 4>; 3] {
+    let [b, h, t, d] = q.dims();
+    let device = q.device();
+    let dtype = v.dtype();
+    let mut grad_q = Vec::new();
+    let mut grad_k = Tensor::<B, 4>::zeros([b, h, t, d], &device);
+    let mut grad_v = Tensor::<B, 4>::zeros([b, h, t, d], &device);
+    let mut grad_dead = Tensor::<B, 4>::zeros([b, h, 1, d], &device);
+    for chunk in spec.chunks(t) {
+        let (rows, keys) = (chunk.0.clone(), chunk.1.clone());
+        let ChunkProbs { probs, dead } = chunk_probs(&q, &k, &key_pad, &chunk, &spec, dtype);
+        let g = grad.clone().narrow(2, rows.start, rows.len());
+        let o = out.clone().narrow(2, rows.start, rows.len());
+        let q_c = q.clone().narrow(2, rows.start, rows.len());
+        let k_r = k.clone().narrow(2, keys.start, keys.len());
+        let v_r = v.clone().narrow(2, keys.start, keys.len());
+        let key_slice = [0..b, 0..h, keys.clone(), 0..d];
+
+        grad_dead = grad_dead + (g.clone().cast(FloatDType::F32) * dead).sum_dim(2);
+        let dv = probs.clone().swap_dims(2, 3).matmul(g.clone()).cast(FloatDType::F32);
+        grad_v = grad_v
+            .clone()
+            .slice_assign(key_slice.clone(), grad_v.slice(key_slice.clone()) + dv);
+        // dS = P ⊙ (dP − rowsum(dO ⊙ O)); dead rows have P = 0 and get no score gradient.
+        let dp = g.clone().matmul(v_r.swap_dims(2, 3)).cast(FloatDType::F32);
+        let row_dot = (g.cast(FloatDType::F32) * o.cast(FloatDType::F32)).sum_dim(3);
+        let ds = (probs.cast(FloatDType::F32) * (dp - row_dot))
+            .mul_scalar(spec.scale)
+            .cast(dtype);
+        grad_q.push(ds.clone().matmul(k_r).cast(FloatDType::F32));
+        let dk = ds.swap_dims(2, 3).matmul(q_c).cast(FloatDType::F32);
+        grad_k = grad_k
+            .clone()
+            .slice_assign(key_slice.clone(), grad_k.slice(key_slice) + dk);
+    }
+    grad_v = grad_v + grad_dead * dead_row_weight(&v);
+    [Tensor::cat(grad_q, 2), grad_k, grad_v].map(|g| g.cast(dtype))
+}
+
+/// Backward step of [`ModelBackend::masked_attention`] under autodiff.
+#[derive(Debug)]
+struct MaskedAttentionBackward;
+
+/// What the backward keeps: q, k, v, the output, the key padding mask and the spec.
+type SavedAttention<B> = (
+    [<B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive; 4],
+    <B as burn::tensor::backend::BackendTypes>::BoolTensorPrimitive,
+    AttentionSpec,
+);
+
+impl<B: Backend> Backward<B, 3> for MaskedAttentionBackward {
+    type State = SavedAttention<B>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let grad = float::<B, 4>(grads.consume::<B>(&ops.node));
+        let ([q, k, v, out], key_pad, spec) = ops.state;
+        let key_pad = Tensor::<B, 2, Bool>::from_primitive(key_pad);
+        let inputs = [q, k, v].map(float::<B, 4>);
+        let gradients = attention_backward(inputs, key_pad, float(out), grad, spec);
+        for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, gradient.into_primitive().tensor());
+            }
+        }
+    }
+}
+
+fn float<B: Backend, const D: usize>(
+    t: <B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive,
+) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(t))
+}
+
+impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
+    fn masked_attention(
+        q: Tensor<Self, 4>,
+        k: Tensor<Self, 4>,
+        v: Tensor<Self, 4>,
+        key_pad: Tensor<Self, 2, Bool>,
+        spec: AttentionSpec,
+    ) -> Tensor<Self, 4> {
+        let [q, k, v] = [q, k, v].map(|t| t.into_primitive().tensor());
+        let key_pad = key_pad.into_primitive();
+        let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
+        let inner = [&q, &k, &v].map(|t| float::<B, 4>(t.primitive.clone()));
+        let [iq, ik, iv] = inner;
+        let forward = |key_pad| B::masked_attention(iq, ik, iv, Tensor::from_primitive(key_pad), spec);
+        let output = match MaskedAttentionBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = forward(key_pad.clone()).into_primitive().tensor();
+                let saved = ([q.primitive, k.primitive, v.primitive, out.clone()], key_pad, spec);
+                prep.finish(saved, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward(key_pad).into_primitive().tensor()),
+        };
+        Tensor::from_primitive(TensorPrimitive::Float(output))
+    }
+}

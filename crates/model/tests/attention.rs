@@ -1,0 +1,99 @@
+//! The memory-efficient attention op (chunked forward, recomputing backward) against the plain
+//! formulation the model used before (full `[B, heads, T, T]` probabilities, the one checked
+//! against transformers by `parity.rs`): outputs and q/k/v gradients, with sliding windows
+//! smaller and larger than the sequence, lengths that are not a multiple of the chunk, and pad
+//! queries whose whole window is padding (transformers averages all values for those).
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod common;
+
+use burn::nn::DropoutConfig;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use common::{Cpu, CpuAd};
+use provence_model::{AttentionSpec, ModelBackend, attention_with_dropout};
+
+fn max_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
+    (a - b).abs().max().into_scalar().elem::<f32>()
+}
+
+fn key_pad<B: Backend>(lengths: &[usize], t: usize, device: &B::Device) -> Tensor<B, 2, Bool> {
+    let pad: Vec<bool> = lengths.iter().flat_map(|&n| (0..t).map(move |j| j >= n)).collect();
+    Tensor::from_data(TensorData::new(pad, [lengths.len(), t]), device)
+}
+
+/// Compares forward and gradients for one case; returns (forward, gradient) max abs differences.
+fn compare(t: usize, lengths: &[usize], half_window: Option<usize>) -> (f32, f32) {
+    let device = Default::default();
+    CpuAd::seed(&device, 7);
+    let shape = [lengths.len(), 3, t, 8];
+    let normal = || Tensor::<CpuAd, 4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let (q, k, v, weights) = (normal(), normal(), normal(), normal());
+    let spec = AttentionSpec {
+        scale: 8f64.powf(-0.5),
+        half_window,
+    };
+    let pad = key_pad::<CpuAd>(lengths, t, &device);
+    let no_dropout = DropoutConfig::new(0.0).init();
+
+    let run = |efficient: bool| {
+        let [q, k, v] = [&q, &k, &v].map(|x| x.clone().detach().require_grad());
+        let out = if efficient {
+            CpuAd::masked_attention(q.clone(), k.clone(), v.clone(), pad.clone(), spec)
+        } else {
+            attention_with_dropout(q.clone(), k.clone(), v.clone(), pad.clone(), spec, &no_dropout)
+        };
+        let grads = (out.clone() * weights.clone()).sum().backward();
+        let g = [&q, &k, &v].map(|x| x.grad(&grads).unwrap());
+        (out.inner(), g)
+    };
+    let (out, grads) = run(true);
+    let (reference, reference_grads) = run(false);
+    let forward = max_diff(out, reference.clone());
+    let gradient = grads
+        .into_iter()
+        .zip(reference_grads)
+        .map(|(a, b)| max_diff(a, b))
+        .fold(0.0, f32::max);
+
+    // The inference backend runs the same chunked forward.
+    let inner = Cpu::masked_attention(
+        q.inner(),
+        k.inner(),
+        v.inner(),
+        key_pad::<Cpu>(lengths, t, &device),
+        spec,
+    );
+    assert!(max_diff(inner, reference) < 1e-5);
+    (forward, gradient)
+}
+
+#[test]
+fn sliding_window_with_dead_pad_rows() {
+    // Half window 4 → chunks of 16 queries; the second row's pad queries past 13 see no real key.
+    let (forward, gradient) = compare(37, &[37, 9], Some(4));
+    assert!(forward < 1e-5, "forward differs by {forward}");
+    assert!(gradient < 1e-5, "gradients differ by {gradient}");
+}
+
+#[test]
+fn sliding_window_several_chunks() {
+    let (forward, gradient) = compare(70, &[70, 41, 1], Some(16));
+    assert!(forward < 1e-5, "forward differs by {forward}");
+    assert!(gradient < 1e-5, "gradients differ by {gradient}");
+}
+
+#[test]
+fn window_wider_than_the_sequence() {
+    let (forward, gradient) = compare(23, &[23, 5], Some(64));
+    assert!(forward < 1e-5, "forward differs by {forward}");
+    assert!(gradient < 1e-5, "gradients differ by {gradient}");
+}
+
+#[test]
+fn global_attention_over_several_chunks() {
+    // 300 queries → chunks of 256 and 44; one row is entirely padding (uniform average).
+    let (forward, gradient) = compare(300, &[300, 120, 0], None);
+    assert!(forward < 1e-5, "forward differs by {forward}");
+    assert!(gradient < 1e-5, "gradients differ by {gradient}");
+}
