@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use burn::module::{AutodiffModule, ModuleMapper, Param};
+use burn::module::AutodiffModule;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::FloatDType;
@@ -25,7 +25,7 @@ pub struct BenchArgs {
     /// Model shape: tiny, xsmall, base or large.
     #[arg(long, default_value = "tiny")]
     pub shape: String,
-    /// Parameter precision: f32, or bf16 (parameters cast to bf16, f32 optimizer arithmetic).
+    /// Precision: f32, or bf16 (mixed precision: f32 parameters and optimizer, bf16 matmuls).
     #[arg(long, default_value = "f32")]
     pub precision: String,
     /// (query, passage) pairs per micro-batch (upstream base recipe: 4 rows × 8 passages).
@@ -64,21 +64,6 @@ pub enum Mode {
 const LR: f64 = 5e-5;
 const WEIGHT_DECAY: f64 = 0.01;
 const MAX_GRAD_NORM: f64 = 1.0;
-
-/// Casts every float parameter to `dtype`, keeping it a trainable leaf.
-struct CastParams(FloatDType);
-
-impl<B: Backend> ModuleMapper<B> for CastParams {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (id, tensor, mapper) = param.consume();
-        let require_grad = tensor.is_require_grad();
-        let mut tensor = tensor.cast(self.0).detach();
-        if require_grad {
-            tensor = tensor.require_grad();
-        }
-        Param::from_mapped_value(id, tensor, mapper)
-    }
-}
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`): on the CPU backend, the
 /// high-water mark of activations kept for backward plus everything else; `None` elsewhere.
@@ -125,7 +110,7 @@ pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
     TrainBackend::seed(&device, args.seed);
     let mut model = OpenProvenceModel::<TrainBackend>::from_scratch(config, &device).map_err(|e| e.to_string())?;
     if let Some(dtype) = dtype {
-        model = model.map(&mut CastParams(dtype));
+        model = model.with_compute_dtype(dtype);
     }
     let (params, embedding_params) = count_params(&model);
     let batches: Vec<Batch> = (0..args.warmup as u64)

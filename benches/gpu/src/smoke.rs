@@ -65,13 +65,16 @@ struct StepResult<AB: AutodiffBackend> {
     model: OpenProvenceModel<AB>,
 }
 
-/// Loads the checkpoint in `dir` on `AB`, runs forward (masked local/global attention), loss,
-/// backward, clipping and one Adafactor step on a fixed batch.
+/// Loads the checkpoint in `dir` on `AB`, runs forward (masked local/global attention) in
+/// `compute` precision, loss, backward, clipping and one Adafactor step on a fixed batch.
 fn step<AB: AutodiffBackend + provence_model::ModelBackend>(
     dir: &Path,
+    compute: FloatDType,
     device: &AB::Device,
 ) -> Result<StepResult<AB>, String> {
-    let model = OpenProvenceModel::<AB>::load(dir, device).map_err(|e| e.to_string())?;
+    let model = OpenProvenceModel::<AB>::load(dir, device)
+        .map_err(|e| e.to_string())?
+        .with_compute_dtype(compute);
     let b = make_batch(7, 0, 4, 200, model.config.base_model_config.vocab_size);
     let ints = |v: &[i32]| Tensor::<AB, 2, Int>::from_data(TensorData::new(v.to_vec(), [b.pairs, b.len]), device);
     let out = model.forward(ints(&b.input_ids), ints(&b.attention_mask));
@@ -154,8 +157,8 @@ pub fn run(tolerance: f32) -> Result<(), String> {
     model
         .save_final_model(&initial, DEFAULT_HUB_REPO)
         .map_err(|e| e.to_string())?;
-    let want = step::<CpuBackend>(&initial, &cpu)?;
-    let got = step::<TrainBackend>(&initial, &device)?;
+    let want = step::<CpuBackend>(&initial, FloatDType::F32, &cpu)?;
+    let got = step::<TrainBackend>(&initial, FloatDType::F32, &device)?;
     check("ranking_logits", max_diff(&want.ranking, &got.ranking), false);
     check("pruning_logits", max_diff(&want.pruning, &got.pruning), false);
     check("loss", (want.loss - got.loss).abs(), false);
@@ -174,6 +177,27 @@ pub fn run(tolerance: f32) -> Result<(), String> {
     // The step must move the parameters by more than the tolerance, else the check above is void.
     let moved = params_diff(&stepped_cpu, &params(&model));
     check("update_size", moved, true);
+
+    // Mixed precision (bf16 matmuls, f32 parameters): device vs CPU within bf16 rounding (the
+    // excess over 3 % relative is reported).
+    let want_bf16 = step::<CpuBackend>(&initial, FloatDType::BF16, &cpu)?;
+    let got_bf16 = step::<TrainBackend>(&initial, FloatDType::BF16, &device)?;
+    let relative = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
+    check(
+        "bf16_loss_relative_excess",
+        (relative(want_bf16.loss, got_bf16.loss) - 3e-2).max(0.0),
+        false,
+    );
+    check(
+        "bf16_grad_norm_relative_excess",
+        (relative(want_bf16.grad_norm, got_bf16.grad_norm) - 3e-2).max(0.0),
+        false,
+    );
+    check(
+        "bf16_vs_f32_loss_relative_excess",
+        (relative(want.loss, got_bf16.loss) - 3e-2).max(0.0),
+        false,
+    );
 
     // Save on the device, load on the CPU.
     got.model

@@ -3,10 +3,19 @@
 
 use anyhow::Result;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, parser::ValueSource};
+use provence_trainer::Precision;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Flags of the trainer itself; every recipe field is added as `--<field>` at run time.
+/// `--precision`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PrecisionArg {
+    Auto,
+    F32,
+    Bf16,
+}
+
 #[derive(Debug, Args)]
 struct Cli {
     /// Recipe file (.yaml / .yml), e.g. configs/demo.yaml.
@@ -19,6 +28,10 @@ struct Cli {
     /// Wins over --resume_from_checkpoint and the recipe's resume keys.
     #[arg(long, visible_alias = "resume-checkpoint", value_name = "PATH")]
     checkpoint: Option<String>,
+    /// Float precision: `auto` follows the recipe's bf16 on GPU builds and trains in f32 on the
+    /// CPU; `bf16` forces mixed precision (emulated, and slower, on the CPU); `f32` forces f32.
+    #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
+    precision: PrecisionArg,
     /// Only run the recipe's eval_datasets evaluation on this model directory, then exit.
     #[arg(long, visible_alias = "only-eval-datasets-model", value_name = "PATH")]
     eval_datasets_model: Option<PathBuf>,
@@ -111,10 +124,18 @@ fn run() -> Result<()> {
         return Ok(());
     }
     let t = &setup.config.training_args;
-    if (t.bf16 || t.fp16) && !provence_trainer::HAS_GPU {
-        tracing::warn!("bf16/fp16 requested but this build has no GPU backend: training in f32 on the CPU");
+    let precision = match cli.precision {
+        PrecisionArg::Auto => Precision::for_recipe(t.bf16),
+        PrecisionArg::F32 => Precision::F32,
+        PrecisionArg::Bf16 => Precision::Bf16,
+    };
+    if t.fp16 {
+        tracing::warn!("fp16 is not supported (no loss scaling): training in f32; use bf16 for mixed precision");
     }
-    let outcome = provence_trainer::run_training::<provence_trainer::TrainBackend>(&setup, &device)?;
+    if t.bf16 && cli.precision == PrecisionArg::Auto && !provence_trainer::HAS_GPU {
+        tracing::warn!("bf16 requested but this build has no GPU backend: training in f32 on the CPU");
+    }
+    let outcome = provence_trainer::run_training::<provence_trainer::TrainBackend>(&setup, &device, precision)?;
     if let Some(markdown) = &outcome.eval_markdown {
         print_results(markdown);
     }

@@ -10,7 +10,7 @@ pub mod state;
 pub mod tensorboard;
 pub mod train;
 
-pub use backend::{EvalBackend, HAS_GPU, TrainBackend};
+pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend};
 pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable,
     clip_grad_norm, is_no_decay,

@@ -3,6 +3,7 @@
 //! clipping, the optimizer step with the scheduled learning rate, dynamic log/eval/save cadence,
 //! atomic checkpoints with full resume, and the upstream-layout `final_model/`.
 
+use crate::backend::Precision;
 use crate::checkpoint_dir::{CHECKPOINT_PREFIX, keep_only_best, rotate_checkpoints, write_dir_atomically};
 use crate::logs::{LogRecord, LogValue, python_round};
 use crate::optim::{Optimizer, OptimizerKind, OptimizerStateError, ParamTable, clip_grad_norm};
@@ -242,10 +243,12 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
 
-/// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`.
+/// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`, in
+/// `precision` (see [`Precision::for_recipe`]).
 pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
     setup: &RunSetup,
     device: &B::Device,
+    precision: Precision,
 ) -> Result<TrainOutcome, TrainError> {
     let config = &setup.config;
     let (m, t) = (&config.model_args, &config.training_args);
@@ -298,6 +301,10 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
         }
         None => build_model(config, &model_dir, device)?,
     };
+    if precision == Precision::Bf16 {
+        tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
+        model = model.with_compute_dtype(burn::tensor::FloatDType::BF16);
+    }
     let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
     let mut optimizer = Optimizer::<B::InnerBackend>::new(
         OptimizerKind::from(t.optimizer),

@@ -3,7 +3,7 @@
 //! uninterrupted run's final weights bit for bit.
 
 use provence_config::prepare_run;
-use provence_trainer::{TrainBackend, run_training};
+use provence_trainer::{Precision, TrainBackend, run_training};
 use std::path::{Path, PathBuf};
 
 fn demo_dir() -> PathBuf {
@@ -58,7 +58,7 @@ fn resume_from_a_checkpoint_reproduces_the_uninterrupted_run() {
     // Uninterrupted run: 4 steps, checkpoints at 2 and 4.
     let run_a = tmp.path().join("run_a");
     let setup = prepare_run(&recipe(tmp.path(), &run_a), &[], None, "20260101_000000").unwrap();
-    let outcome = run_training::<TrainBackend>(&setup, &device).unwrap();
+    let outcome = run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
     assert_eq!(outcome.global_step, 4);
     for name in ["checkpoint-2", "checkpoint-4", "final_model"] {
         assert!(run_a.join(name).is_dir(), "{name} missing");
@@ -119,7 +119,7 @@ fn resume_from_a_checkpoint_reproduces_the_uninterrupted_run() {
     )
     .unwrap();
     assert_eq!(setup.naming.output_dir, run_b.canonicalize().unwrap());
-    let resumed = run_training::<TrainBackend>(&setup, &device).unwrap();
+    let resumed = run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
     assert_eq!(resumed.global_step, 4);
 
     let final_a = std::fs::read(run_a.join("final_model/model.safetensors")).unwrap();
