@@ -126,6 +126,7 @@ fn datasets(args: DatasetsArgs) -> Result<()> {
         split: args.split,
         limit: args.limit,
         targets: args.target.into_iter().collect(),
+        progress: !args.no_progress,
     };
     let pruner = load_pruner(&args.model)?;
     let report = evaluate_and_report(

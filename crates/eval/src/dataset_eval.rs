@@ -155,6 +155,8 @@ pub struct EvalSettings {
     pub limit: Option<usize>,
     /// Only dataset keys equal to or containing one of these (empty: all).
     pub targets: Vec<String>,
+    /// Progress bars over each dataset's forward batches (stderr, terminals only).
+    pub progress: bool,
 }
 
 /// nDCG@10 and MRR of the model's ranking score against the rows' binary labels (extension).
@@ -283,6 +285,7 @@ pub fn evaluate_rows<B: ModelBackend>(
         title: Title::None,
         batch_size: settings.batch_size,
         return_sentence_metrics: true,
+        progress: settings.progress,
         ..ProcessOptions::default()
     };
     let input = ProcessInput::Nested {
@@ -418,6 +421,7 @@ mod tests {
             split: Some("train".into()),
             limit: None,
             targets: vec![],
+            progress: false,
         };
         let sel = select_datasets(&c, &s).unwrap();
         assert_eq!((sel[0].1.as_str(), sel[1].2.as_str()), ("a:train", "dev"));

@@ -26,6 +26,7 @@ fn demo_datasets_metrics_follow_the_data() {
         split: None,
         limit: Some(6),
         targets: vec![":en".into()],
+        progress: false,
     };
     assert_eq!(select_datasets(&config, &settings).unwrap().len(), 1);
     let resolver = SourceResolver::local_only();

@@ -573,6 +573,7 @@ pub fn run_eval_datasets<B: ModelBackend>(
         split: None,
         limit: None,
         targets: Vec::new(),
+        progress: true,
     };
     let report = provence_eval::evaluate_and_report(
         &pruner,

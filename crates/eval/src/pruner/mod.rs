@@ -220,6 +220,8 @@ pub struct ProcessOptions {
     /// Reproduce upstream's bug of reading content probabilities shifted left by the title token
     /// count (spec §5.1). Off by default: windows are read where the tokens are.
     pub legacy_prefix_offset: bool,
+    /// Show a progress bar over the forward batches on stderr (only drawn on a terminal).
+    pub progress: bool,
 }
 
 impl Default for ProcessOptions {
@@ -241,6 +243,7 @@ impl Default for ProcessOptions {
             return_sentence_metrics: false,
             return_sentence_texts: false,
             legacy_prefix_offset: false,
+            progress: false,
         }
     }
 }
@@ -453,9 +456,26 @@ impl<B: ModelBackend> Pruner<B> {
 
         let all_blocks: Vec<&Block> = prepared.iter().flatten().flat_map(|d| &d.blocks).collect();
         let mut outputs: Vec<BlockOutput> = Vec::with_capacity(all_blocks.len());
-        for chunk in all_blocks.chunks(options.batch_size.max(1)) {
+        let batches = all_blocks.chunks(options.batch_size.max(1));
+        let bar = if options.progress {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(batches.len() as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} batches [{elapsed} < {eta}]")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("scoring {} blocks", all_blocks.len()));
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        for chunk in batches {
             outputs.extend(self.forward_blocks(chunk, &mut timing));
+            bar.inc(1);
         }
+        bar.finish_and_clear();
 
         let start = Instant::now();
         let mut outputs = outputs.into_iter();
