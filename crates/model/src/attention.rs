@@ -30,11 +30,13 @@ pub struct AttentionSpec {
 }
 
 impl AttentionSpec {
-    /// Query rows per chunk: the half window for local layers (so a chunk needs at most three
-    /// half windows of keys), [`GLOBAL_QUERY_CHUNK`] for global ones.
+    /// Query rows per chunk: two half windows for local layers (a chunk then needs four half
+    /// windows of keys: half of a 512-token sequence with ModernBERT's 128-token window, in 4
+    /// chunks), at least 64 rows so that small windows do not mean many tiny kernels;
+    /// [`GLOBAL_QUERY_CHUNK`] for global layers.
     fn query_chunk(&self) -> usize {
         self.half_window
-            .map_or(GLOBAL_QUERY_CHUNK, |w| w.clamp(16, GLOBAL_QUERY_CHUNK))
+            .map_or(GLOBAL_QUERY_CHUNK, |w| (2 * w).clamp(64, GLOBAL_QUERY_CHUNK))
     }
 
     /// `(query range, key range)` of every chunk of a length-`t` sequence.

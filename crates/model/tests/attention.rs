@@ -70,15 +70,17 @@ fn compare(t: usize, lengths: &[usize], half_window: Option<usize>) -> (f32, f32
 
 #[test]
 fn sliding_window_with_dead_pad_rows() {
-    // Half window 4 → chunks of 16 queries; the second row's pad queries past 13 see no real key.
-    let (forward, gradient) = compare(37, &[37, 9], Some(4));
+    // Half window 4 → chunks of 64 queries (64, 64, 22); the second row's pad queries past 13
+    // see no real key.
+    let (forward, gradient) = compare(150, &[150, 9], Some(4));
     assert!(forward < 1e-5, "forward differs by {forward}");
     assert!(gradient < 1e-5, "gradients differ by {gradient}");
 }
 
 #[test]
 fn sliding_window_several_chunks() {
-    let (forward, gradient) = compare(70, &[70, 41, 1], Some(16));
+    // Half window 40 → chunks of 80 queries against up to 160 keys.
+    let (forward, gradient) = compare(200, &[200, 141, 1], Some(40));
     assert!(forward < 1e-5, "forward differs by {forward}");
     assert!(gradient < 1e-5, "gradients differ by {gradient}");
 }
