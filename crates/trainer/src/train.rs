@@ -332,7 +332,21 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
             message: format!("trainer_state.json: {e}"),
         })?;
         state.max_steps = plan.max_steps as u64;
+        // As in HF's Trainer, the checkpoint's cadence wins over the freshly computed one (they
+        // differ only if the data or the recipe changed between the runs).
+        let fresh = [plan.logging_steps, plan.eval_steps, plan.save_steps].map(|v| v as u64);
+        let stored = [state.logging_steps, state.eval_steps, state.save_steps];
+        if fresh != stored {
+            tracing::warn!(
+                "checkpoint cadence (logging/eval/save every {stored:?} steps) differs from this run's {fresh:?}: keeping the checkpoint's"
+            );
+        }
     }
+    // A zero cadence (hand-edited state) would never fire; fall back to the fresh value.
+    let cadence = |stored: u64, fresh: usize| usize::try_from(stored).ok().filter(|&v| v > 0).unwrap_or(fresh);
+    let logging_steps = cadence(state.logging_steps, plan.logging_steps);
+    let eval_steps = cadence(state.eval_steps, plan.eval_steps);
+    let save_steps = cadence(state.save_steps, plan.save_steps);
 
     let weights = LossWeights {
         ranking_weight: t.ranking_weight,
@@ -408,7 +422,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
             state.epoch = epoch_f;
             let mut control = TrainerControlArgs::default();
 
-            if global_step.is_multiple_of(plan.logging_steps) {
+            if global_step.is_multiple_of(logging_steps) {
                 let steps = (global_step - last_logged).max(1) as f64;
                 total_loss_sum += tr_loss;
                 let record = LogRecord::new()
@@ -426,7 +440,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
                 last_logged = global_step;
                 control.should_log = true;
             }
-            if has_eval && global_step.is_multiple_of(plan.eval_steps) {
+            if has_eval && global_step.is_multiple_of(eval_steps) {
                 let record = evaluate(
                     &model.valid(),
                     &eval_rows,
@@ -449,7 +463,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
                 control.should_evaluate = true;
             }
             let last = global_step >= plan.max_steps;
-            if global_step.is_multiple_of(plan.save_steps) || last {
+            if global_step.is_multiple_of(save_steps) || last {
                 control.should_save = true;
                 control.should_training_stop = last;
                 state.set_control(&control);

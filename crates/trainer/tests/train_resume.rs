@@ -6,6 +6,10 @@ use provence_config::prepare_run;
 use provence_trainer::{Precision, TrainBackend, run_training};
 use std::path::{Path, PathBuf};
 
+/// The backend's RNG (dropout) is per device, shared by every test of this process: runs that
+/// must be reproducible take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../data/demo")
@@ -52,6 +56,7 @@ training_args:
 
 #[test]
 fn resume_from_a_checkpoint_reproduces_the_uninterrupted_run() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let device = Default::default();
 
@@ -152,6 +157,51 @@ fn resume_from_a_checkpoint_reproduces_the_uninterrupted_run() {
             .clone()
     };
     assert_eq!(meta(&state_a), meta(&state_b));
+}
+
+/// HF semantics: on resume the cadence stored in trainer_state.json wins over the fresh one.
+#[test]
+fn resume_keeps_the_checkpoints_cadence() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Default::default();
+    let run = tmp.path().join("run");
+    let overrides = [("max_steps".to_owned(), Some("2".to_owned()))];
+    let setup = prepare_run(&recipe(tmp.path(), &run), &overrides, None, "20260101_000000").unwrap();
+    run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
+
+    // The checkpoint says: log every 2 steps, save every 3 (the fresh plan logs every step).
+    let state_path = run.join("checkpoint-2/trainer_state.json");
+    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state["logging_steps"] = 2.into();
+    state["save_steps"] = 3.into();
+    std::fs::write(&state_path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    std::fs::remove_dir_all(run.join("final_model")).unwrap();
+
+    let setup = prepare_run(
+        &recipe(tmp.path(), &run),
+        &[],
+        Some(run.join("checkpoint-2").to_str().unwrap()),
+        "20260101_000001",
+    )
+    .unwrap();
+    let resumed = run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
+    assert_eq!(resumed.global_step, 4);
+    let logged_steps: Vec<u64> = resumed
+        .log_history
+        .iter()
+        .filter(|r| r.get("loss").is_some())
+        .filter_map(|r| match r.get("step") {
+            Some(provence_trainer::logs::LogValue::Int(s)) => Some(s as u64),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        logged_steps,
+        [4],
+        "step 3 must not be logged with the stored cadence of 2"
+    );
+    assert!(run.join("checkpoint-3").is_dir(), "stored save cadence 3 not used");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
