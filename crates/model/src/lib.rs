@@ -7,18 +7,21 @@
 //!   from the pre-final-norm hidden state), random init ([`OpenProvenceModel::from_scratch`]),
 //!   loading ([`OpenProvenceModel::load`]) and saving in upstream's layouts.
 
-mod attention;
 mod config;
 mod io;
 mod modernbert;
+mod ops;
 mod params;
 mod provence;
 
-pub use attention::{AttentionSpec, ModelBackend, attention_backward, attention_forward, attention_with_dropout};
 pub use config::{Activation, ConfigError, ModernBertConfig, OpenProvenceConfig, Pooling};
 pub use io::{CheckpointLayout, DEFAULT_HUB_REPO, DEFAULT_PRUNING_DROPOUT, LoadError, SaveError, TensorProblem};
 pub use modernbert::{
     ModernBertAttention, ModernBertEmbeddings, ModernBertEncoderLayer, ModernBertForSequenceClassification,
     ModernBertMlp, ModernBertModel, ModernBertOutput, ModernBertPredictionHead, SequenceClassifierOutput,
+};
+pub use ops::{
+    AttentionSpec, ModelBackend, attention_backward, attention_forward, attention_with_dropout, geglu_backward,
+    geglu_forward, layer_norm_backward, layer_norm_forward,
 };
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};

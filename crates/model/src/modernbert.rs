@@ -8,10 +8,10 @@ use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
 use burn::prelude::*;
-use burn::tensor::{DType, FloatDType, activation};
+use burn::tensor::{DType, FloatDType};
 
-use crate::attention::{AttentionSpec, ModelBackend, attention_with_dropout};
 use crate::config::{Activation, ModernBertConfig, Pooling};
+use crate::ops::{AttentionSpec, ModelBackend, activate, attention_with_dropout, to_dtype};
 use crate::params::{NamedParams, ParamVisitor};
 
 /// Parameters are created lazily with this placeholder and then overwritten by an initialiser
@@ -36,15 +36,6 @@ fn dropout(p: f64) -> Dropout {
     DropoutConfig::new(p).init()
 }
 
-/// `x` in `dtype` (no cast when it already is).
-pub(crate) fn to_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
-    if x.dtype() == dtype {
-        x
-    } else {
-        x.cast(FloatDType::from(dtype))
-    }
-}
-
 /// `lin(x)` computed in the dtype of `x`: under mixed precision the f32 weights are cast on use,
 /// so the parameters (and their gradients and optimizer state) stay f32.
 pub(crate) fn project<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
@@ -55,20 +46,6 @@ pub(crate) fn project<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, 
     let weight = to_dtype(lin.weight.val(), dtype);
     let bias = lin.bias.as_ref().map(|b| to_dtype(b.val(), dtype));
     burn::tensor::module::linear(x, weight, bias)
-}
-
-/// Applies an `ACT2FN` activation, computed in f32 and rounded once to the input's dtype (as
-/// PyTorch's bf16 kernels do).
-pub(crate) fn activate<B: Backend, const D: usize>(act: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
-    let dtype = x.dtype();
-    let x = to_dtype(x, DType::F32);
-    let y = match act {
-        Activation::Gelu => activation::gelu(x),
-        Activation::GeluTanh => activation::gelu_approximate(x),
-        Activation::Silu => activation::silu(x),
-        Activation::Relu => activation::relu(x),
-    };
-    to_dtype(y, dtype)
 }
 
 /// `embeddings`: token embeddings → LayerNorm → dropout.
@@ -259,12 +236,12 @@ impl<B: Backend> ModernBertMlp<B> {
         }
     }
 
-    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let u = project(&self.Wi, x);
-        let i = u.dims()[2] / 2;
-        let input = u.clone().narrow(2, 0, i);
-        let gate = u.narrow(2, i, i);
-        project(&self.Wo, self.drop.forward(activate(self.act, input) * gate))
+    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3>
+    where
+        B: ModelBackend,
+    {
+        let gated = B::geglu(project(&self.Wi, x), self.act);
+        project(&self.Wo, self.drop.forward(gated))
     }
 }
 
@@ -285,6 +262,9 @@ pub struct ModernBertEncoderLayer<B: Backend> {
     /// RoPE base θ of this layer.
     #[module(skip)]
     rope_theta: f64,
+    /// Epsilon of both norms.
+    #[module(skip)]
+    norm_eps: f64,
 }
 
 impl<B: Backend> ModernBertEncoderLayer<B> {
@@ -296,6 +276,7 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
             mlp: ModernBertMlp::new(cfg, act, device),
             is_global: cfg.is_global_layer(i),
             rope_theta: cfg.rope_theta(i),
+            norm_eps: cfg.norm_eps,
         }
     }
 
@@ -313,13 +294,16 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
         // The residual stream and the norms stay in the stream's dtype (f32); attention and the
         // MLP run in `compute`.
         let stream = x.dtype();
+        let norm = |ln: &LayerNorm<B>, x| {
+            B::layer_norm_recompute(x, ln.gamma.val(), ln.beta.as_ref().map(|b| b.val()), self.norm_eps)
+        };
         let h = match &self.attn_norm {
-            Some(norm) => norm.forward(x.clone()),
+            Some(ln) => norm(ln, x.clone()),
             None => x.clone(),
         };
         let window = (!self.is_global).then_some(half_window);
         let x = x + to_dtype(self.attn.forward(to_dtype(h, compute), rope, key_pad, window), stream);
-        let m = self.mlp.forward(to_dtype(self.mlp_norm.forward(x.clone()), compute));
+        let m = self.mlp.forward(to_dtype(norm(&self.mlp_norm, x.clone()), compute));
         x + to_dtype(m, stream)
     }
 }

@@ -5,9 +5,9 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use crate::attention::ModelBackend;
 use crate::config::{ConfigError, OpenProvenceConfig};
-use crate::modernbert::{ModernBertForSequenceClassification, project, to_dtype};
+use crate::modernbert::{ModernBertForSequenceClassification, project};
+use crate::ops::{ModelBackend, to_dtype};
 use crate::params::{HfInit, NameCollector, NamedParams, ParamVisitor};
 
 /// Checks a pruning-head dropout probability (`pruning_config.classifier_dropout`).

@@ -87,3 +87,29 @@ pub fn max_abs_diff<B: Backend, const D: usize>(t: Tensor<B, D>, reference: &Sto
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max)
 }
+
+/// A tensor of N(0, std²) values from its own seeded generator (SplitMix64 + Box–Muller), so
+/// tests running in parallel do not share the backend's RNG.
+pub fn seeded_normal<B: Backend, const D: usize>(
+    shape: [usize; D],
+    seed: u64,
+    std: f64,
+    device: &B::Device,
+) -> Tensor<B, D> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let n: usize = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            let (u1, u2) = (next().max(f64::MIN_POSITIVE), next());
+            (std * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, shape), device)
+}

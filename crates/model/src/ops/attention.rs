@@ -16,6 +16,8 @@ use burn::prelude::*;
 use burn::tensor::activation;
 use burn::tensor::{FloatDType, TensorPrimitive};
 
+use super::{ModelBackend, float};
+
 /// Queries per chunk in global-attention layers (bounds the transient score tensor to
 /// `[B, heads, 256, T]`).
 const GLOBAL_QUERY_CHUNK: usize = 256;
@@ -55,27 +57,6 @@ impl AttentionSpec {
             .collect()
     }
 }
-
-/// Backends the encoder runs on: any Burn backend, plus the attention op above. Autodiff
-/// backends get the recomputing backward; the others use the chunked forward as it is.
-pub trait ModelBackend: Backend {
-    /// Masked attention of `q`, `k`, `v` `[B, heads, T, head_dim]`; `key_pad` `[B, T]` is true on
-    /// padding keys (masked for every query).
-    fn masked_attention(
-        q: Tensor<Self, 4>,
-        k: Tensor<Self, 4>,
-        v: Tensor<Self, 4>,
-        key_pad: Tensor<Self, 2, Bool>,
-        spec: AttentionSpec,
-    ) -> Tensor<Self, 4> {
-        attention_forward(q, k, v, key_pad, spec)
-    }
-}
-
-impl ModelBackend for burn::backend::Flex {}
-
-#[cfg(feature = "cuda")]
-impl ModelBackend for burn::backend::Cuda {}
 
 /// Probabilities of one chunk, with rows that see no real key zeroed, and those rows' flags.
 struct ChunkProbs<B: Backend> {
@@ -272,34 +253,27 @@ impl<B: Backend> Backward<B, 3> for MaskedAttentionBackward {
     }
 }
 
-fn float<B: Backend, const D: usize>(
-    t: <B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive,
-) -> Tensor<B, D> {
-    Tensor::from_primitive(TensorPrimitive::Float(t))
-}
-
-impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
-    fn masked_attention(
-        q: Tensor<Self, 4>,
-        k: Tensor<Self, 4>,
-        v: Tensor<Self, 4>,
-        key_pad: Tensor<Self, 2, Bool>,
-        spec: AttentionSpec,
-    ) -> Tensor<Self, 4> {
-        let [q, k, v] = [q, k, v].map(|t| t.into_primitive().tensor());
-        let key_pad = key_pad.into_primitive();
-        let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
-        let inner = [&q, &k, &v].map(|t| float::<B, 4>(t.primitive.clone()));
-        let [iq, ik, iv] = inner;
-        let forward = |key_pad| B::masked_attention(iq, ik, iv, Tensor::from_primitive(key_pad), spec);
-        let output = match MaskedAttentionBackward.prepare::<C>(nodes).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let out = forward(key_pad.clone()).into_primitive().tensor();
-                let saved = ([q.primitive, k.primitive, v.primitive, out.clone()], key_pad, spec);
-                prep.finish(saved, out)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward(key_pad).into_primitive().tensor()),
-        };
-        Tensor::from_primitive(TensorPrimitive::Float(output))
-    }
+/// [`ModelBackend::masked_attention`] under autodiff: one graph node whose backward is
+/// [`attention_backward`]; it keeps q, k, v, the output and the key mask.
+pub(crate) fn autodiff_attention<B: ModelBackend, C: CheckpointStrategy>(
+    q: Tensor<Autodiff<B, C>, 4>,
+    k: Tensor<Autodiff<B, C>, 4>,
+    v: Tensor<Autodiff<B, C>, 4>,
+    key_pad: Tensor<Autodiff<B, C>, 2, Bool>,
+    spec: AttentionSpec,
+) -> Tensor<Autodiff<B, C>, 4> {
+    let [q, k, v] = [q, k, v].map(|t| t.into_primitive().tensor());
+    let key_pad = key_pad.into_primitive();
+    let nodes = [q.node.clone(), k.node.clone(), v.node.clone()];
+    let [iq, ik, iv] = [&q, &k, &v].map(|t| float::<B, 4>(t.primitive.clone()));
+    let forward = |key_pad| B::masked_attention(iq, ik, iv, Tensor::from_primitive(key_pad), spec);
+    let output = match MaskedAttentionBackward.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let out = forward(key_pad.clone()).into_primitive().tensor();
+            let saved = ([q.primitive, k.primitive, v.primitive, out.clone()], key_pad, spec);
+            prep.finish(saved, out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(key_pad).into_primitive().tensor()),
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(output))
 }

@@ -1,0 +1,103 @@
+//! The encoder's memory-bound pieces as single graph nodes with hand-written backward passes.
+//!
+//! Burn 0.21's autodiff keeps every intermediate of a composed op for `backward()`: the scores,
+//! exponentials and probabilities of attention (`[B, heads, T, T]` per layer), the centred and
+//! normalised copies inside a layer norm, the f32 copy and activation output inside GeGLU. Each
+//! op here keeps only its inputs (and the attention output) and recomputes the rest in
+//! backward. Forward values are those of the composed formulation; the tests compare both,
+//! values and gradients.
+
+mod attention;
+mod geglu;
+mod layer_norm;
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::prelude::*;
+use burn::tensor::TensorPrimitive;
+
+pub use attention::{AttentionSpec, attention_backward, attention_forward, attention_with_dropout};
+pub(crate) use geglu::activate;
+pub use geglu::{geglu_backward, geglu_forward};
+pub use layer_norm::{layer_norm_backward, layer_norm_forward};
+
+use crate::config::Activation;
+
+/// Backends the encoder runs on: any Burn backend plus the ops of this module. Autodiff backends
+/// get the recomputing backward passes; the others use the forward passes as they are.
+pub trait ModelBackend: Backend {
+    /// Masked attention of `q`, `k`, `v` `[B, heads, T, head_dim]`; `key_pad` `[B, T]` is true on
+    /// padding keys (masked for every query).
+    fn masked_attention(
+        q: Tensor<Self, 4>,
+        k: Tensor<Self, 4>,
+        v: Tensor<Self, 4>,
+        key_pad: Tensor<Self, 2, Bool>,
+        spec: AttentionSpec,
+    ) -> Tensor<Self, 4> {
+        attention_forward(q, k, v, key_pad, spec)
+    }
+
+    /// `act(input) · gate` of `u = [input | gate]` `[B, T, 2I]` → `[B, T, I]` (ModernBERT's MLP).
+    fn geglu(u: Tensor<Self, 3>, act: Activation) -> Tensor<Self, 3> {
+        geglu_forward(u, act)
+    }
+
+    /// Layer norm over the last dimension of `x` `[B, T, H]` (Burn's `layer_norm`: population
+    /// variance, `eps` inside the square root), scaled by `gamma` and shifted by `beta`; under
+    /// autodiff its backward recomputes the normalised values from `x`.
+    fn layer_norm_recompute(
+        x: Tensor<Self, 3>,
+        gamma: Tensor<Self, 1>,
+        beta: Option<Tensor<Self, 1>>,
+        eps: f64,
+    ) -> Tensor<Self, 3> {
+        layer_norm_forward(x, gamma, beta, eps)
+    }
+}
+
+impl ModelBackend for burn::backend::Flex {}
+
+#[cfg(feature = "cuda")]
+impl ModelBackend for burn::backend::Cuda {}
+
+impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
+    fn masked_attention(
+        q: Tensor<Self, 4>,
+        k: Tensor<Self, 4>,
+        v: Tensor<Self, 4>,
+        key_pad: Tensor<Self, 2, Bool>,
+        spec: AttentionSpec,
+    ) -> Tensor<Self, 4> {
+        attention::autodiff_attention(q, k, v, key_pad, spec)
+    }
+
+    fn geglu(u: Tensor<Self, 3>, act: Activation) -> Tensor<Self, 3> {
+        geglu::autodiff_geglu(u, act)
+    }
+
+    fn layer_norm_recompute(
+        x: Tensor<Self, 3>,
+        gamma: Tensor<Self, 1>,
+        beta: Option<Tensor<Self, 1>>,
+        eps: f64,
+    ) -> Tensor<Self, 3> {
+        layer_norm::autodiff_layer_norm(x, gamma, beta, eps)
+    }
+}
+
+/// `x` in `dtype` (no cast when it already is).
+pub(crate) fn to_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: burn::tensor::DType) -> Tensor<B, D> {
+    if x.dtype() == dtype {
+        x
+    } else {
+        x.cast(burn::tensor::FloatDType::from(dtype))
+    }
+}
+
+/// A backend float primitive as a tensor.
+fn float<B: Backend, const D: usize>(
+    t: <B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive,
+) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(t))
+}
