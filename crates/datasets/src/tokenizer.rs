@@ -120,6 +120,7 @@ pub struct PretrainedTokenizer {
     tokenizer: Tokenizer,
     special_tokens: SpecialTokens,
     model_max_length: Option<usize>,
+    tokenizer_class: Option<String>,
 }
 
 impl PretrainedTokenizer {
@@ -177,16 +178,26 @@ impl PretrainedTokenizer {
         if let Some(config) = tokenizer_config {
             apply_bos_eos_post_processor(&mut tokenizer, config, &special_tokens)?;
         }
+        let tokenizer_class = tokenizer_config
+            .and_then(|c| c.get("tokenizer_class"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Ok(Self {
             tokenizer,
             special_tokens,
             model_max_length,
+            tokenizer_class,
         })
     }
 
     /// The underlying tokenizer (no padding, no truncation).
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
+    }
+
+    /// `tokenizer_class` of `tokenizer_config.json` (e.g. `BertTokenizer`), if given.
+    pub fn tokenizer_class(&self) -> Option<&str> {
+        self.tokenizer_class.as_deref()
     }
 
     /// The configured special tokens.

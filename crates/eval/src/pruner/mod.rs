@@ -355,31 +355,20 @@ impl<B: ModelBackend> Pruner<B> {
         Self::load(&dir, device)
     }
 
-    /// Wraps a model and its tokenizer. The layout is `[CLS] q [SEP] c [SEP]` with CLS from
-    /// cls→bos and SEP from sep→eos; padding uses the pad token (0 if none).
+    /// Wraps a model and its tokenizer. The sequence layout is upstream's for this tokenizer
+    /// (its pair builder, or `[CLS] q [SEP] c [SEP]` with CLS from cls→bos and SEP from
+    /// sep→eos; see [`prepare::Layout`]); padding uses the pad token (0 if none).
     pub fn new(
         model: OpenProvenceModel<B>,
         tokenizer: PretrainedTokenizer,
         device: B::Device,
     ) -> Result<Self, PruneError> {
-        let special = tokenizer.special_tokens();
-        let cls = special
-            .cls
-            .as_ref()
-            .or(special.bos.as_ref())
-            .ok_or(PruneError::MissingSpecialToken("cls/bos"))?
-            .id;
-        let sep = special
-            .sep
-            .as_ref()
-            .or(special.eos.as_ref())
-            .ok_or(PruneError::MissingSpecialToken("sep/eos"))?
-            .id;
+        let layout = Layout::for_tokenizer(&tokenizer)?;
         let pad_id = tokenizer.pad_token_id().unwrap_or(0);
         Ok(Self {
             model,
             tokenizer,
-            layout: Layout { cls, sep },
+            layout,
             pad_id,
             device,
         })
@@ -436,7 +425,7 @@ impl<B: ModelBackend> Pruner<B> {
                     .unwrap_or_default();
                 let plan = prepare::plan_sentences(&document, prefix, splitter, options.strip_sentences);
                 let fragmented = prepare::fragmentize(&self.tokenizer, &plan, fragment_size, options.strip_sentences)?;
-                let blocks = prepare::build_blocks(&query_tokens, &fragmented.fragments, max_length, self.layout);
+                let blocks = prepare::build_blocks(&query_tokens, &fragmented.fragments, max_length, &self.layout);
                 let title_index =
                     if plan.n_prefix > 0 || (options.title == Title::FirstSentence && !plan.sentences.is_empty()) {
                         Some(0)

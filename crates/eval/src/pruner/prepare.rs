@@ -2,6 +2,8 @@
 //! tokenisation, fragments and blocks with the query repeated per block. Pure functions over a
 //! [`TokenCodec`], so they are testable with a toy tokenizer.
 
+use provence_datasets::PretrainedTokenizer;
+
 use super::{Document, PruneError};
 use crate::split::pytext::{is_blank, py_strip, splitlines_keepends};
 use crate::split::{SentenceSplitter, normalize_sentences, split_multiline_sentence};
@@ -203,34 +205,124 @@ pub struct Block {
     pub ranges: Vec<(usize, usize, usize)>,
 }
 
-/// Special token ids of the sequence layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a (query, context) pair becomes one sequence: `prefix query middle context suffix`.
+///
+/// Upstream uses the tokenizer class's `build_inputs_with_special_tokens` (e.g. BERT:
+/// `[CLS] q [SEP] c [SEP]`; RoBERTa/XLM-R: `<s> q </s></s> c </s>`) and, when that builder adds
+/// no CLS/BOS or no SEP/EOS (transformers' base `PreTrainedTokenizerFast`, ModernBERT's class),
+/// builds `[CLS] q [SEP] c [SEP]` by hand, without the trailing `[SEP]` for an empty context.
+/// The tokenizer's pair post-processor stands in for the class's builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
-    /// `[CLS]` (or BOS).
-    pub cls: u32,
-    /// `[SEP]` (or EOS).
-    pub sep: u32,
+    /// Ids before the query.
+    pub prefix: Vec<u32>,
+    /// Ids between the query and the context.
+    pub middle: Vec<u32>,
+    /// Ids after the context.
+    pub suffix: Vec<u32>,
+    /// Whether `suffix` is also appended when the context is empty (builder layouts).
+    pub suffix_without_context: bool,
 }
 
 impl Layout {
-    /// `[CLS] query [SEP] context [SEP]` (no trailing separator for an empty context).
+    /// The hand-built `[CLS] q [SEP] c [SEP]` layout.
+    pub fn manual(cls: u32, sep: u32) -> Self {
+        Self {
+            prefix: vec![cls],
+            middle: vec![sep],
+            suffix: vec![sep],
+            suffix_without_context: false,
+        }
+    }
+
+    /// Upstream's layout for this tokenizer (see [`Layout`]).
+    pub fn for_tokenizer(tokenizer: &PretrainedTokenizer) -> Result<Self, PruneError> {
+        let special = tokenizer.special_tokens();
+        let id = |t: &Option<provence_datasets::SpecialToken>| t.as_ref().map(|t| t.id);
+        let (cls, bos, sep, eos) = (id(&special.cls), id(&special.bos), id(&special.sep), id(&special.eos));
+        let manual = || -> Result<Self, PruneError> {
+            Ok(Self::manual(
+                cls.or(bos).ok_or(PruneError::MissingSpecialToken("cls/bos"))?,
+                sep.or(eos).ok_or(PruneError::MissingSpecialToken("sep/eos"))?,
+            ))
+        };
+        // transformers' base class builds pairs without special tokens.
+        if tokenizer.tokenizer_class() == Some("PreTrainedTokenizerFast") {
+            return manual();
+        }
+        let built = pair_template(tokenizer.tokenizer())?;
+        let all: Vec<u32> = [&built.prefix, &built.middle, &built.suffix]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let lacks = |candidates: [Option<u32>; 2]| {
+            let candidates: Vec<u32> = candidates.into_iter().flatten().collect();
+            !candidates.is_empty() && !all.iter().any(|t| candidates.contains(t))
+        };
+        if lacks([cls, bos]) || lacks([sep, eos]) {
+            return manual();
+        }
+        Ok(built)
+    }
+
+    /// The sequence of one block.
     fn sequence(&self, query: &[u32], context: &[u32]) -> Vec<u32> {
-        let mut ids = Vec::with_capacity(query.len() + context.len() + 3);
-        ids.push(self.cls);
+        let mut ids = self.prefix.clone();
         ids.extend_from_slice(query);
-        ids.push(self.sep);
+        ids.extend_from_slice(&self.middle);
         ids.extend_from_slice(context);
-        if !context.is_empty() {
-            ids.push(self.sep);
+        if !context.is_empty() || self.suffix_without_context {
+            ids.extend_from_slice(&self.suffix);
         }
         ids
     }
+
+    /// Where the context starts in a block whose query has `query_len` tokens.
+    fn context_start(&self, query_len: usize) -> usize {
+        self.prefix.len() + query_len + self.middle.len()
+    }
+}
+
+/// The pair layout the tokenizer's post-processor produces, found by post-processing two
+/// sentinel sequences.
+fn pair_template(tokenizer: &tokenizers::Tokenizer) -> Result<Layout, PruneError> {
+    const QUERY: [u32; 2] = [u32::MAX - 2, u32::MAX - 1];
+    const CONTEXT: u32 = u32::MAX;
+    let encoding = |ids: &[u32], type_id| {
+        let tokens = ids
+            .iter()
+            .map(|&id| tokenizers::Token::new(id, String::new(), (0, 0)))
+            .collect();
+        tokenizers::Encoding::from_tokens(tokens, type_id)
+    };
+    let failed = |message: String| PruneError::Tokenize {
+        text: "(pair layout probe)".to_owned(),
+        message,
+    };
+    let built = tokenizer
+        .post_process(encoding(&QUERY, 0), Some(encoding(&[CONTEXT], 1)), true)
+        .map_err(|e| failed(e.to_string()))?;
+    let ids = built.get_ids();
+    let find = |id: u32| ids.iter().position(|&t| t == id);
+    let (Some(q), Some(c)) = (find(QUERY[0]), find(CONTEXT)) else {
+        return Err(failed("the post-processor dropped the query or the context".to_owned()));
+    };
+    if c < q + QUERY.len() || ids.get(q + 1) != Some(&QUERY[1]) {
+        return Err(failed("the post-processor reorders the pair".to_owned()));
+    }
+    Ok(Layout {
+        prefix: ids[..q].to_vec(),
+        middle: ids[q + QUERY.len()..c].to_vec(),
+        suffix: ids[c + 1..].to_vec(),
+        suffix_without_context: true,
+    })
 }
 
 /// Greedy blocks (spec §2.6): fragments are appended while `query + [SEP] + fragments` fits in
 /// `max_length - 2`; a fragment that does not fit starts a new block, truncated to the capacity
 /// (its tail is lost). The query is repeated in every block.
-pub fn build_blocks(query: &[u32], fragments: &[Fragment], max_length: usize, layout: Layout) -> Vec<Block> {
+pub fn build_blocks(query: &[u32], fragments: &[Fragment], max_length: usize, layout: &Layout) -> Vec<Block> {
     let available = max_length.saturating_sub(2);
     let base = query.len() + 1;
     let capacity = available.saturating_sub(base).max(1);
@@ -254,7 +346,7 @@ pub fn build_blocks(query: &[u32], fragments: &[Fragment], max_length: usize, la
     if !current.is_empty() {
         groups.push(current);
     }
-    let context_start = 1 + query.len() + 1;
+    let context_start = layout.context_start(query.len());
     groups
         .into_iter()
         .map(|group| {
@@ -297,7 +389,9 @@ mod tests {
         }
     }
 
-    const LAYOUT: Layout = Layout { cls: 1, sep: 2 };
+    fn layout() -> Layout {
+        Layout::manual(1, 2)
+    }
 
     #[test]
     fn token_lists_are_chunked_with_running_indices() {
@@ -362,7 +456,7 @@ mod tests {
             tokens: vec![100 + g as u32; n],
         };
         // max_length 12: available 10, query 2 + sep 1 = 3, capacity 7.
-        let blocks = build_blocks(&[50, 51], &[frag(0, 4), frag(1, 3), frag(2, 9)], 12, LAYOUT);
+        let blocks = build_blocks(&[50, 51], &[frag(0, 4), frag(1, 3), frag(2, 9)], 12, &layout());
         assert_eq!(blocks.len(), 2);
         assert_eq!(
             blocks[0].input_ids,
@@ -376,7 +470,7 @@ mod tests {
             "fragment truncated to the capacity of 7"
         );
         assert_eq!(blocks[1].input_ids.len(), 12);
-        let empty = build_blocks(&[50], &[frag(0, 0)], 12, LAYOUT);
+        let empty = build_blocks(&[50], &[frag(0, 0)], 12, &layout());
         assert_eq!(empty[0].input_ids, vec![1, 50, 2]);
         assert!(empty[0].ranges.is_empty(), "nothing to score without context tokens");
     }
