@@ -174,8 +174,10 @@ pub fn attention_with_dropout<B: Backend>(
     let scores = q
         .matmul(k.swap_dims(2, 3))
         .mul_scalar(spec.scale)
+        .cast(FloatDType::F32)
         .mask_fill(mask.expand([b, h, t, t]), f32::MIN);
-    dropout.forward(activation::softmax(scores, 3)).matmul(v)
+    let probs = dropout.forward(activation::softmax(scores, 3));
+    probs.cast(v.dtype()).matmul(v)
 }
 
 /// Gradients of [`attention_forward`] with respect to `q`, `k`, `v`, given the output `out` and
