@@ -5,11 +5,9 @@
 # `nvidia_smi_peak_mib` = peak device memory used by the process as nvidia-smi sees it), logs in
 # $OUT/logs/. Every run has its own timeout and the whole script keeps to $BUDGET_S seconds.
 #
-# Expects the CUDA build of the driver at target-gpu/gpu-bench(.gz); build it on the CPU machine:
-#   CUDARC_CUDA_VERSION=13000 cargo build -p gpu-bench --features cuda
-#   mkdir -p target-gpu && strip -o /tmp/gb $CARGO_TARGET_DIR/debug/gpu-bench && gzip -c /tmp/gb > target-gpu/gpu-bench.gz
-# (and the same for examples/cuda_parity of provence-model, if present, for the fixture parity)
-# and run:  OUT=/some/dir bash benches/gpu/run.sh
+# Expects the CUDA builds in target-gpu/ (gpu-bench, and if present cuda_parity and
+# open_provence_trainer, gzipped): make them on the CPU machine with benches/gpu/build.sh,
+# carry target-gpu/, and run:  OUT=/some/dir bash benches/gpu/run.sh
 set -u
 OUT=${OUT:-$PWD/gpu-out}
 BUDGET_S=${BUDGET_S:-420}

@@ -1,5 +1,9 @@
 """Renders $OUT/results.jsonl of run.sh as the markdown tables of docs/performance.md.
 
+One row per (shape, precision): Burn and PyTorch step time in the same precision, their ratio
+(PyTorch time / Burn time, > 1 means Burn is faster), samples/s, peak device memory and MFU; and
+Burn's ratio against PyTorch bf16 (the framework's best), whatever Burn's precision.
+
 Run: python3 benches/gpu/table.py path/to/results.jsonl
 """
 
@@ -12,28 +16,27 @@ def main():
     runs = {(r.get("framework"), r.get("mode"), r.get("shape"), r.get("precision")): r for r in rows if "step_ms" in r}
     for mode in ("train", "infer"):
         print(f"\n### {mode}\n")
-        print("| shape | Burn f32 ms | Torch f32 ms | Torch bf16 ms | Burn samples/s | Torch f32 / bf16 samples/s "
-              "| Burn / Torch f32 | Burn / Torch bf16 | mem MiB Burn / Torch f32 / Torch bf16 (nvidia-smi) "
-              "| MFU Burn / Torch f32 / Torch bf16 |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| shape | precision | Burn ms | PyTorch ms | PyTorch / Burn | vs PyTorch bf16 | samples/s Burn / PyTorch "
+              "| peak MiB Burn / PyTorch (nvidia-smi) | MFU Burn / PyTorch |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for shape in ("tiny", "xsmall", "base", "large"):
-            b = runs.get(("burn", mode, shape, "f32"))
-            tf = runs.get(("torch", mode, shape, "f32"))
-            tb = runs.get(("torch", mode, shape, "bf16"))
-            if not (b or tf or tb):
-                continue
+            best = runs.get(("torch", mode, shape, "bf16"))
+            for precision in ("bf16", "f32"):
+                b = runs.get(("burn", mode, shape, precision))
+                t = runs.get(("torch", mode, shape, precision))
+                if not (b or t):
+                    continue
 
-            def f(r, key, fmt="{:.1f}"):
-                return fmt.format(r[key]) if r and r.get(key) is not None else "–"
+                def f(r, key, fmt="{:.1f}"):
+                    return fmt.format(r[key]) if r and r.get(key) is not None else "–"
 
-            def ratio(other):
-                return f"{other['step_ms'] / b['step_ms']:.2f}×" if b and other else "–"
+                def ratio(other):
+                    return f"{other['step_ms'] / b['step_ms']:.2f}×" if b and other else "–"
 
-            print(f"| {shape} | {f(b, 'step_ms')} | {f(tf, 'step_ms')} | {f(tb, 'step_ms')} | {f(b, 'samples_per_s')} "
-                  f"| {f(tf, 'samples_per_s')} / {f(tb, 'samples_per_s')} | {ratio(tf)} | {ratio(tb)} "
-                  f"| {f(b, 'nvidia_smi_peak_mib', '{}')} / {f(tf, 'nvidia_smi_peak_mib', '{}')} / "
-                  f"{f(tb, 'nvidia_smi_peak_mib', '{}')} | {f(b, 'mfu', '{:.1%}')} / {f(tf, 'mfu', '{:.1%}')} / "
-                  f"{f(tb, 'mfu', '{:.1%}')} |")
+                print(f"| {shape} | {precision} | {f(b, 'step_ms')} | {f(t, 'step_ms')} | {ratio(t)} | {ratio(best)} "
+                      f"| {f(b, 'samples_per_s')} / {f(t, 'samples_per_s')} "
+                      f"| {f(b, 'nvidia_smi_peak_mib', '{}')} / {f(t, 'nvidia_smi_peak_mib', '{}')} "
+                      f"| {f(b, 'mfu', '{:.1%}')} / {f(t, 'mfu', '{:.1%}')} |")
 
 
 if __name__ == "__main__":
