@@ -81,9 +81,9 @@ PY
   echo "[$(date -u +%T)] $name rc=$rc peak=${peak}MiB left=$(left)s" | tee -a "$OUT/logs/progress.log"
 }
 
-run smoke 120 "$BIN" smoke
+run smoke 180 "$BIN" smoke
 if [ -x /tmp/cuda_parity ] && [ -d tests/fixtures/model ]; then
-  run cuda_parity 60 /tmp/cuda_parity tests/fixtures/model
+  run cuda_parity 90 /tmp/cuda_parity tests/fixtures/model
 fi
 
 TORCH="$PY benches/gpu/torch_baseline.py"
