@@ -247,9 +247,9 @@ section! {
         save_total_limit: Option<i64> = Some(5),
         /// Reload the best checkpoint (lowest eval_loss) at the end, when an eval set exists.
         load_best_model_at_end: bool = true,
-        /// fp16 mixed precision (CUDA only).
+        /// fp16: not supported (no loss scaling); trains in f32 with a warning (use bf16).
         fp16: bool = false,
-        /// bf16 mixed precision (CUDA only; on the CPU we warn and train in f32).
+        /// bf16 mixed precision: f32 weights, bf16 matmuls (GPU builds; on the CPU we warn and train in f32 unless --precision bf16).
         bf16: bool = true,
         /// Collation worker threads.
         dataloader_num_workers: usize = 8,
