@@ -16,7 +16,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 use burn::tensor::{FloatDType, TensorPrimitive};
 
-use super::{ModelBackend, float};
+use super::{ModelBackend, Primitive, float};
 
 /// Queries per chunk in global-attention layers (bounds the transient score tensor to
 /// `[B, heads, 256, T]`).
@@ -233,7 +233,7 @@ struct MaskedAttentionBackward;
 
 /// What the backward keeps: q, k, v, the output, the key padding mask and the spec.
 type SavedAttention<B> = (
-    [<B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive; 4],
+    [Primitive<B>; 4],
     <B as burn::tensor::backend::BackendTypes>::BoolTensorPrimitive,
     AttentionSpec,
 );

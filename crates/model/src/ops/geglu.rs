@@ -12,7 +12,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::prelude::*;
 use burn::tensor::{DType, TensorPrimitive, activation};
 
-use super::{ModelBackend, float, to_dtype};
+use super::{ModelBackend, Primitive, float, to_dtype};
 use crate::config::Activation;
 
 /// Applies an `ACT2FN` activation, computed in f32 and rounded once to the input's dtype (as
@@ -84,10 +84,7 @@ pub fn geglu_backward<B: Backend>(u: Tensor<B, 3>, grad: Tensor<B, 3>, act: Acti
 struct GegluBackward;
 
 impl<B: Backend> Backward<B, 1> for GegluBackward {
-    type State = (
-        <B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive,
-        Activation,
-    );
+    type State = (Primitive<B>, Activation);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let grad = float::<B, 3>(grads.consume::<B>(&ops.node));

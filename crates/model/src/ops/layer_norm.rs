@@ -9,9 +9,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 
-use super::{ModelBackend, float};
-
-type Primitive<B> = <B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+use super::{ModelBackend, Primitive, float};
 
 /// Burn's own `layer_norm` (fused where the backend has a kernel).
 pub fn layer_norm_forward<B: Backend>(

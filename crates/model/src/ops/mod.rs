@@ -95,9 +95,10 @@ pub(crate) fn to_dtype<B: Backend, const D: usize>(x: Tensor<B, D>, dtype: burn:
     }
 }
 
+/// A backend's float tensor primitive (what autodiff nodes keep for backward).
+type Primitive<B> = <B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+
 /// A backend float primitive as a tensor.
-fn float<B: Backend, const D: usize>(
-    t: <B as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive,
-) -> Tensor<B, D> {
+fn float<B: Backend, const D: usize>(t: Primitive<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
 }
