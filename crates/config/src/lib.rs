@@ -24,8 +24,8 @@ pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
 pub use resume::{ResolvedCheckpoint, TRAINER_STATE, resolve_resume_checkpoint_path, select_resume_request};
 pub use run::{RunBasis, RunNaming, TIMESTAMP_FORMAT, run_naming, timestamp_now};
 pub use schema::{
-    ACCEPTED_UNUSED_KEYS, BadRowPolicy, DataArgs, DatasetEntry, EvalDatasetsArgs, FieldInfo, LabelAlignment, ModelArgs,
-    Optimizer, SchedulerType, Section, TrainingArgs,
+    ACCEPTED_UNUSED_KEYS, AttentionLayout, BadRowPolicy, DataArgs, DatasetEntry, EvalDatasetsArgs, FieldInfo,
+    LabelAlignment, ModelArgs, Optimizer, SchedulerType, Section, TrainingArgs,
 };
 pub use setup::{RunSetup, SetupError, prepare_run};
 pub use steps::{StepInputs, StepPlan};

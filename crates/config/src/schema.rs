@@ -144,6 +144,21 @@ name_enum! {
     }
 }
 
+name_enum! {
+    /// How the encoder runs a padded batch (`model_args.attention`, `--attention`).
+    #[derive(Default)]
+    pub enum AttentionLayout {
+        /// Only the real tokens go through the encoder, as one stream with attention inside each
+        /// sequence (transformers' flash-attention path): hidden states at pad positions are exact
+        /// zeros, so pruning logits there are the head's bias (the default).
+        #[default]
+        Packed = ["packed"],
+        /// Every position of the padded batch goes through the encoder with pad keys masked
+        /// (transformers' eager/sdpa path): pad positions carry ordinary values.
+        Padded = ["padded"],
+    }
+}
+
 section! {
     /// `model_args`: backbone and model-shape settings.
     pub struct ModelArgs = model_args {
@@ -163,6 +178,8 @@ section! {
         num_labels: Option<usize> = None,
         /// Initialise the backbone randomly from its config.json instead of loading weights (extension).
         from_scratch: bool = false,
+        /// Encoder execution: packed (only real tokens, flash-attention semantics) or padded (eager/sdpa semantics) (extension).
+        attention: AttentionLayout = AttentionLayout::Packed,
     }
 }
 

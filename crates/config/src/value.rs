@@ -194,6 +194,23 @@ macro_rules! name_enum {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = String;
+            /// Parses any accepted spelling (command-line flags of the binaries).
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($($spelling)|+ => Ok(Self::$variant),)+
+                    _ => Err(format!("expected {}, got {:?}", <Self as crate::value::FieldValue>::EXPECTED, text)),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -204,13 +221,7 @@ macro_rules! name_enum {
             const EXPECTED: &'static str = concat!("one of:" $($(, " ", $spelling)+)+);
             fn from_node(node: &crate::yaml::Located) -> Result<Self, crate::value::FieldError> {
                 let text = String::from_node(node)?;
-                match text.as_str() {
-                    $($($spelling)|+ => Ok(Self::$variant),)+
-                    _ => Err(crate::value::FieldError::at(
-                        node,
-                        format!("expected {}, got {:?}", Self::EXPECTED, text),
-                    )),
-                }
+                text.parse().map_err(|message| crate::value::FieldError::at(node, message))
             }
             fn show(&self) -> String {
                 format!("{:?}", self.as_str())

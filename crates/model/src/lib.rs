@@ -11,6 +11,7 @@ mod config;
 mod io;
 mod modernbert;
 mod ops;
+mod packing;
 mod params;
 mod provence;
 
@@ -24,4 +25,6 @@ pub use ops::{
     AttentionSpec, ModelBackend, attention_backward, attention_forward, attention_with_dropout, geglu_backward,
     geglu_forward, layer_norm_backward, layer_norm_forward,
 };
+pub use packing::{PACK_BUCKET, PackedAttention, Packing};
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};
+pub use provence_config::AttentionLayout;

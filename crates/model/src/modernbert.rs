@@ -7,12 +7,16 @@
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
+use std::sync::Arc;
+
 use burn::prelude::*;
 use burn::tensor::{DType, FloatDType};
 
 use crate::config::{Activation, ModernBertConfig, Pooling};
 use crate::ops::{AttentionSpec, ModelBackend, activate, attention_with_dropout, to_dtype};
+use crate::packing::{PackedAttention, Packing, index_tensor};
 use crate::params::{NamedParams, ParamVisitor};
+use provence_config::AttentionLayout;
 
 /// Parameters are created lazily with this placeholder and then overwritten by an initialiser
 /// or a checkpoint, so the placeholder is never materialised.
@@ -81,6 +85,11 @@ impl<B: Backend> ModernBertEmbeddings<B> {
         }
     }
 
+    /// The token id of padding (`pad_token_id`, 0 when the config has none).
+    fn pad_id(&self) -> i64 {
+        self.padding_idx.map_or(0, |id| id as i64)
+    }
+
     /// `[B, T]` ids → `[B, T, H]`.
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let mut embedded = self.tok_embeddings.forward(input_ids.clone());
@@ -129,13 +138,13 @@ impl<B: Backend> ModernBertAttention<B> {
         }
     }
 
-    /// `x` [B,T,H]; `rope` = (cos, sin) [T, D]; `key_pad` [B,T] true on padding; `half_window`
-    /// for sliding-window layers.
+    /// `x` [B,T,H] (a packed stream: B = 1); `rope` = (cos, sin) [T, D] at the positions of `x`;
+    /// `half_window` for sliding-window layers.
     fn forward(
         &self,
         x: Tensor<B, 3>,
         rope: &RopeTables<B>,
-        key_pad: Tensor<B, 2, Bool>,
+        sequences: &Sequences<B>,
         half_window: Option<usize>,
     ) -> Tensor<B, 3>
     where
@@ -154,18 +163,95 @@ impl<B: Backend> ModernBertAttention<B> {
         let sin = to_dtype(rope.sin.clone(), q.dtype()).reshape([1, 1, t, d]);
         let q = apply_rope(q, cos.clone(), sin.clone());
         let k = apply_rope(k, cos, sin);
-        let spec = AttentionSpec {
-            scale: (d as f64).powf(-0.5),
-            half_window,
-        };
+        let spec = AttentionSpec::padded((d as f64).powf(-0.5), half_window);
         // The memory-efficient op has no dropout on the probabilities.
-        let o = if self.attention_dropout.prob > 0.0 && B::ad_enabled(&k.device()) {
-            attention_with_dropout(q, k, v, key_pad, spec, &self.attention_dropout)
-        } else {
-            B::masked_attention(q, k, v, key_pad, spec)
+        let dropout = self.attention_dropout.prob > 0.0 && B::ad_enabled(&k.device());
+        let attend = |q, k, v, key_pad: Tensor<B, 2, Bool>, spec| {
+            if dropout {
+                attention_with_dropout(q, k, v, key_pad, spec, &self.attention_dropout)
+            } else {
+                B::masked_attention(q, k, v, Some(key_pad), spec)
+            }
+        };
+        let o = match sequences {
+            Sequences::Padded { key_pad } => attend(q, k, v, key_pad.clone(), spec),
+            Sequences::Packed(p) if p.attention == PackedAttention::PerSequence && !dropout => {
+                let spec = AttentionSpec {
+                    cu_seqlens: Some(p.cu_seqlens.clone()),
+                    ..spec
+                };
+                B::masked_attention(q, k, v, None, spec)
+            }
+            Sequences::Packed(p) => p.unpad(attend(p.repad(q), p.repad(k), p.repad(v), p.key_pad.clone(), spec)),
         };
         let o = o.swap_dims(1, 2).reshape([b, t, h]);
         self.out_drop.forward(project(&self.Wo, o))
+    }
+}
+
+/// How the tokens of one forward pass are laid out; prepared once, read by every layer.
+enum Sequences<B: Backend> {
+    /// `[B, T]` rows, one sequence each; `key_pad` `[B, T]` is true on padding.
+    Padded {
+        /// Padding keys, masked for every query.
+        key_pad: Tensor<B, 2, Bool>,
+    },
+    /// One packed stream `[1, N]` of several sequences.
+    Packed(PackedSequences<B>),
+}
+
+/// The attention side of a [`Packing`].
+struct PackedSequences<B: Backend> {
+    /// Sequence starts in the stream, then its length.
+    cu_seqlens: Arc<[usize]>,
+    /// How attention runs on the stream.
+    attention: PackedAttention,
+    /// For every padded slot `[P·L]`, the stream token it copies (pad slots read token 0).
+    repad_index: Tensor<B, 1, Int>,
+    /// For every stream token `[N]`, the padded slot it copies back (filler reads slot 0).
+    unpad_index: Tensor<B, 1, Int>,
+    /// `[P, L]`, true on padding: the key mask of the padded copy.
+    key_pad: Tensor<B, 2, Bool>,
+    pairs: usize,
+    seq_len: usize,
+}
+
+impl<B: Backend> PackedSequences<B> {
+    fn new(packing: &Packing, attention: PackedAttention, device: &B::Device) -> Self {
+        let (n, slots) = (packing.len(), packing.pairs() * packing.seq_len());
+        let in_range = |index: Vec<usize>, end: usize| -> Vec<usize> {
+            index.into_iter().map(|i| if i >= end { 0 } else { i }).collect()
+        };
+        let repad = in_range(packing.padded_to_stream(), n);
+        let key_pad: Vec<bool> = packing.padded_to_stream().iter().map(|&i| i >= n).collect();
+        Self {
+            cu_seqlens: packing.offsets().into(),
+            attention,
+            repad_index: index_tensor(&repad, device),
+            unpad_index: index_tensor(&in_range(packing.stream_to_padded(), slots), device),
+            key_pad: Tensor::from_data(TensorData::new(key_pad, [packing.pairs(), packing.seq_len()]), device),
+            pairs: packing.pairs(),
+            seq_len: packing.seq_len(),
+        }
+    }
+
+    /// Stream `[1, heads, N, D]` → padded copy `[P, heads, L, D]`.
+    fn repad(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [_, nh, n, d] = x.dims();
+        x.reshape([nh, n, d])
+            .select(1, self.repad_index.clone())
+            .reshape([nh, self.pairs, self.seq_len, d])
+            .swap_dims(0, 1)
+    }
+
+    /// Padded copy `[P, heads, L, D]` → stream `[1, heads, N, D]`.
+    fn unpad(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let [p, nh, l, d] = x.dims();
+        let n = self.unpad_index.dims()[0];
+        x.swap_dims(0, 1)
+            .reshape([nh, p * l, d])
+            .select(1, self.unpad_index.clone())
+            .reshape([1, nh, n, d])
     }
 }
 
@@ -187,8 +273,8 @@ struct RopeTables<B: Backend> {
     sin: Tensor<B, 2>,
 }
 
-/// RoPE tables [T, D] for base θ, bit-exact with transformers' f32 recipe.
-fn rope_tables<B: Backend>(theta: f64, head_dim: usize, seq_len: usize, device: &B::Device) -> RopeTables<B> {
+/// RoPE tables [T, D] for base θ at `positions`, bit-exact with transformers' f32 recipe.
+fn rope_tables<B: Backend>(theta: f64, head_dim: usize, positions: &[usize], device: &B::Device) -> RopeTables<B> {
     let half = head_dim / 2;
     let inv_freq: Vec<f32> = (0..half)
         .map(|k| {
@@ -197,9 +283,10 @@ fn rope_tables<B: Backend>(theta: f64, head_dim: usize, seq_len: usize, device: 
             1.0f32 / pw
         })
         .collect();
+    let seq_len = positions.len();
     let mut cos = Vec::with_capacity(seq_len * head_dim);
     let mut sin = Vec::with_capacity(seq_len * head_dim);
-    for p in 0..seq_len {
+    for &p in positions {
         let angles: Vec<f32> = inv_freq.iter().map(|f| p as f32 * f).collect();
         for _ in 0..2 {
             cos.extend(angles.iter().map(|a| a.cos()));
@@ -284,7 +371,7 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
         &self,
         x: Tensor<B, 3>,
         rope: &RopeTables<B>,
-        key_pad: Tensor<B, 2, Bool>,
+        sequences: &Sequences<B>,
         half_window: usize,
         compute: DType,
     ) -> Tensor<B, 3>
@@ -302,7 +389,7 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
             None => x.clone(),
         };
         let window = (!self.is_global).then_some(half_window);
-        let x = x + to_dtype(self.attn.forward(to_dtype(h, compute), rope, key_pad, window), stream);
+        let x = x + to_dtype(self.attn.forward(to_dtype(h, compute), rope, sequences, window), stream);
         let m = self.mlp.forward(to_dtype(norm(&self.mlp_norm, x.clone()), compute));
         x + to_dtype(m, stream)
     }
@@ -325,8 +412,10 @@ impl<B: Backend> NamedParams<B> for ModernBertEncoderLayer<B> {
 #[derive(Debug, Clone)]
 pub struct ModernBertOutput<B: Backend> {
     /// Output of the last layer **before** `final_norm` (transformers' `hidden_states[-1]`) [B,T,H].
+    /// Packed execution leaves exact zeros at pad positions.
     pub hidden_state: Tensor<B, 3>,
-    /// `final_norm(hidden_state)` (transformers' `last_hidden_state`) [B,T,H].
+    /// `final_norm(hidden_state)` (transformers' `last_hidden_state`) [B,T,H]; zeros at pad
+    /// positions under packed execution.
     pub last_hidden_state: Tensor<B, 3>,
 }
 
@@ -346,6 +435,12 @@ pub struct ModernBertModel<B: Backend> {
     /// Dtype of the attention and MLP computations (f32, or bf16 for mixed precision).
     #[module(skip)]
     compute_dtype: FloatDType,
+    /// Packed (the default) or padded execution.
+    #[module(skip)]
+    attention: AttentionLayout,
+    /// How packed attention runs; `None` = the backend's choice ([`ModelBackend::PACKED_ATTENTION`]).
+    #[module(skip)]
+    packed_attention: Option<PackedAttention>,
 }
 
 impl<B: Backend> ModernBertModel<B> {
@@ -360,6 +455,8 @@ impl<B: Backend> ModernBertModel<B> {
             half_window: cfg.half_window(),
             head_dim: cfg.head_dim(),
             compute_dtype: FloatDType::F32,
+            attention: AttentionLayout::default(),
+            packed_attention: None,
         }
     }
 
@@ -374,38 +471,87 @@ impl<B: Backend> ModernBertModel<B> {
         self.compute_dtype.into()
     }
 
-    /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad).
+    /// Packed (only real tokens, the default) or padded execution.
+    pub fn set_attention(&mut self, layout: AttentionLayout) {
+        self.attention = layout;
+    }
+
+    /// The layout set by [`Self::set_attention`].
+    pub fn attention(&self) -> AttentionLayout {
+        self.attention
+    }
+
+    /// Overrides the backend's choice of packed attention kernel (benchmarks, tests).
+    pub fn set_packed_attention(&mut self, attention: PackedAttention) {
+        self.packed_attention = Some(attention);
+    }
+
+    /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad), padded or packed as
+    /// set by [`Self::set_attention`]. Packed execution reads the mask back to the host; callers
+    /// that hold it there can call [`Self::forward_packed`] directly.
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
     where
         B: ModelBackend,
     {
-        let device = input_ids.device();
-        let t = input_ids.dims()[1];
-        // Pad keys are masked for every query.
-        let key_pad = attention_mask.equal_elem(0);
-
-        let mut ropes: Vec<RopeTables<B>> = Vec::new();
-        let mut x = self.embeddings.forward(input_ids);
-        for layer in &self.layers {
-            let idx = match ropes.iter().position(|r| r.theta == layer.rope_theta) {
-                Some(idx) => idx,
-                None => {
-                    ropes.push(rope_tables(layer.rope_theta, self.head_dim, t, &device));
-                    ropes.len() - 1
-                }
-            };
-            x = layer.forward(
-                x,
-                &ropes[idx],
-                key_pad.clone(),
-                self.half_window,
-                self.compute_dtype.into(),
-            );
+        match self.attention {
+            AttentionLayout::Padded => self.forward_padded(input_ids, attention_mask),
+            AttentionLayout::Packed => self.forward_packed(input_ids, &Packing::from_mask_tensor(&attention_mask)),
         }
+    }
+
+    /// Every position of `input_ids` [B,T] through the encoder, pad keys masked (eager semantics).
+    pub fn forward_padded(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
+    where
+        B: ModelBackend,
+    {
+        let t = input_ids.dims()[1];
+        let positions: Vec<usize> = (0..t).collect();
+        let sequences = Sequences::Padded {
+            key_pad: attention_mask.equal_elem(0),
+        };
+        let x = self.encode(input_ids, &positions, &sequences);
         ModernBertOutput {
             last_hidden_state: self.final_norm.forward(x.clone()),
             hidden_state: x,
         }
+    }
+
+    /// Only the real tokens of `input_ids` [P,L] through the encoder, as one stream
+    /// (flash-attention semantics): outputs are [P,L,H] with exact zeros at pad positions.
+    pub fn forward_packed(&self, input_ids: Tensor<B, 2, Int>, packing: &Packing) -> ModernBertOutput<B>
+    where
+        B: ModelBackend,
+    {
+        let device = input_ids.device();
+        let attention = self.packed_attention.unwrap_or(B::PACKED_ATTENTION);
+        let sequences = Sequences::Packed(PackedSequences::new(packing, attention, &device));
+        let ids = packing.pack_ids(input_ids, self.embeddings.pad_id());
+        let x = self.encode(ids, &packing.positions(), &sequences);
+        ModernBertOutput {
+            last_hidden_state: packing.unpack(self.final_norm.forward(x.clone())),
+            hidden_state: packing.unpack(x),
+        }
+    }
+
+    /// Embeddings and every layer: `ids` [B,T] at RoPE `positions` [T] → [B,T,H] before `final_norm`.
+    fn encode(&self, ids: Tensor<B, 2, Int>, positions: &[usize], sequences: &Sequences<B>) -> Tensor<B, 3>
+    where
+        B: ModelBackend,
+    {
+        let device = ids.device();
+        let mut ropes: Vec<RopeTables<B>> = Vec::new();
+        let mut x = self.embeddings.forward(ids);
+        for layer in &self.layers {
+            let idx = match ropes.iter().position(|r| r.theta == layer.rope_theta) {
+                Some(idx) => idx,
+                None => {
+                    ropes.push(rope_tables(layer.rope_theta, self.head_dim, positions, &device));
+                    ropes.len() - 1
+                }
+            };
+            x = layer.forward(x, &ropes[idx], sequences, self.half_window, self.compute_dtype.into());
+        }
+        x
     }
 }
 

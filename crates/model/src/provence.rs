@@ -8,7 +8,9 @@ use burn::tensor::DType;
 use crate::config::{ConfigError, OpenProvenceConfig};
 use crate::modernbert::{ModernBertForSequenceClassification, project};
 use crate::ops::{ModelBackend, to_dtype};
+use crate::packing::PackedAttention;
 use crate::params::{HfInit, NameCollector, NamedParams, ParamVisitor};
+use provence_config::AttentionLayout;
 
 /// Checks a pruning-head dropout probability (`pruning_config.classifier_dropout`).
 pub(crate) fn check_pruning_dropout(prob: f64) -> Result<(), ConfigError> {
@@ -118,6 +120,26 @@ impl<B: Backend> OpenProvenceModel<B> {
     /// [`crate::ModernBertModel::set_compute_dtype`]); parameters stay as they are.
     pub fn with_compute_dtype(mut self, dtype: burn::tensor::FloatDType) -> Self {
         self.ranking_model.model.set_compute_dtype(dtype);
+        self
+    }
+
+    /// The same model running the encoder packed (only real tokens; the default) or padded.
+    /// Real positions agree between the two up to rounding; at pad positions the packed encoder
+    /// gives zero hidden states (so pruning logits equal the head's bias), the padded one gives
+    /// ordinary values, as transformers' flash-attention and eager paths do.
+    pub fn with_attention(mut self, layout: AttentionLayout) -> Self {
+        self.ranking_model.model.set_attention(layout);
+        self
+    }
+
+    /// The layout set by [`Self::with_attention`].
+    pub fn attention(&self) -> AttentionLayout {
+        self.ranking_model.model.attention()
+    }
+
+    /// The same model computing packed attention with `kernel` instead of the backend's choice.
+    pub fn with_packed_attention(mut self, kernel: PackedAttention) -> Self {
+        self.ranking_model.model.set_packed_attention(kernel);
         self
     }
 

@@ -28,19 +28,16 @@ fn check(t: usize, lengths: &[usize], half_window: Option<usize>) {
     let shape = [lengths.len(), 3, t, 8];
     let normal = |seed| seeded_normal::<CpuAd, 4>(shape, seed, 1.0, &device);
     let (q, k, v, weights) = (normal(1), normal(2), normal(3), normal(4));
-    let spec = AttentionSpec {
-        scale: 8f64.powf(-0.5),
-        half_window,
-    };
+    let spec = AttentionSpec::padded(8f64.powf(-0.5), half_window);
     let pad = key_pad::<CpuAd>(lengths, t, &device);
     let no_dropout = DropoutConfig::new(0.0).init();
 
     let run = |efficient: bool| {
         let [q, k, v] = [&q, &k, &v].map(|x| x.clone().detach().require_grad());
         let out = if efficient {
-            CpuAd::masked_attention(q.clone(), k.clone(), v.clone(), pad.clone(), spec)
+            CpuAd::masked_attention(q.clone(), k.clone(), v.clone(), Some(pad.clone()), spec.clone())
         } else {
-            attention_with_dropout(q.clone(), k.clone(), v.clone(), pad.clone(), spec, &no_dropout)
+            attention_with_dropout(q.clone(), k.clone(), v.clone(), pad.clone(), spec.clone(), &no_dropout)
         };
         let grads = (out.clone() * weights.clone()).sum().backward();
         let g = [&q, &k, &v].map(|x| x.grad(&grads).unwrap());
@@ -61,7 +58,7 @@ fn check(t: usize, lengths: &[usize], half_window: Option<usize>) {
         q.inner(),
         k.inner(),
         v.inner(),
-        key_pad::<Cpu>(lengths, t, &device),
+        Some(key_pad::<Cpu>(lengths, t, &device)),
         spec,
     );
     assert!(max_diff(inner, reference) < 1e-5);

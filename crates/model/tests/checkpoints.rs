@@ -9,7 +9,9 @@ use std::path::Path;
 
 use burn::prelude::*;
 use common::*;
-use provence_model::{CheckpointLayout, DEFAULT_HUB_REPO, LoadError, OpenProvenceModel, TensorProblem};
+use provence_model::{
+    AttentionLayout, CheckpointLayout, DEFAULT_HUB_REPO, LoadError, OpenProvenceModel, TensorProblem,
+};
 use safetensors::SafeTensors;
 
 fn inputs(name: &str) -> (Tensor<Cpu, 2, Int>, Tensor<Cpu, 2, Int>) {
@@ -53,7 +55,9 @@ fn upstream_final_model_loads_every_key() {
 fn sharded_backbone_repo_loads_with_fresh_pruning_head() {
     let name = "tiny_global";
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
-    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone"), &Default::default()).unwrap();
+    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone"), &Default::default())
+        .unwrap()
+        .with_attention(AttentionLayout::Padded);
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -67,7 +71,9 @@ fn sharded_backbone_repo_loads_with_fresh_pruning_head() {
 fn bf16_backbone_is_cast_to_f32() {
     let name = "tiny_global";
     let exp = read_tensors(&fixture(name).join("expected_bf16.safetensors"));
-    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone_bf16"), &Default::default()).unwrap();
+    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone_bf16"), &Default::default())
+        .unwrap()
+        .with_attention(AttentionLayout::Padded);
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -78,7 +84,9 @@ fn bf16_backbone_is_cast_to_f32() {
 fn upstream_checkpoint_layout_loads() {
     let name = "tiny_global";
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
-    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("checkpoint-2"), &Default::default()).unwrap();
+    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("checkpoint-2"), &Default::default())
+        .unwrap()
+        .with_attention(AttentionLayout::Padded);
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -242,7 +250,9 @@ fn bare_encoder_and_masked_lm_backbones_load() {
         |k| k.strip_prefix("model.").map(str::to_owned),
         &[],
     );
-    let model = OpenProvenceModel::<Cpu>::load(bare.path(), &Default::default()).unwrap();
+    let model = OpenProvenceModel::<Cpu>::load(bare.path(), &Default::default())
+        .unwrap()
+        .with_attention(AttentionLayout::Padded);
     let out = model.forward(ids.clone(), mask.clone());
     assert!(max_abs_diff(out.hidden_state, &exp["hidden_last"]) <= 1e-4);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) > 1e-2);
@@ -255,7 +265,9 @@ fn bare_encoder_and_masked_lm_backbones_load() {
         |k| (!k.starts_with("pruning_head.")).then(|| k.to_owned()),
         &[("decoder.bias", vec![32])],
     );
-    let model = OpenProvenceModel::<Cpu>::load(mlm.path(), &Default::default()).unwrap();
+    let model = OpenProvenceModel::<Cpu>::load(mlm.path(), &Default::default())
+        .unwrap()
+        .with_attention(AttentionLayout::Padded);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
 }

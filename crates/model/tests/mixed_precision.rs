@@ -14,7 +14,7 @@ mod common;
 
 use burn::tensor::{DType, FloatDType};
 use common::*;
-use provence_model::OpenProvenceModel;
+use provence_model::{AttentionLayout, OpenProvenceModel};
 
 /// Mean absolute difference.
 fn mad(a: &[f32], b: &[f32]) -> f32 {
@@ -26,6 +26,7 @@ fn distances(name: &str) -> Vec<(&'static str, f32, f32, f32)> {
     let device = Default::default();
     let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("final_model"), &device)
         .unwrap()
+        .with_attention(AttentionLayout::Padded)
         .with_compute_dtype(FloatDType::BF16);
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
     let autocast = read_tensors(&fixture(name).join("expected_autocast_bf16.safetensors"));

@@ -1,20 +1,67 @@
-//! Forward parity with transformers 4.57.6 (golden fixtures, f32 CPU, max abs diff ≤ 1e-4).
+//! Forward parity with transformers 4.57.6 (golden fixtures, f32 CPU, max abs diff ≤ 1e-4): the
+//! padded encoder against the eager path, the packed encoder against the flash-attention path's
+//! semantics (zeros at pad positions).
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 
 use common::*;
-use provence_model::OpenProvenceModel;
+use provence_model::{AttentionLayout, OpenProvenceModel, OpenProvenceOutput, PackedAttention};
 
 const TOL: f32 = 1e-4;
 
-fn check_forward(name: &str) {
+/// The model of fixture `name` run on its inputs, with `configure` applied.
+fn run(
+    name: &str,
+    configure: impl FnOnce(OpenProvenceModel<Cpu>) -> OpenProvenceModel<Cpu>,
+) -> OpenProvenceOutput<Cpu> {
     let device = Default::default();
-    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("final_model"), &device).unwrap();
+    let model = configure(OpenProvenceModel::<Cpu>::load(&fixture(name).join("final_model"), &device).unwrap());
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
-    let ids = int2::<Cpu>(&exp["input_ids"], &device);
-    let mask = int2::<Cpu>(&exp["attention_mask"], &device);
-    let out = model.forward(ids, mask);
+    model.forward(
+        int2::<Cpu>(&exp["input_ids"], &device),
+        int2::<Cpu>(&exp["attention_mask"], &device),
+    )
+}
+
+fn check_forward(name: &str) {
+    let out = run(name, |m| m.with_attention(AttentionLayout::Padded));
+    compare(name, out, "expected.safetensors");
+    for kernel in [PackedAttention::PerSequence, PackedAttention::Repadded] {
+        let out = run(name, |m| {
+            m.with_attention(AttentionLayout::Packed).with_packed_attention(kernel)
+        });
+        check_exact_pads(name, &out);
+        compare(name, out, "expected_packed.safetensors");
+    }
+}
+
+/// Packed outputs at pad positions: hidden states exactly 0, pruning logits exactly the head's bias.
+fn check_exact_pads(name: &str, out: &OpenProvenceOutput<Cpu>) {
+    let device = Default::default();
+    let exp = read_tensors(&fixture(name).join("expected.safetensors"));
+    let mask = &exp["attention_mask"].i64;
+    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("final_model"), &device).unwrap();
+    let (_, bias) = values(model.pruning_head.classifier.bias.unwrap().val());
+    let (_, hidden) = values(out.hidden_state.clone());
+    let (_, last) = values(out.last_hidden_state.clone());
+    let (_, logits) = values(out.pruning_logits.clone());
+    let h = hidden.len() / mask.len();
+    for (pos, _) in mask.iter().enumerate().filter(|(_, m)| **m == 0) {
+        assert!(
+            hidden[pos * h..(pos + 1) * h].iter().all(|v| *v == 0.0),
+            "{name}: pad {pos}"
+        );
+        assert!(
+            last[pos * h..(pos + 1) * h].iter().all(|v| *v == 0.0),
+            "{name}: pad {pos}"
+        );
+        assert_eq!(&logits[pos * 2..pos * 2 + 2], bias.as_slice(), "{name}: pad {pos}");
+    }
+}
+
+fn compare(name: &str, out: OpenProvenceOutput<Cpu>, expected: &str) {
+    let exp = read_tensors(&fixture(name).join(expected));
     for (key, diff) in [
         (
             "ranking_logits",
@@ -30,7 +77,7 @@ fn check_forward(name: &str) {
             max_abs_diff(out.pruning_logits, &exp["pruning_logits"]),
         ),
     ] {
-        assert!(diff <= TOL, "{name}: {key} max abs diff {diff} > {TOL}");
+        assert!(diff <= TOL, "{name} ({expected}): {key} max abs diff {diff} > {TOL}");
     }
 }
 

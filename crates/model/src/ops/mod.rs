@@ -22,17 +22,21 @@ pub use geglu::{geglu_backward, geglu_forward};
 pub use layer_norm::{layer_norm_backward, layer_norm_forward};
 
 use crate::config::Activation;
+use crate::packing::PackedAttention;
 
 /// Backends the encoder runs on: any Burn backend plus the ops of this module. Autodiff backends
 /// get the recomputing backward passes; the others use the forward passes as they are.
 pub trait ModelBackend: Backend {
+    /// How packed streams attend on this backend (measured: docs/performance.md).
+    const PACKED_ATTENTION: PackedAttention = PackedAttention::PerSequence;
+
     /// Masked attention of `q`, `k`, `v` `[B, heads, T, head_dim]`; `key_pad` `[B, T]` is true on
-    /// padding keys (masked for every query).
+    /// padding keys (masked for every query; `None` when there is no padding).
     fn masked_attention(
         q: Tensor<Self, 4>,
         k: Tensor<Self, 4>,
         v: Tensor<Self, 4>,
-        key_pad: Tensor<Self, 2, Bool>,
+        key_pad: Option<Tensor<Self, 2, Bool>>,
         spec: AttentionSpec,
     ) -> Tensor<Self, 4> {
         attention_forward(q, k, v, key_pad, spec)
@@ -59,14 +63,19 @@ pub trait ModelBackend: Backend {
 impl ModelBackend for burn::backend::Flex {}
 
 #[cfg(feature = "cuda")]
-impl ModelBackend for burn::backend::Cuda {}
+impl ModelBackend for burn::backend::Cuda {
+    /// One launch set per layer instead of one per sequence and chunk.
+    const PACKED_ATTENTION: PackedAttention = PackedAttention::Repadded;
+}
 
 impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
+    const PACKED_ATTENTION: PackedAttention = B::PACKED_ATTENTION;
+
     fn masked_attention(
         q: Tensor<Self, 4>,
         k: Tensor<Self, 4>,
         v: Tensor<Self, 4>,
-        key_pad: Tensor<Self, 2, Bool>,
+        key_pad: Option<Tensor<Self, 2, Bool>>,
         spec: AttentionSpec,
     ) -> Tensor<Self, 4> {
         attention::autodiff_attention(q, k, v, key_pad, spec)
