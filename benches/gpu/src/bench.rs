@@ -10,7 +10,7 @@ use burn::tensor::FloatDType;
 use burn::tensor::activation::softmax;
 use clap::Args;
 use provence_losses::{LossWeights, provence_loss};
-use provence_model::OpenProvenceModel;
+use provence_model::{AttentionLayout, OpenProvenceModel, PackedAttention};
 use provence_trainer::optim::AdafactorConfig;
 use provence_trainer::{Optimizer, OptimizerKind, ParamTable, TrainBackend, clip_grad_norm};
 use serde_json::json;
@@ -28,6 +28,12 @@ pub struct BenchArgs {
     /// Precision: f32, or bf16 (mixed precision: f32 parameters and optimizer, bf16 matmuls).
     #[arg(long, default_value = "f32")]
     pub precision: String,
+    /// Encoder execution: packed (only real tokens) or padded.
+    #[arg(long, default_value = "packed")]
+    pub attention: AttentionLayout,
+    /// Packed attention kernel: per-sequence or repadded (default: the backend's choice).
+    #[arg(long = "packed-kernel", value_parser = parse_kernel)]
+    pub packed_kernel: Option<PackedAttention>,
     /// (query, passage) pairs per micro-batch (upstream base recipe: 4 rows × 8 passages).
     #[arg(long, default_value_t = 32)]
     pub pairs: usize,
@@ -49,6 +55,14 @@ pub struct BenchArgs {
     /// GPU name for the report (default: env `GPU_NAME`, else "cpu").
     #[arg(long)]
     pub gpu_name: Option<String>,
+}
+
+fn parse_kernel(text: &str) -> Result<PackedAttention, String> {
+    match text {
+        "per-sequence" => Ok(PackedAttention::PerSequence),
+        "repadded" => Ok(PackedAttention::Repadded),
+        other => Err(format!("expected per-sequence or repadded, got {other:?}")),
+    }
 }
 
 /// What one step does.
@@ -111,6 +125,10 @@ pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
     let mut model = OpenProvenceModel::<TrainBackend>::from_scratch(config, &device).map_err(|e| e.to_string())?;
     if let Some(dtype) = dtype {
         model = model.with_compute_dtype(dtype);
+    }
+    model = model.with_attention(args.attention);
+    if let Some(kernel) = args.packed_kernel {
+        model = model.with_packed_attention(kernel);
     }
     let (params, embedding_params) = count_params(&model);
     let batches: Vec<Batch> = (0..args.warmup as u64)
@@ -195,6 +213,8 @@ pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
         "mode": if mode == Mode::Train { "train" } else { "infer" },
         "shape": args.shape,
         "precision": args.precision,
+        "attention": args.attention.as_str(),
+        "packed_kernel": args.packed_kernel.map(|k| format!("{k:?}")),
         "device": args.gpu_name.clone().or_else(|| std::env::var("GPU_NAME").ok()).unwrap_or_else(|| "cpu".to_owned()),
         "params": params,
         "non_embedding_params": params - embedding_params,

@@ -3,10 +3,10 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use provence_eval::pruner::{process_requests, read_requests};
+use provence_eval::pruner::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_eval::{
-    EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device,
-    evaluate_and_report,
+    AttentionLayout, EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner,
+    default_device, evaluate_and_report,
 };
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -47,9 +47,11 @@ struct DatasetsArgs {
     /// Several thresholds, comma-separated (the model runs once; thresholds apply afterwards).
     #[arg(long, value_delimiter = ',')]
     th: Vec<f64>,
-    /// Rows per forward batch.
+    /// At most this many blocks per forward batch.
     #[arg(long = "batch-size")]
     batch_size: Option<usize>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Split to evaluate (overrides the config's `split`).
     #[arg(long)]
     split: Option<String>,
@@ -96,6 +98,23 @@ struct ProcessArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// At most this many blocks per forward batch.
+    #[arg(long = "batch-size", default_value_t = ProcessOptions::default().batch_size)]
+    batch_size: usize,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// How the model runs (shared by the subcommands).
+#[derive(Debug, clap::Args)]
+struct EngineArgs {
+    /// Encoder execution: packed (only real tokens) or padded (every position, eager semantics).
+    #[arg(long, default_value_t = AttentionLayout::Packed)]
+    attention: AttentionLayout,
+    /// At most this many padded tokens (blocks × longest block) per forward batch; blocks are
+    /// sorted by length and results come back in input order.
+    #[arg(long = "max-batch-tokens", default_value_t = DEFAULT_MAX_BATCH_TOKENS)]
+    max_batch_tokens: usize,
 }
 
 fn run() -> Result<()> {
@@ -106,8 +125,8 @@ fn run() -> Result<()> {
     }
 }
 
-fn load_pruner(model: &str) -> Result<Pruner<InferenceBackend>> {
-    Ok(Pruner::from_pretrained(model, default_device())?)
+fn load_pruner(model: &str, engine: &EngineArgs) -> Result<Pruner<InferenceBackend>> {
+    Ok(Pruner::from_pretrained(model, default_device())?.with_attention(engine.attention))
 }
 
 fn datasets(args: DatasetsArgs) -> Result<()> {
@@ -123,12 +142,13 @@ fn datasets(args: DatasetsArgs) -> Result<()> {
     let settings = EvalSettings {
         thresholds,
         batch_size: args.batch_size.unwrap_or(512).max(1),
+        max_batch_tokens: args.engine.max_batch_tokens,
         split: args.split,
         limit: args.limit,
         targets: args.target.into_iter().collect(),
         progress: !args.no_progress,
     };
-    let pruner = load_pruner(&args.model)?;
+    let pruner = load_pruner(&args.model, &args.engine)?;
     let report = evaluate_and_report(
         &pruner,
         &args.model,
@@ -153,10 +173,12 @@ fn datasets(args: DatasetsArgs) -> Result<()> {
 fn process(args: ProcessArgs) -> Result<()> {
     let options = ProcessOptions {
         threshold: args.threshold,
+        batch_size: args.batch_size.max(1),
+        max_batch_tokens: args.engine.max_batch_tokens,
         ..ProcessOptions::default()
     };
     if let (Some(question), Some(context)) = (&args.question, &args.context) {
-        let pruner = load_pruner(&args.model)?;
+        let pruner = load_pruner(&args.model, &args.engine)?;
         let input = ProcessInput::Pair {
             question: question.clone(),
             context: context.clone(),
@@ -179,7 +201,7 @@ fn process(args: ProcessArgs) -> Result<()> {
     };
     let file = File::open(input_path).with_context(|| format!("opening {}", input_path.display()))?;
     let requests = read_requests(BufReader::new(file)).with_context(|| format!("reading {}", input_path.display()))?;
-    let pruner = load_pruner(&args.model)?;
+    let pruner = load_pruner(&args.model, &args.engine)?;
     let count = match &args.output {
         Some(path) => {
             let out = File::create(path).with_context(|| format!("creating {}", path.display()))?;

@@ -114,9 +114,12 @@ fn run() -> Result<()> {
         match &setup.config.training_args.eval_datasets {
             None => println!("No eval_datasets configuration found; nothing to evaluate."),
             Some(eval) => {
-                if let Some(markdown) =
-                    provence_trainer::run_eval_datasets::<provence_trainer::EvalBackend>(model, eval, &device)?
-                {
+                if let Some(markdown) = provence_trainer::run_eval_datasets::<provence_trainer::EvalBackend>(
+                    model,
+                    eval,
+                    setup.config.model_args.attention,
+                    &device,
+                )? {
                     print_results(&markdown);
                 }
             }

@@ -147,8 +147,10 @@ fn parse_entry(item: &Value) -> Result<DatasetEntry, String> {
 pub struct EvalSettings {
     /// Thresholds, in order, de-duplicated.
     pub thresholds: Vec<f64>,
-    /// Blocks per forward pass.
+    /// At most this many blocks per forward pass.
     pub batch_size: usize,
+    /// At most this many padded tokens per forward pass (see [`ProcessOptions::max_batch_tokens`]).
+    pub max_batch_tokens: usize,
     /// Split override for entries without their own split.
     pub split: Option<String>,
     /// First N rows per dataset.
@@ -284,6 +286,7 @@ pub fn evaluate_rows<B: ModelBackend>(
     let options = ProcessOptions {
         title: Title::None,
         batch_size: settings.batch_size,
+        max_batch_tokens: settings.max_batch_tokens,
         return_sentence_metrics: true,
         progress: settings.progress,
         ..ProcessOptions::default()
@@ -418,6 +421,7 @@ mod tests {
         let mut s = EvalSettings {
             thresholds: vec![0.1],
             batch_size: 8,
+            max_batch_tokens: 1024,
             split: Some("train".into()),
             limit: None,
             targets: vec![],

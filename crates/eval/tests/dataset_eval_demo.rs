@@ -23,6 +23,7 @@ fn demo_datasets_metrics_follow_the_data() {
     let settings = EvalSettings {
         thresholds: vec![-1.0, 1.0],
         batch_size: 16,
+        max_batch_tokens: 256,
         split: None,
         limit: Some(6),
         targets: vec![":en".into()],

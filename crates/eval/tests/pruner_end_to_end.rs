@@ -364,3 +364,54 @@ fn hub_model_id_loads_from_the_cache_offline() {
         .unwrap();
     assert!(err.to_string().contains("org/absent"), "{err}");
 }
+
+#[test]
+fn packing_sorting_and_token_budgets_do_not_change_results() {
+    // max_length 40: long documents span several blocks; the documents differ in length so that
+    // sorting reorders the blocks and the token budget splits them into several batches.
+    let dir = tiny_model_dir(40, None);
+    let documents: Vec<Document> = (0..9)
+        .map(|d| {
+            let text: String = (0..1 + (d * 5) % 7)
+                .map(|i| format!("Document {d} sentence {i} is about rice, fish or trains. "))
+                .collect();
+            Document::Text(text)
+        })
+        .collect();
+    let input = || ProcessInput::Documents {
+        question: QUESTION.into(),
+        documents: documents.clone(),
+    };
+    // Reference: every block alone, padded (the eager path), no sorting effect possible.
+    let reference = load(dir.path())
+        .with_attention(provence_eval::AttentionLayout::Padded)
+        .process(
+            input(),
+            &ProcessOptions {
+                batch_size: 1,
+                ..metrics()
+            },
+        )
+        .unwrap();
+    for (batch_size, max_batch_tokens) in [(64, 100_000), (64, 120), (3, 100_000)] {
+        let options = ProcessOptions {
+            batch_size,
+            max_batch_tokens,
+            ..metrics()
+        };
+        let out = load(dir.path()).process(input(), &options).unwrap();
+        for (d, (a, b)) in out.results[0].iter().zip(&reference.results[0]).enumerate() {
+            assert_eq!(a.pruned_context, b.pruned_context, "document {d}");
+            let (pa, pb) = (
+                a.sentence_probabilities.as_ref().unwrap(),
+                b.sentence_probabilities.as_ref().unwrap(),
+            );
+            assert_eq!(pa.len(), pb.len(), "document {d}");
+            for (x, y) in pa.iter().zip(pb) {
+                assert!((x - y).abs() < 1e-6, "document {d}: {x} vs {y}");
+            }
+            let (sa, sb) = (a.reranking_score.unwrap(), b.reranking_score.unwrap());
+            assert!((sa - sb).abs() < 1e-6, "document {d}: score {sa} vs {sb}");
+        }
+    }
+}

@@ -305,6 +305,8 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
         tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
         model = model.with_compute_dtype(burn::tensor::FloatDType::BF16);
     }
+    tracing::info!("Encoder execution: {} (model_args.attention)", m.attention);
+    model = model.with_attention(m.attention);
     let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
     let mut optimizer = Optimizer::<B::InnerBackend>::new(
         OptimizerKind::from(t.optimizer),
@@ -546,7 +548,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
         Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
     }
     let eval_markdown = match &t.eval_datasets {
-        Some(eval) => run_eval_datasets::<B::InnerBackend>(&final_model, eval, device)?,
+        Some(eval) => run_eval_datasets::<B::InnerBackend>(&final_model, eval, m.attention, device)?,
         None => {
             tracing::info!("No eval_datasets configuration; skipping dataset evaluation.");
             None
@@ -562,11 +564,13 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
 }
 
 /// The recipe's `eval_datasets` block on `model_dir` (upstream-trainer.md §8): evaluates at
-/// `threshold` with `batch_size`, writes `<model_dir>/eval_datasets/results.{json,md}` and
-/// returns the Markdown; `None` (with a warning) when the block names no `config`.
+/// `threshold` with `batch_size`, the encoder in `attention`, writes
+/// `<model_dir>/eval_datasets/results.{json,md}` and returns the Markdown; `None` (with a
+/// warning) when the block names no `config`.
 pub fn run_eval_datasets<B: ModelBackend>(
     model_dir: &Path,
     eval: &provence_config::EvalDatasetsArgs,
+    attention: provence_config::AttentionLayout,
     device: &B::Device,
 ) -> Result<Option<String>, TrainError> {
     let Some(config) = &eval.config else {
@@ -580,10 +584,11 @@ pub fn run_eval_datasets<B: ModelBackend>(
         config_path.display(),
         model_dir.display()
     );
-    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?;
+    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
     let settings = provence_eval::EvalSettings {
         thresholds: vec![eval.threshold],
         batch_size: eval.batch_size.max(1),
+        max_batch_tokens: provence_eval::pruner::DEFAULT_MAX_BATCH_TOKENS,
         split: None,
         limit: None,
         targets: Vec::new(),

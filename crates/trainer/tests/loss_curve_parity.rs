@@ -4,7 +4,8 @@
 //! micro-batches in the same order, f32, HF Adafactor with the no-decay group by name, gradient
 //! accumulation 2 with a short last window, global-norm clipping 1.0 and cosine warmup. The
 //! replay goes through the training loop's own pieces (`accumulate_micro_batch`,
-//! `optimizer_step`) and must match the loss of every optimizer step within 1e-3.
+//! `optimizer_step`) and must match the loss of every optimizer step within 1e-3, padded (eager
+//! semantics) and packed (flash-attention semantics: zero hidden states at pad positions).
 #![allow(clippy::unwrap_used)] // Test helpers unwrap fixture I/O.
 
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::optim::GradientsAccumulator;
 use provence_datasets::Batch;
 use provence_losses::LossWeights;
-use provence_model::OpenProvenceModel;
+use provence_model::{AttentionLayout, OpenProvenceModel};
 use provence_trainer::optim::{Optimizer, OptimizerKind, ParamTable};
 use provence_trainer::schedule::{LrSchedule, SchedulerKind, warmup_steps};
 use provence_trainer::train::{accumulate_micro_batch, optimizer_step};
@@ -86,8 +87,9 @@ fn fixture_dir() -> PathBuf {
 }
 
 /// Replays run `name` of the fixture from its initial weights through the training loop's
-/// pieces and checks every optimizer step against PyTorch; returns the largest loss difference.
-fn replay_and_compare(name: &str) -> f64 {
+/// pieces with the encoder in `layout` and checks every optimizer step against PyTorch; returns
+/// the largest loss difference.
+fn replay_and_compare(name: &str, layout: AttentionLayout) -> f64 {
     let dir = fixture_dir();
     let curve: Curve = serde_json::from_str(&std::fs::read_to_string(dir.join("curve.json")).unwrap()).unwrap();
     let run = &curve.runs[name];
@@ -96,7 +98,9 @@ fn replay_and_compare(name: &str) -> f64 {
         "the fixture must cover at least 20 optimizer steps"
     );
     let device = Default::default();
-    let mut model = OpenProvenceModel::<B>::load(&dir.join("final_model"), &device).unwrap();
+    let mut model = OpenProvenceModel::<B>::load(&dir.join("final_model"), &device)
+        .unwrap()
+        .with_attention(layout);
 
     // Built exactly as `run_training` builds them.
     let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
@@ -175,7 +179,7 @@ fn replay_and_compare(name: &str) -> f64 {
     let (first, last) = (run.steps[0].loss, run.steps[run.steps.len() - 1].loss);
     assert!(last < first - 0.1, "the reference loss should fall ({first} -> {last})");
     eprintln!(
-        "{name}: loss-curve parity over {} steps: max |Δloss| = {max_loss:.3e}, max relative |Δgrad_norm| = {max_norm_rel:.3e}",
+        "{name} ({layout}): loss-curve parity over {} steps: max |Δloss| = {max_loss:.3e}, max relative |Δgrad_norm| = {max_norm_rel:.3e}",
         got.len()
     );
     max_loss
@@ -183,14 +187,46 @@ fn replay_and_compare(name: &str) -> f64 {
 
 #[test]
 fn loss_curve_matches_pytorch_reference_loop() {
-    replay_and_compare("clean");
+    replay_and_compare("clean", AttentionLayout::Padded);
+}
+
+/// No label reaches a pad position in these batches, so packing changes nothing.
+#[test]
+fn packed_loss_curve_matches_pytorch_reference_loop() {
+    replay_and_compare("clean", AttentionLayout::Packed);
 }
 
 /// Batches whose pruning labels fall on padded positions (an upstream collation quirk) make the
 /// loss read the `[PAD]` embedding; PyTorch's `padding_idx` keeps that row's gradient at zero,
-/// our `ModernBertEmbeddings` does not yet, so the pad row trains and the curves drift apart
-/// (step 6 is the first beyond 1e-3, by ~1.9e-3).
+/// and so does `ModernBertEmbeddings`.
 #[test]
 fn loss_curve_matches_with_labels_on_padding() {
-    replay_and_compare("pad_labels");
+    replay_and_compare("pad_labels", AttentionLayout::Padded);
+}
+
+/// The same batches packed: the labels on padded positions meet zero hidden states (the head's
+/// bias), as with upstream's flash-attention path; the reference zeroes them the same way.
+#[test]
+fn packed_loss_curve_matches_with_labels_on_padding() {
+    replay_and_compare("pad_labels_packed", AttentionLayout::Packed);
+}
+
+/// The two reference runs with labels on padding do differ, so the packed test above checks the
+/// zero pad semantics and not only the real positions.
+#[test]
+fn packing_changes_the_reference_curve() {
+    let curve: Curve =
+        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("curve.json")).unwrap()).unwrap();
+    let (eager, packed) = (&curve.runs["pad_labels"], &curve.runs["pad_labels_packed"]);
+    assert_eq!(eager.order, packed.order);
+    let apart = eager
+        .steps
+        .iter()
+        .zip(&packed.steps)
+        .map(|(a, b)| (a.loss - b.loss).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        apart > 5e-3,
+        "the eager and packed reference curves differ by only {apart}"
+    );
 }

@@ -6,10 +6,12 @@
 //! repeated per block) → batched forward → per-token keep probability `softmax(..)[1]` → mean
 //! per fragment → mean of fragment means per sentence → keep iff `> threshold`.
 
+mod batching;
 mod jsonl;
 mod output;
 pub mod prepare;
 
+pub use batching::{DEFAULT_MAX_BATCH_TOKENS, plan_batches};
 pub use jsonl::{JsonlError, parse_request, process_requests, read_requests};
 pub use output::{DocumentResult, ProcessOutput, ScoredBatch, ScoredDocument, reorder};
 
@@ -19,7 +21,7 @@ use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Int, Tensor, TensorData};
 use prepare::{Block, Layout, TokenCodec};
 use provence_datasets::{PretrainedTokenizer, TokenizerError};
-use provence_model::{LoadError, ModelBackend, OpenProvenceModel};
+use provence_model::{AttentionLayout, LoadError, ModelBackend, OpenProvenceModel};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -191,8 +193,11 @@ pub struct ProcessOptions {
     pub title: Title,
     /// Take each document's first non-blank line (sentence) as its title.
     pub first_line_as_title: bool,
-    /// Blocks per forward pass.
+    /// At most this many blocks per forward pass.
     pub batch_size: usize,
+    /// At most this many padded tokens (blocks × longest block) per forward pass; blocks are
+    /// sorted by length first, and results come back in input order.
+    pub max_batch_tokens: usize,
     /// Keep sentences with probability above this; `None` → model default → 0.1.
     pub threshold: Option<f64>,
     /// Force-keep the title sentence when any sentence is kept.
@@ -230,6 +235,7 @@ impl Default for ProcessOptions {
             title: Title::FirstSentence,
             first_line_as_title: false,
             batch_size: 32,
+            max_batch_tokens: DEFAULT_MAX_BATCH_TOKENS,
             threshold: None,
             always_select_title: false,
             reorder: false,
@@ -374,6 +380,13 @@ impl<B: ModelBackend> Pruner<B> {
         })
     }
 
+    /// The same pruner with its encoder packed (only real tokens; the default) or padded; see
+    /// [`OpenProvenceModel::with_attention`]. Pruned texts are the same either way.
+    pub fn with_attention(mut self, layout: AttentionLayout) -> Self {
+        self.model = self.model.with_attention(layout);
+        self
+    }
+
     /// The model.
     pub fn model(&self) -> &OpenProvenceModel<B> {
         &self.model
@@ -444,28 +457,7 @@ impl<B: ModelBackend> Pruner<B> {
         timing.preprocess_seconds = start.elapsed().as_secs_f64();
 
         let all_blocks: Vec<&Block> = prepared.iter().flatten().flat_map(|d| &d.blocks).collect();
-        let mut outputs: Vec<BlockOutput> = Vec::with_capacity(all_blocks.len());
-        let batches = all_blocks.chunks(options.batch_size.max(1));
-        let bar = if options.progress {
-            let bar = indicatif::ProgressBar::with_draw_target(
-                Some(batches.len() as u64),
-                indicatif::ProgressDrawTarget::stderr(),
-            );
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} batches [{elapsed} < {eta}]")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar.set_message(format!("scoring {} blocks", all_blocks.len()));
-            bar
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        for chunk in batches {
-            outputs.extend(self.forward_blocks(chunk, &mut timing));
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-
+        let outputs = self.forward_all(&all_blocks, options, &mut timing);
         let start = Instant::now();
         let mut outputs = outputs.into_iter();
         let documents = prepared
@@ -486,6 +478,24 @@ impl<B: ModelBackend> Pruner<B> {
             documents,
             timing,
         })
+    }
+
+    /// Model outputs of every block, in input order, from forward batches planned by
+    /// [`plan_batches`].
+    fn forward_all(&self, blocks: &[&Block], options: &ProcessOptions, timing: &mut Timing) -> Vec<BlockOutput> {
+        let lengths: Vec<usize> = blocks.iter().map(|b| b.input_ids.len()).collect();
+        let batches = plan_batches(&lengths, options.batch_size, options.max_batch_tokens);
+        let bar = progress_bar(options.progress, batches.len(), blocks.len());
+        let mut outputs: Vec<Option<BlockOutput>> = vec![None; blocks.len()];
+        for batch in batches {
+            let members: Vec<&Block> = batch.iter().map(|&i| blocks[i]).collect();
+            for (i, output) in batch.into_iter().zip(self.forward_blocks(&members, timing)) {
+                outputs[i] = Some(output);
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        outputs.into_iter().flatten().collect()
     }
 
     /// One padded forward pass over `blocks`: sigmoid ranking score and per-token keep
@@ -527,6 +537,20 @@ impl<B: ModelBackend> Pruner<B> {
             })
             .collect()
     }
+}
+
+/// A progress bar over `batches` forward batches of `blocks` blocks (hidden unless `show`).
+fn progress_bar(show: bool, batches: usize, blocks: usize) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(batches as u64), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} batches [{elapsed} < {eta}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("scoring {blocks} blocks"));
+    bar
 }
 
 /// Model output of one block.
