@@ -17,6 +17,7 @@ Prints one JSON line like gpu-bench.
 import argparse
 import json
 import os
+import resource
 import time
 
 import torch
@@ -207,6 +208,7 @@ def main():
                 "padded_tokens_per_s": padded / total,
                 "samples_per_s": args.pairs * len(times) / total,
                 "peak_mem_mib": peak,
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "achieved_tflops": achieved,
                 "mfu": achieved / args.peak_tflops if args.peak_tflops else None,
                 "last_value": last,

@@ -415,3 +415,47 @@ fn packing_sorting_and_token_budgets_do_not_change_results() {
         }
     }
 }
+
+#[test]
+fn jsonl_requests_scored_together_equal_one_call_each() {
+    let dir = tiny_model_dir(40, None);
+    let pruner = load(dir.path());
+    let lines: String = (0..5)
+        .map(|i| {
+            let context: String = (0..1 + i)
+                .map(|k| format!("Line {i} part {k} mentions sushi. "))
+                .collect();
+            if i == 3 {
+                format!("{}\n", json!({"question": QUESTION, "context": [context, "Short."]}))
+            } else {
+                format!(
+                    "{}\n",
+                    json!({"question": format!("{QUESTION} {i}"), "context": context})
+                )
+            }
+        })
+        .collect();
+    let requests = provence_eval::pruner::read_requests(lines.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let options = ProcessOptions::default();
+    provence_eval::pruner::process_requests(&pruner, requests.clone(), &mut out, &options).unwrap();
+    let got: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(got.len(), 5);
+    for ((_, request), got) in requests.into_iter().zip(got) {
+        let want = pruner.process(request, &options).unwrap().to_json();
+        assert_eq!(got["pruned_context"], want["pruned_context"]);
+        let (a, b) = (&got["reranking_score"], &want["reranking_score"]);
+        let close =
+            |x: &serde_json::Value, y: &serde_json::Value| (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-6;
+        match (a, b) {
+            (serde_json::Value::Array(a), serde_json::Value::Array(b)) => {
+                assert!(a.iter().zip(b).all(|(x, y)| close(x, y)), "{a:?} vs {b:?}")
+            }
+            _ => assert!(close(a, b), "{a} vs {b}"),
+        }
+    }
+}

@@ -273,7 +273,8 @@ struct RopeTables<B: Backend> {
     sin: Tensor<B, 2>,
 }
 
-/// RoPE tables [T, D] for base θ at `positions`, bit-exact with transformers' f32 recipe.
+/// RoPE tables [T, D] for base θ at `positions`, bit-exact with transformers' f32 recipe (each
+/// distinct position is computed once; packed streams repeat positions in every sequence).
 fn rope_tables<B: Backend>(theta: f64, head_dim: usize, positions: &[usize], device: &B::Device) -> RopeTables<B> {
     let half = head_dim / 2;
     let inv_freq: Vec<f32> = (0..half)
@@ -283,20 +284,27 @@ fn rope_tables<B: Backend>(theta: f64, head_dim: usize, positions: &[usize], dev
             1.0f32 / pw
         })
         .collect();
-    let seq_len = positions.len();
-    let mut cos = Vec::with_capacity(seq_len * head_dim);
-    let mut sin = Vec::with_capacity(seq_len * head_dim);
-    for &p in positions {
+    let distinct = positions.iter().max().map_or(0, |&p| p + 1);
+    let mut cos_rows = Vec::with_capacity(distinct * head_dim);
+    let mut sin_rows = Vec::with_capacity(distinct * head_dim);
+    for p in 0..distinct {
         let angles: Vec<f32> = inv_freq.iter().map(|f| p as f32 * f).collect();
         for _ in 0..2 {
-            cos.extend(angles.iter().map(|a| a.cos()));
-            sin.extend(angles.iter().map(|a| a.sin()));
+            cos_rows.extend(angles.iter().map(|a| a.cos()));
+            sin_rows.extend(angles.iter().map(|a| a.sin()));
         }
     }
+    let rows = |table: &[f32]| -> Vec<f32> {
+        positions
+            .iter()
+            .flat_map(|&p| table[p * head_dim..(p + 1) * head_dim].iter().copied())
+            .collect()
+    };
+    let shape = [positions.len(), head_dim];
     RopeTables {
         theta,
-        cos: Tensor::from_data(TensorData::new(cos, [seq_len, head_dim]), device),
-        sin: Tensor::from_data(TensorData::new(sin, [seq_len, head_dim]), device),
+        cos: Tensor::from_data(TensorData::new(rows(&cos_rows), shape), device),
+        sin: Tensor::from_data(TensorData::new(rows(&sin_rows), shape), device),
     }
 }
 
@@ -487,8 +495,7 @@ impl<B: Backend> ModernBertModel<B> {
     }
 
     /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad), padded or packed as
-    /// set by [`Self::set_attention`]. Packed execution reads the mask back to the host; callers
-    /// that hold it there can call [`Self::forward_packed`] directly.
+    /// set by [`Self::set_attention`]. Packed execution reads the mask back to the host.
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
     where
         B: ModelBackend,

@@ -162,6 +162,34 @@ pub fn epoch_micro_batches(n: usize, batch_size: usize, seed: u64, epoch: usize)
     order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
+/// The distinct encoder input shapes a run produced: padded `[pairs, seq_len]` batches and packed
+/// stream lengths (multiples of [`provence_model::PACK_BUCKET`]). Each new shape is a new set of
+/// kernels to compile and autotune on a GPU.
+#[derive(Default)]
+struct ShapeTally {
+    padded: std::collections::BTreeSet<(usize, usize)>,
+    packed: std::collections::BTreeSet<usize>,
+}
+
+impl ShapeTally {
+    fn add(&mut self, batch: &Batch) {
+        self.padded.insert((batch.pairs, batch.seq_len));
+        let packing = provence_model::Packing::from_mask(&batch.attention_mask, batch.pairs, batch.seq_len);
+        self.packed.insert(packing.len());
+    }
+
+    fn log(&self, layout: provence_config::AttentionLayout) {
+        if self.padded.is_empty() {
+            return;
+        }
+        tracing::info!(
+            "Encoder input shapes this run ({layout}): {} distinct packed stream lengths, {} distinct padded batch shapes",
+            self.packed.len(),
+            self.padded.len()
+        );
+    }
+}
+
 /// Batch tensors on a device.
 struct BatchTensors<B: Backend> {
     input_ids: Tensor<B, 2, Int>,
@@ -367,6 +395,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
     let (mut tr_loss, mut rank_sum, mut prune_sum, mut comp_count) = (0.0, 0.0, 0.0, 0usize);
     let mut last_logged = global_step;
     let workers = t.dataloader_num_workers;
+    let mut shapes = ShapeTally::default();
 
     'epochs: for epoch in global_step / plan.updates_per_epoch.max(1)..plan.epochs {
         if !t.do_train || global_step >= plan.max_steps {
@@ -392,6 +421,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
         let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
         for (index, batch) in prefetch {
             let batch = batch?;
+            shapes.add(&batch);
             let window_start = index / ga * ga;
             let window = ga.min(len_loader - window_start);
             if index == window_start {
@@ -487,6 +517,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
 
     // End of training (§5.11).
     let runtime = started.elapsed().as_secs_f64();
+    shapes.log(m.attention);
     if load_best
         && let Some(best) = state
             .best_model_checkpoint

@@ -1,7 +1,7 @@
 //! JSONL batch pruning for the CLI: one `{"question": ..., "context": ...}` object per line in,
 //! one upstream-shaped `process()` result per line out.
 
-use super::{Document, ProcessInput, ProcessOptions, PruneError, Pruner};
+use super::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, ScoredBatch};
 use serde_json::Value;
 use std::io::{BufRead, Write};
 
@@ -85,7 +85,12 @@ pub fn read_requests(input: impl BufRead) -> Result<Vec<(usize, ProcessInput)>, 
     Ok(requests)
 }
 
-/// Prunes every request and writes one upstream-shaped JSON result per line to `output`.
+/// Requests scored by one model call: their blocks share length-sorted forward batches.
+pub const REQUESTS_PER_CALL: usize = 64;
+
+/// Prunes every request and writes one upstream-shaped JSON result per line to `output`, in
+/// input order. Up to [`REQUESTS_PER_CALL`] requests are scored together; each result's
+/// `timing` is its group's, divided evenly among the group's requests.
 pub fn process_requests<B: provence_model::ModelBackend>(
     pruner: &Pruner<B>,
     requests: Vec<(usize, ProcessInput)>,
@@ -93,14 +98,62 @@ pub fn process_requests<B: provence_model::ModelBackend>(
     options: &ProcessOptions,
 ) -> Result<usize, JsonlError> {
     let count = requests.len();
-    for (line, request) in requests {
-        let result = pruner
-            .process(request, options)
-            .map_err(|source| JsonlError::Prune { line, source })?;
-        writeln!(output, "{}", result.to_json())?;
+    let threshold = pruner.resolve_threshold(options.threshold);
+    let mut requests = requests.into_iter().peekable();
+    while requests.peek().is_some() {
+        let group: Vec<(usize, ProcessInput)> = requests.by_ref().take(REQUESTS_PER_CALL).collect();
+        for scored in score_group(pruner, group, options)? {
+            writeln!(output, "{}", scored.finish(threshold, options).to_json())?;
+        }
     }
     output.flush()?;
     Ok(count)
+}
+
+/// Scores a group of requests with one model call and splits the result per request. When the
+/// call fails, the requests are scored one by one so that the error names its line.
+fn score_group<B: provence_model::ModelBackend>(
+    pruner: &Pruner<B>,
+    group: Vec<(usize, ProcessInput)>,
+    options: &ProcessOptions,
+) -> Result<Vec<ScoredBatch>, JsonlError> {
+    let n = group.len();
+    let mut lines = Vec::with_capacity(n);
+    let (mut shapes, mut questions, mut documents) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    for (line, request) in &group {
+        let (shape, q, d) = request
+            .clone()
+            .into_parts()
+            .map_err(|source| JsonlError::Prune { line: *line, source })?;
+        lines.push((*line, q.len()));
+        shapes.push(shape);
+        questions.extend(q);
+        documents.extend(d);
+    }
+    let scored = match pruner.score(ProcessInput::Nested { questions, documents }, options) {
+        Ok(scored) => scored,
+        Err(_) => {
+            return group
+                .into_iter()
+                .map(|(line, request)| {
+                    pruner
+                        .score(request, options)
+                        .map_err(|source| JsonlError::Prune { line, source })
+                })
+                .collect();
+        }
+    };
+    let timing = scored.timing.scaled(1.0 / n as f64);
+    let mut per_query = scored.documents.into_iter();
+    Ok(lines
+        .into_iter()
+        .zip(shapes)
+        .map(|((_, queries), shape)| ScoredBatch {
+            shape,
+            documents: per_query.by_ref().take(queries).collect(),
+            timing: timing.clone(),
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -270,6 +270,17 @@ pub struct Timing {
 }
 
 impl Timing {
+    /// Every stage's seconds times `factor` (a share of a call that served several requests).
+    pub fn scaled(&self, factor: f64) -> Self {
+        Self {
+            preprocess_seconds: self.preprocess_seconds * factor,
+            assembly_seconds: self.assembly_seconds * factor,
+            inference_seconds: self.inference_seconds * factor,
+            postprocess_seconds: self.postprocess_seconds * factor,
+            total_seconds: self.total_seconds * factor,
+        }
+    }
+
     /// Upstream's `timing` dict keys.
     pub fn to_json(&self) -> Value {
         json!({
