@@ -4,11 +4,11 @@
 // local variables, so the allowance has to cover the whole module.
 #![allow(non_snake_case)]
 
+use std::sync::Arc;
+
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
-use std::sync::Arc;
-
 use burn::prelude::*;
 use burn::tensor::{DType, FloatDType};
 
@@ -175,14 +175,16 @@ impl<B: Backend> ModernBertAttention<B> {
         };
         let o = match sequences {
             Sequences::Padded { key_pad } => attend(q, k, v, key_pad.clone(), spec),
-            Sequences::Packed(p) if p.attention == PackedAttention::PerSequence && !dropout => {
+            Sequences::Packed { repadded: Some(r), .. } => {
+                r.unpad(attend(r.repad(q), r.repad(k), r.repad(v), r.key_pad.clone(), spec))
+            }
+            Sequences::Packed { cu_seqlens, .. } => {
                 let spec = AttentionSpec {
-                    cu_seqlens: Some(p.cu_seqlens.clone()),
+                    cu_seqlens: Some(cu_seqlens.clone()),
                     ..spec
                 };
                 B::masked_attention(q, k, v, None, spec)
             }
-            Sequences::Packed(p) => p.unpad(attend(p.repad(q), p.repad(k), p.repad(v), p.key_pad.clone(), spec)),
         };
         let o = o.swap_dims(1, 2).reshape([b, t, h]);
         self.out_drop.forward(project(&self.Wo, o))
@@ -191,21 +193,23 @@ impl<B: Backend> ModernBertAttention<B> {
 
 /// How the tokens of one forward pass are laid out; prepared once, read by every layer.
 enum Sequences<B: Backend> {
-    /// `[B, T]` rows, one sequence each; `key_pad` `[B, T]` is true on padding.
+    /// `[B, T]` rows, one sequence each.
     Padded {
-        /// Padding keys, masked for every query.
+        /// `[B, T]`, true on padding keys (masked for every query).
         key_pad: Tensor<B, 2, Bool>,
     },
     /// One packed stream `[1, N]` of several sequences.
-    Packed(PackedSequences<B>),
+    Packed {
+        /// Sequence starts in the stream, then its length: attention runs per sequence...
+        cu_seqlens: Arc<[usize]>,
+        /// ...unless it runs on this padded copy ([`PackedAttention::Repadded`], or attention
+        /// dropout while training, which only the plain padded formulation has).
+        repadded: Option<Repadded<B>>,
+    },
 }
 
-/// The attention side of a [`Packing`].
-struct PackedSequences<B: Backend> {
-    /// Sequence starts in the stream, then its length.
-    cu_seqlens: Arc<[usize]>,
-    /// How attention runs on the stream.
-    attention: PackedAttention,
+/// A padded `[P, L]` view of a packed stream, for attention.
+struct Repadded<B: Backend> {
     /// For every padded slot `[P·L]`, the stream token it copies (pad slots read token 0).
     repad_index: Tensor<B, 1, Int>,
     /// For every stream token `[N]`, the padded slot it copies back (filler reads slot 0).
@@ -216,18 +220,17 @@ struct PackedSequences<B: Backend> {
     seq_len: usize,
 }
 
-impl<B: Backend> PackedSequences<B> {
-    fn new(packing: &Packing, attention: PackedAttention, device: &B::Device) -> Self {
+impl<B: Backend> Repadded<B> {
+    fn new(packing: &Packing, device: &B::Device) -> Self {
         let (n, slots) = (packing.len(), packing.pairs() * packing.seq_len());
+        // "One past the end" (see `Packing`) becomes any valid index: those values are unused.
         let in_range = |index: Vec<usize>, end: usize| -> Vec<usize> {
             index.into_iter().map(|i| if i >= end { 0 } else { i }).collect()
         };
-        let repad = in_range(packing.padded_to_stream(), n);
-        let key_pad: Vec<bool> = packing.padded_to_stream().iter().map(|&i| i >= n).collect();
+        let padded_to_stream = packing.padded_to_stream();
+        let key_pad: Vec<bool> = padded_to_stream.iter().map(|&i| i >= n).collect();
         Self {
-            cu_seqlens: packing.offsets().into(),
-            attention,
-            repad_index: index_tensor(&repad, device),
+            repad_index: index_tensor(&in_range(padded_to_stream, n), device),
             unpad_index: index_tensor(&in_range(packing.stream_to_padded(), slots), device),
             key_pad: Tensor::from_data(TensorData::new(key_pad, [packing.pairs(), packing.seq_len()]), device),
             pairs: packing.pairs(),
@@ -530,8 +533,12 @@ impl<B: Backend> ModernBertModel<B> {
         B: ModelBackend,
     {
         let device = input_ids.device();
-        let attention = self.packed_attention.unwrap_or(B::PACKED_ATTENTION);
-        let sequences = Sequences::Packed(PackedSequences::new(packing, attention, &device));
+        let kernel = self.packed_attention.unwrap_or(B::PACKED_ATTENTION);
+        let dropout = B::ad_enabled(&device) && self.layers.iter().any(|l| l.attn.attention_dropout.prob > 0.0);
+        let sequences = Sequences::Packed {
+            cu_seqlens: packing.offsets().into(),
+            repadded: (kernel == PackedAttention::Repadded || dropout).then(|| Repadded::new(packing, &device)),
+        };
         let ids = packing.pack_ids(input_ids, self.embeddings.pad_id());
         let x = self.encode(ids, &packing.positions(), &sequences);
         ModernBertOutput {

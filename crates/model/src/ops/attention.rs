@@ -123,7 +123,7 @@ fn chunk_mask<B: Backend>(
             .reshape([batch, 1, 1, n_keys])
             .expand([batch, 1, n_rows, n_keys])
     });
-    // Keys the window can cut: the chunk's first row sees up to `start + w`, its last from `end - 1 - w`.
+    // The window masks something only if some row and key of the chunk are more than `w` apart.
     let window = spec
         .half_window
         .filter(|&w| keys.start + w < rows.end - 1 || rows.start + w < keys.end - 1)
