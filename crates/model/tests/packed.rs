@@ -7,7 +7,7 @@
 
 mod common;
 
-use burn::module::Module;
+use burn::module::{AutodiffModule, Module};
 use burn::prelude::*;
 use burn::tensor::FloatDType;
 use common::*;
@@ -66,10 +66,22 @@ impl Inputs {
     }
 }
 
+/// Serialises the tests that seed or draw from the backend's global RNG (tests run in parallel).
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A model with longer windows than the fixtures: 4 layers, half window 8 (query chunks of 64
 /// rows), global every 3rd layer, mean pooling, all biases.
 fn long_model<B: Backend>(device: &B::Device) -> OpenProvenceModel<B> {
+    long_model_with(device, 0.0)
+}
+
+/// [`long_model`] with dropout `attention_dropout` on the attention probabilities.
+fn long_model_with<B: Backend>(device: &B::Device, attention_dropout: f64) -> OpenProvenceModel<B> {
     let json = serde_json::json!({
+        "attention_dropout": attention_dropout,
         "model_type": "modernbert", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
         "num_hidden_layers": 4, "num_attention_heads": 4, "local_attention": 16,
         "global_attn_every_n_layers": 3, "classifier_pooling": "mean", "num_labels": 1,
@@ -149,6 +161,7 @@ fn packed_equals_padded_on_the_fixtures() {
 
 #[test]
 fn packed_equals_padded_on_long_sequences() {
+    let _rng = rng_lock();
     let model = long_model::<Cpu>(&Default::default());
     check_outputs(model, &Inputs::rows(&LONG_ROWS, 50), 1e-5, "long");
 }
@@ -232,6 +245,7 @@ fn packed_gradients_equal_padded_on_the_fixtures() {
 
 #[test]
 fn packed_gradients_equal_padded_on_long_sequences() {
+    let _rng = rng_lock();
     check_gradients(
         long_model::<CpuAd>(&Default::default()),
         &Inputs::rows(&LONG_ROWS, 50),
@@ -286,6 +300,42 @@ fn bf16_packed_agrees_with_padded() {
 
 #[test]
 fn packed_is_the_default() {
+    let _rng = rng_lock();
     let model = long_model::<Cpu>(&Default::default());
     assert_eq!(model.attention(), AttentionLayout::Packed);
+}
+
+/// Attention dropout while training runs packed streams through the padded formulation (the only
+/// one with dropout on the probabilities); with the same seed it draws the same masks as the
+/// padded path, so real positions agree. (`attention_dropout` also drives the dropout after
+/// `Wo`, whose masks have the stream's shape when packed; it is switched off here so that both
+/// paths draw the same random numbers.)
+#[test]
+fn attention_dropout_while_training_packed_equals_padded() {
+    let _rng = rng_lock();
+    let device = Default::default();
+    let mut model = long_model_with::<CpuAd>(&device, 0.1);
+    for layer in &mut model.ranking_model.model.layers {
+        layer.attn.out_drop = burn::nn::DropoutConfig::new(0.0).init();
+    }
+    let inputs = Inputs::rows(&LONG_ROWS, 50);
+    let keep = inputs.keep::<CpuAd>(&device);
+    let run = |layout, kernel| {
+        CpuAd::seed(&device, 99);
+        let model = model.clone().with_attention(layout).with_packed_attention(kernel);
+        forward(&model, &inputs)
+    };
+    let padded = run(AttentionLayout::Padded, PackedAttention::PerSequence);
+    let undropped = forward(&model.clone().with_attention(AttentionLayout::Padded).valid(), &inputs);
+    let dropout_effect = real_diff(
+        padded.hidden_state.clone().inner(),
+        undropped.hidden_state,
+        &keep.clone().inner(),
+    );
+    assert!(dropout_effect > 1e-3, "dropout changed nothing ({dropout_effect})");
+    for kernel in KERNELS {
+        let packed = run(AttentionLayout::Packed, kernel);
+        let diff = real_diff(packed.hidden_state, padded.hidden_state.clone(), &keep);
+        assert!(diff <= 1e-5, "{kernel:?}: {diff}");
+    }
 }
