@@ -23,7 +23,7 @@ pub use modernbert::{
 };
 pub use ops::{
     AttentionSpec, ModelBackend, attention_backward, attention_forward, attention_with_dropout, geglu_backward,
-    geglu_forward, layer_norm_backward, layer_norm_forward,
+    geglu_forward, layer_norm_backward, layer_norm_forward, qkv_rope_backward, qkv_rope_forward,
 };
 pub use packing::{PACK_BUCKET, PackedAttention, Packing};
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};

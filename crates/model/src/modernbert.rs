@@ -153,16 +153,9 @@ impl<B: Backend> ModernBertAttention<B> {
         let [b, t, h] = x.dims();
         let nh = self.num_heads;
         let d = h / nh;
-        let qkv = project(&self.Wqkv, x).reshape([b, t, 3 * nh, d]).swap_dims(1, 2);
-        let mut parts = qkv.chunk(3, 1).into_iter();
-        let (Some(q), Some(k), Some(v)) = (parts.next(), parts.next(), parts.next()) else {
-            unreachable!("chunk(3) of a dimension of size 3·nh gives three parts")
-        };
-        // Tables in the compute dtype, as transformers casts them to the dtype of qkv.
-        let cos = to_dtype(rope.cos.clone(), q.dtype()).reshape([1, 1, t, d]);
-        let sin = to_dtype(rope.sin.clone(), q.dtype()).reshape([1, 1, t, d]);
-        let q = apply_rope(q, cos.clone(), sin.clone());
-        let k = apply_rope(k, cos, sin);
+        let heads = B::qkv_rope(project(&self.Wqkv, x), rope.cos.clone(), rope.sin.clone(), nh);
+        let part = |i| heads.clone().narrow(0, i, 1).reshape([b, nh, t, d]);
+        let (q, k, v) = (part(0), part(1), part(2));
         let spec = AttentionSpec::padded((d as f64).powf(-0.5), half_window);
         // The memory-efficient op has no dropout on the probabilities.
         let dropout = self.attention_dropout.prob > 0.0 && B::ad_enabled(&k.device());
@@ -256,15 +249,6 @@ impl<B: Backend> Repadded<B> {
             .select(1, self.unpad_index.clone())
             .reshape([1, nh, n, d])
     }
-}
-
-/// NeoX `rotate_half` RoPE: `x·cos + concat(−x₂, x₁)·sin`.
-fn apply_rope<B: Backend>(x: Tensor<B, 4>, cos: Tensor<B, 4>, sin: Tensor<B, 4>) -> Tensor<B, 4> {
-    let d = x.dims()[3];
-    let x1 = x.clone().narrow(3, 0, d / 2);
-    let x2 = x.clone().narrow(3, d / 2, d / 2);
-    let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-    x * cos + rotated * sin
 }
 
 /// RoPE tables for one base θ.

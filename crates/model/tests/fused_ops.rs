@@ -137,3 +137,74 @@ fn layer_norm_matches_burns_module() {
         }
     }
 }
+
+/// RoPE of q and k as transformers writes it, on `[B, heads, T, D]` views of the projection.
+fn composed_qkv_rope<B: Backend>(
+    qkv: Tensor<B, 3>,
+    cos: Tensor<B, 2>,
+    sin: Tensor<B, 2>,
+    heads: usize,
+) -> Tensor<B, 5> {
+    let [b, t, h3] = qkv.dims();
+    let d = h3 / 3 / heads;
+    let x = qkv.reshape([b, t, 3 * heads, d]).swap_dims(1, 2);
+    let part = |i: usize| x.clone().narrow(1, i * heads, heads);
+    let rope = |x: Tensor<B, 4>| {
+        let rotated = Tensor::cat(
+            vec![x.clone().narrow(3, d / 2, d / 2).neg(), x.clone().narrow(3, 0, d / 2)],
+            3,
+        );
+        x * cos.clone().reshape([1, 1, t, d]) + rotated * sin.clone().reshape([1, 1, t, d])
+    };
+    Tensor::stack(vec![rope(part(0)), rope(part(1)), part(2)], 0)
+}
+
+/// Tables repeated over the two halves, as RoPE's are.
+fn rope_table(t: usize, d: usize, seed: u64) -> Tensor<CpuAd, 2> {
+    let half = normal([t, d / 2], seed);
+    Tensor::cat(vec![half.clone(), half], 1)
+}
+
+#[test]
+fn qkv_rope_matches_the_composed_form() {
+    let (b, t, heads, d) = (2, 7, 3, 8);
+    let (cos, sin) = (rope_table(t, d, 11), rope_table(t, d, 12));
+    let qkv0 = normal([b, t, 3 * heads * d], 13);
+    let weights = normal([3, b, heads, t, d], 14);
+    let run = |fused: bool| {
+        let qkv = qkv0.clone().detach().require_grad();
+        let out = if fused {
+            CpuAd::qkv_rope(qkv.clone(), cos.clone(), sin.clone(), heads)
+        } else {
+            composed_qkv_rope(qkv.clone(), cos.clone(), sin.clone(), heads)
+        };
+        let grads = (out.clone() * weights.clone()).sum().backward();
+        (out.inner(), qkv.grad(&grads).unwrap())
+    };
+    let ((out, grad), (want_out, want_grad)) = (run(true), run(false));
+    // The Flex kernel computes exactly what the composed ops compute.
+    assert_eq!(max_diff(out, want_out), 0.0);
+    assert!(max_diff(grad, want_grad) < 1e-6);
+    // The backend-generic composed op (used by other backends) agrees too.
+    let (reference, reference_grad) = run(false);
+    let generic =
+        provence_model::qkv_rope_forward(qkv0.clone().inner(), cos.clone().inner(), sin.clone().inner(), heads);
+    assert_eq!(max_diff(generic, reference), 0.0);
+    let generic_grad =
+        provence_model::qkv_rope_backward(weights.clone().inner(), cos.clone().inner(), sin.clone().inner());
+    assert!(max_diff(generic_grad, reference_grad) < 1e-6);
+}
+
+#[test]
+fn qkv_rope_in_bf16_falls_back_to_the_composed_form() {
+    let (b, t, heads, d) = (1, 5, 2, 4);
+    let (cos, sin) = (rope_table(t, d, 21), rope_table(t, d, 22));
+    let qkv = normal([b, t, 3 * heads * d], 23).cast(FloatDType::BF16);
+    let fused = CpuAd::qkv_rope(qkv.clone(), cos.clone(), sin.clone(), heads);
+    assert_eq!(fused.dtype(), burn::tensor::DType::BF16);
+    let reference = composed_qkv_rope(qkv, cos.cast(FloatDType::BF16), sin.cast(FloatDType::BF16), heads);
+    assert_eq!(
+        max_diff(fused.cast(FloatDType::F32), reference.cast(FloatDType::F32)),
+        0.0
+    );
+}

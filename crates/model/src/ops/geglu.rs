@@ -83,7 +83,7 @@ pub fn geglu_backward<B: Backend>(u: Tensor<B, 3>, grad: Tensor<B, 3>, act: Acti
 #[derive(Debug)]
 struct GegluBackward;
 
-impl<B: Backend> Backward<B, 1> for GegluBackward {
+impl<B: ModelBackend> Backward<B, 1> for GegluBackward {
     type State = (Primitive<B>, Activation);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
@@ -91,7 +91,7 @@ impl<B: Backend> Backward<B, 1> for GegluBackward {
         let (u, act) = ops.state;
         let [parent] = ops.parents;
         if let Some(node) = parent {
-            let grad_u = geglu_backward(float(u), grad, act);
+            let grad_u = B::geglu_grad(float(u), grad, act);
             grads.register::<B>(node.id, grad_u.into_primitive().tensor());
         }
     }

@@ -8,8 +8,10 @@
 //! values and gradients.
 
 mod attention;
+mod flex;
 mod geglu;
 mod layer_norm;
+mod rope;
 
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -20,6 +22,7 @@ pub use attention::{AttentionSpec, attention_backward, attention_forward, attent
 pub(crate) use geglu::activate;
 pub use geglu::{geglu_backward, geglu_forward};
 pub use layer_norm::{layer_norm_backward, layer_norm_forward};
+pub use rope::{qkv_rope_backward, qkv_rope_forward};
 
 use crate::config::Activation;
 use crate::packing::PackedAttention;
@@ -42,9 +45,25 @@ pub trait ModelBackend: Backend {
         attention_forward(q, k, v, key_pad, spec)
     }
 
+    /// The fused projection `qkv` [B, T, 3H] split into heads `[3, B, heads, T, D]` (q, k, v) with
+    /// RoPE (`cos`, `sin` [T, D]) applied to q and k, in the dtype of `qkv`.
+    fn qkv_rope(qkv: Tensor<Self, 3>, cos: Tensor<Self, 2>, sin: Tensor<Self, 2>, heads: usize) -> Tensor<Self, 5> {
+        qkv_rope_forward(qkv, cos, sin, heads)
+    }
+
+    /// Gradient with respect to `qkv` of [`Self::qkv_rope`], given the output gradient.
+    fn qkv_rope_grad(grad: Tensor<Self, 5>, cos: Tensor<Self, 2>, sin: Tensor<Self, 2>) -> Tensor<Self, 3> {
+        qkv_rope_backward(grad, cos, sin)
+    }
+
     /// `act(input) · gate` of `u = [input | gate]` `[B, T, 2I]` → `[B, T, I]` (ModernBERT's MLP).
     fn geglu(u: Tensor<Self, 3>, act: Activation) -> Tensor<Self, 3> {
         geglu_forward(u, act)
+    }
+
+    /// Gradient with respect to `u` of [`Self::geglu`], given the output gradient `grad`.
+    fn geglu_grad(u: Tensor<Self, 3>, grad: Tensor<Self, 3>, act: Activation) -> Tensor<Self, 3> {
+        geglu_backward(u, grad, act)
     }
 
     /// Layer norm over the last dimension of `x` `[B, T, H]` (Burn's `layer_norm`: population
@@ -59,8 +78,6 @@ pub trait ModelBackend: Backend {
         layer_norm_forward(x, gamma, beta, eps)
     }
 }
-
-impl ModelBackend for burn::backend::Flex {}
 
 #[cfg(feature = "cuda")]
 impl ModelBackend for burn::backend::Cuda {
@@ -79,6 +96,10 @@ impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
         spec: AttentionSpec,
     ) -> Tensor<Self, 4> {
         attention::autodiff_attention(q, k, v, key_pad, spec)
+    }
+
+    fn qkv_rope(qkv: Tensor<Self, 3>, cos: Tensor<Self, 2>, sin: Tensor<Self, 2>, heads: usize) -> Tensor<Self, 5> {
+        rope::autodiff_qkv_rope(qkv, cos, sin, heads)
     }
 
     fn geglu(u: Tensor<Self, 3>, act: Activation) -> Tensor<Self, 3> {
