@@ -22,8 +22,9 @@ pub use modernbert::{
     ModernBertMlp, ModernBertModel, ModernBertOutput, ModernBertPredictionHead, SequenceClassifierOutput,
 };
 pub use ops::{
-    AttentionSpec, ModelBackend, attention_backward, attention_forward, attention_with_dropout, geglu_backward,
-    geglu_forward, layer_norm_backward, layer_norm_forward, qkv_rope_backward, qkv_rope_forward,
+    AttentionSpec, Chunk, ChunkProbs, ModelBackend, attention_backward, attention_forward, attention_with_dropout,
+    chunk_score_grad, chunk_softmax, geglu_backward, geglu_forward, layer_norm_backward, layer_norm_forward,
+    qkv_rope_backward, qkv_rope_forward,
 };
 pub use packing::{PACK_BUCKET, PackedAttention, Packing};
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};

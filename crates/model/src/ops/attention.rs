@@ -43,7 +43,7 @@ pub struct AttentionSpec {
 }
 
 /// One chunk of query rows and the key range they may see.
-type Chunk = (Range<usize>, Range<usize>);
+pub type Chunk = (Range<usize>, Range<usize>);
 
 impl AttentionSpec {
     /// A spec for padded rows (one sequence per row).
@@ -91,6 +91,12 @@ impl AttentionSpec {
             .collect()
     }
 
+    /// The half window if it masks some key of `chunk` (some row and key more than `w` apart).
+    pub fn window_cut(&self, (rows, keys): &Chunk) -> Option<usize> {
+        self.half_window
+            .filter(|&w| keys.start + w < rows.end - 1 || rows.start + w < keys.end - 1)
+    }
+
     /// Every chunk of a length-`t` row, in row order.
     fn chunks(&self, t: usize) -> Vec<Chunk> {
         self.sequences(t).into_iter().flat_map(|(_, chunks)| chunks).collect()
@@ -98,12 +104,13 @@ impl AttentionSpec {
 }
 
 /// Probabilities of one chunk, with rows that see no real key zeroed, and those rows' flags.
-struct ChunkProbs<B: Backend> {
+#[derive(Debug)]
+pub struct ChunkProbs<B: Backend> {
     /// `[B, heads, chunk, keys]`, in the dtype of `v`.
-    probs: Tensor<B, 4>,
+    pub probs: Tensor<B, 4>,
     /// `[B, 1, chunk, 1]`: 1 where the row sees no real key, else 0 (f32); `None` when nothing
     /// is masked.
-    dead: Option<Tensor<B, 4>>,
+    pub dead: Option<Tensor<B, 4>>,
 }
 
 /// The mask of one chunk `[B, 1, rows, keys]`, true = masked: padding keys, and keys outside
@@ -123,28 +130,23 @@ fn chunk_mask<B: Backend>(
             .reshape([batch, 1, 1, n_keys])
             .expand([batch, 1, n_rows, n_keys])
     });
-    // The window masks something only if some row and key of the chunk are more than `w` apart.
-    let window = spec
-        .half_window
-        .filter(|&w| keys.start + w < rows.end - 1 || rows.start + w < keys.end - 1)
-        .map(|w| {
-            let i = Tensor::<B, 1, Int>::arange(rows.start as i64..rows.end as i64, device).reshape([n_rows, 1]);
-            let j = Tensor::<B, 1, Int>::arange(keys.start as i64..keys.end as i64, device).reshape([1, n_keys]);
-            (i - j)
-                .abs()
-                .greater_elem(w as i64)
-                .reshape([1, 1, n_rows, n_keys])
-                .expand([batch, 1, n_rows, n_keys])
-        });
+    let window = spec.window_cut(&(rows.clone(), keys.clone())).map(|w| {
+        let i = Tensor::<B, 1, Int>::arange(rows.start as i64..rows.end as i64, device).reshape([n_rows, 1]);
+        let j = Tensor::<B, 1, Int>::arange(keys.start as i64..keys.end as i64, device).reshape([1, n_keys]);
+        (i - j)
+            .abs()
+            .greater_elem(w as i64)
+            .reshape([1, 1, n_rows, n_keys])
+            .expand([batch, 1, n_rows, n_keys])
+    });
     match (pad, window) {
         (Some(pad), Some(window)) => Some(pad.bool_or(window)),
         (pad, window) => pad.or(window),
     }
 }
 
-/// Softmax of one chunk's scores in f32 (whatever the dtype of q and k), masked with
-/// transformers' `finfo.min` semantics.
-fn chunk_probs<B: Backend>(
+/// Probabilities of one chunk: `q·kᵀ` over its rows and keys, then [`ModelBackend::chunk_softmax`].
+fn chunk_probs<B: ModelBackend>(
     q: &Tensor<B, 4>,
     k: &Tensor<B, 4>,
     key_pad: Option<&Tensor<B, 2, Bool>>,
@@ -152,16 +154,25 @@ fn chunk_probs<B: Backend>(
     spec: &AttentionSpec,
     value_dtype: burn::tensor::DType,
 ) -> ChunkProbs<B> {
-    let [b, h, _, _] = q.dims();
     let (rows, keys) = chunk;
-    let (n_rows, n_keys) = (rows.len(), keys.len());
-    let q_c = q.clone().narrow(2, rows.start, n_rows);
-    let k_r = k.clone().narrow(2, keys.start, n_keys);
-    let scores = q_c
-        .matmul(k_r.swap_dims(2, 3))
-        .mul_scalar(spec.scale)
-        .cast(FloatDType::F32);
-    let Some(mask) = chunk_mask(key_pad, b, &q.device(), chunk, spec) else {
+    let q_c = q.clone().narrow(2, rows.start, rows.len());
+    let k_r = k.clone().narrow(2, keys.start, keys.len());
+    B::chunk_softmax(q_c.matmul(k_r.swap_dims(2, 3)), key_pad, chunk, spec, value_dtype)
+}
+
+/// Softmax of one chunk's raw scores `q·kᵀ` `[B, heads, rows, keys]`: scaled, in f32 (whatever
+/// the dtype of q and k), masked with transformers' `finfo.min` semantics (padding keys of
+/// `key_pad` `[B, T]`, keys outside the window); probabilities in `value_dtype`.
+pub fn chunk_softmax<B: Backend>(
+    scores: Tensor<B, 4>,
+    key_pad: Option<&Tensor<B, 2, Bool>>,
+    chunk: &Chunk,
+    spec: &AttentionSpec,
+    value_dtype: burn::tensor::DType,
+) -> ChunkProbs<B> {
+    let [b, h, n_rows, n_keys] = scores.dims();
+    let scores = scores.mul_scalar(spec.scale).cast(FloatDType::F32);
+    let Some(mask) = chunk_mask(key_pad, b, &scores.device(), chunk, spec) else {
         return ChunkProbs {
             probs: activation::softmax(scores, 3).cast(value_dtype),
             dead: None,
@@ -174,6 +185,23 @@ fn chunk_probs<B: Backend>(
         probs: probs.cast(value_dtype),
         dead: Some(dead.float()),
     }
+}
+
+/// The gradient of one chunk's raw scores `dS = P ⊙ (dP − rowsum(dO ⊙ O)) · scale` in `dtype`,
+/// from the probabilities `P`, `dP = dO·vᵀ` (f32) and the chunk's output `O` and its gradient
+/// `dO` `[B, heads, rows, head_dim]`. Rows that see no real key have `P = 0` and get none.
+pub fn chunk_score_grad<B: Backend>(
+    probs: Tensor<B, 4>,
+    dp: Tensor<B, 4>,
+    grad: Tensor<B, 4>,
+    out: Tensor<B, 4>,
+    scale: f64,
+    dtype: burn::tensor::DType,
+) -> Tensor<B, 4> {
+    let row_dot = (grad.cast(FloatDType::F32) * out.cast(FloatDType::F32)).sum_dim(3);
+    (probs.cast(FloatDType::F32) * (dp - row_dot))
+        .mul_scalar(scale)
+        .cast(dtype)
 }
 
 /// The probability every key gets in a row that sees no real key, `1/T` rounded to the dtype
@@ -192,7 +220,7 @@ fn dead_row_output<B: Backend>(v: &Tensor<B, 4>) -> Tensor<B, 4> {
 
 /// The forward pass, chunk by chunk; output `[B, heads, T, head_dim]` in the dtype of `v`.
 /// `key_pad` `[B, T]` is true on padding keys (`None`: no padding).
-pub fn attention_forward<B: Backend>(
+pub fn attention_forward<B: ModelBackend>(
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
@@ -240,7 +268,7 @@ pub fn attention_with_dropout<B: Backend>(
 
 /// Gradients of [`attention_forward`] with respect to `q`, `k`, `v`, given the output `out` and
 /// its gradient `grad`; probabilities are recomputed chunk by chunk.
-pub fn attention_backward<B: Backend>(
+pub fn attention_backward<B: ModelBackend>(
     [q, k, v]: [Tensor<B, 4>; 3],
     key_pad: Option<Tensor<B, 2, Bool>>,
     out: Tensor<B, 4>,
@@ -273,12 +301,8 @@ pub fn attention_backward<B: Backend>(
             seq_v = seq_v
                 .clone()
                 .slice_assign(local.clone(), seq_v.slice(local.clone()) + dv);
-            // dS = P ⊙ (dP − rowsum(dO ⊙ O)); dead rows have P = 0 and get no score gradient.
             let dp = g.clone().matmul(v_r.swap_dims(2, 3)).cast(FloatDType::F32);
-            let row_dot = (g.cast(FloatDType::F32) * o.cast(FloatDType::F32)).sum_dim(3);
-            let ds = (probs.cast(FloatDType::F32) * (dp - row_dot))
-                .mul_scalar(spec.scale)
-                .cast(dtype);
+            let ds = B::chunk_score_grad(probs, dp, g, o, spec.scale, dtype);
             grad_q.push(ds.clone().matmul(k_r).cast(FloatDType::F32));
             let dk = ds.swap_dims(2, 3).matmul(q_c).cast(FloatDType::F32);
             seq_k = seq_k.clone().slice_assign(local.clone(), seq_k.slice(local) + dk);
@@ -304,7 +328,7 @@ type SavedAttention<B> = (
     AttentionSpec,
 );
 
-impl<B: Backend> Backward<B, 3> for MaskedAttentionBackward {
+impl<B: ModelBackend> Backward<B, 3> for MaskedAttentionBackward {
     type State = SavedAttention<B>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {

@@ -11,13 +11,95 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::{ModelBackend, geglu, rope};
+use super::{AttentionSpec, Chunk, ChunkProbs, ModelBackend, attention, geglu, rope};
 use crate::config::Activation;
 
 /// Rows per rayon task in row-wise kernels.
 const ROWS_PER_TASK: usize = 16;
 
 impl ModelBackend for Flex {
+    fn chunk_softmax(
+        scores: Tensor<Self, 4>,
+        key_pad: Option<&Tensor<Self, 2, Bool>>,
+        chunk: &Chunk,
+        spec: &AttentionSpec,
+        value_dtype: DType,
+    ) -> ChunkProbs<Self> {
+        let [b, h, n_rows, n_keys] = scores.dims();
+        let pad = key_pad.map(|p| {
+            p.clone()
+                .int()
+                .into_data()
+                .convert::<u8>()
+                .to_vec::<u8>()
+                .unwrap_or_default()
+        });
+        let (Some(x), DType::F32) = (F32View::of(&scores), value_dtype) else {
+            return attention::chunk_softmax(scores, key_pad, chunk, spec, value_dtype);
+        };
+        let mask = ChunkMask {
+            pad: pad.as_deref(),
+            t: key_pad.map_or(0, |p| p.dims()[1]),
+            chunk,
+            half_window: spec.half_window,
+        };
+        let mut probs = vec![0f32; x.values().len()];
+        probs
+            .par_chunks_mut(n_keys * ROWS_PER_TASK)
+            .zip(x.values().par_chunks(n_keys * ROWS_PER_TASK))
+            .enumerate()
+            .for_each(|(task, (dst, src))| {
+                for (r, (out, row)) in dst.chunks_mut(n_keys).zip(src.chunks(n_keys)).enumerate() {
+                    let row_index = task * ROWS_PER_TASK + r;
+                    let (batch, query) = (row_index / (h * n_rows), row_index % n_rows);
+                    masked_softmax_row(row, out, spec.scale as f32, |j| mask.masked(batch, query, j));
+                }
+            });
+        let dead = mask.any(spec).then(|| {
+            let flags: Vec<f32> = (0..b * n_rows)
+                .map(|i| f32::from(u8::from((0..n_keys).all(|j| mask.masked(i / n_rows, i % n_rows, j)))))
+                .collect();
+            tensor(flags, [b, 1, n_rows, 1])
+        });
+        ChunkProbs {
+            probs: tensor(probs, [b, h, n_rows, n_keys]),
+            dead,
+        }
+    }
+
+    fn chunk_score_grad(
+        probs: Tensor<Self, 4>,
+        dp: Tensor<Self, 4>,
+        grad: Tensor<Self, 4>,
+        out: Tensor<Self, 4>,
+        scale: f64,
+        dtype: DType,
+    ) -> Tensor<Self, 4> {
+        let [b, h, n_rows, n_keys] = probs.dims();
+        let d = grad.dims()[3];
+        let views = (
+            F32View::of(&probs),
+            F32View::of(&dp),
+            F32View::of(&grad),
+            F32View::of(&out),
+        );
+        let (Some(p), Some(dp_v), Some(g), Some(o), DType::F32) = (views.0, views.1, views.2, views.3, dtype) else {
+            return attention::chunk_score_grad(probs, dp, grad, out, scale, dtype);
+        };
+        let mut ds = vec![0f32; p.values().len()];
+        ds.par_chunks_mut(n_keys)
+            .zip(p.values().par_chunks(n_keys))
+            .zip(dp_v.values().par_chunks(n_keys))
+            .zip(g.values().par_chunks(d).zip(o.values().par_chunks(d)))
+            .for_each(|(((ds, p), dp), (g, o))| {
+                let row_dot: f32 = g.iter().zip(o).map(|(a, b)| a * b).sum();
+                for ((ds, &p), &dp) in ds.iter_mut().zip(p).zip(dp) {
+                    *ds = (p * (dp - row_dot)) * scale as f32;
+                }
+            });
+        tensor(ds, [b, h, n_rows, n_keys])
+    }
+
     fn geglu(u: Tensor<Self, 3>, act: Activation) -> Tensor<Self, 3> {
         let [b, t, i2] = u.dims();
         let i = i2 / 2;
@@ -86,6 +168,58 @@ impl ModelBackend for Flex {
             shape.unrotate_row(row, g.values(), dst, c.values(), s.values());
         });
         tensor(out, [b, t, 3 * heads * d])
+    }
+}
+
+/// Which keys of an attention chunk are masked: padding keys and keys outside the window.
+struct ChunkMask<'a> {
+    /// `[B, T]` padding flags (1 = pad) of the whole rows, if any.
+    pad: Option<&'a [u8]>,
+    /// Row length `T` of `pad`.
+    t: usize,
+    chunk: &'a Chunk,
+    half_window: Option<usize>,
+}
+
+impl ChunkMask<'_> {
+    /// Whether key `j` of the chunk is masked for query `query` of the chunk in batch row `batch`.
+    fn masked(&self, batch: usize, query: usize, j: usize) -> bool {
+        let (i, key) = (self.chunk.0.start + query, self.chunk.1.start + j);
+        self.pad.is_some_and(|pad| pad[batch * self.t + key] != 0)
+            || self.half_window.is_some_and(|w| i.abs_diff(key) > w)
+    }
+
+    /// Whether anything can be masked (the composed op's "mask present" rule).
+    fn any(&self, spec: &AttentionSpec) -> bool {
+        self.pad.is_some() || spec.window_cut(self.chunk).is_some()
+    }
+}
+
+/// `softmax(row · scale)` with masked entries set to `f32::MIN` first (transformers' eager
+/// semantics); a row whose every entry is masked comes out as zeros.
+fn masked_softmax_row(row: &[f32], out: &mut [f32], scale: f32, masked: impl Fn(usize) -> bool) {
+    let mut max = f32::NEG_INFINITY;
+    let mut live = false;
+    for (j, (o, &s)) in out.iter_mut().zip(row).enumerate() {
+        *o = if masked(j) {
+            f32::MIN
+        } else {
+            live = true;
+            s * scale
+        };
+        max = max.max(*o);
+    }
+    if !live {
+        out.fill(0.0);
+        return;
+    }
+    let mut sum = 0.0f32;
+    for o in out.iter_mut() {
+        *o = (*o - max).exp();
+        sum += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= sum;
     }
 }
 

@@ -18,7 +18,10 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
 
-pub use attention::{AttentionSpec, attention_backward, attention_forward, attention_with_dropout};
+pub use attention::{
+    AttentionSpec, Chunk, ChunkProbs, attention_backward, attention_forward, attention_with_dropout, chunk_score_grad,
+    chunk_softmax,
+};
 pub(crate) use geglu::activate;
 pub use geglu::{geglu_backward, geglu_forward};
 pub use layer_norm::{layer_norm_backward, layer_norm_forward};
@@ -43,6 +46,30 @@ pub trait ModelBackend: Backend {
         spec: AttentionSpec,
     ) -> Tensor<Self, 4> {
         attention_forward(q, k, v, key_pad, spec)
+    }
+
+    /// One attention chunk's masked softmax (see [`chunk_softmax`]); the chunked attention op
+    /// calls it between its two matmuls.
+    fn chunk_softmax(
+        scores: Tensor<Self, 4>,
+        key_pad: Option<&Tensor<Self, 2, Bool>>,
+        chunk: &Chunk,
+        spec: &AttentionSpec,
+        value_dtype: burn::tensor::DType,
+    ) -> ChunkProbs<Self> {
+        attention::chunk_softmax(scores, key_pad, chunk, spec, value_dtype)
+    }
+
+    /// One attention chunk's score gradient in backward (see [`chunk_score_grad`]).
+    fn chunk_score_grad(
+        probs: Tensor<Self, 4>,
+        dp: Tensor<Self, 4>,
+        grad: Tensor<Self, 4>,
+        out: Tensor<Self, 4>,
+        scale: f64,
+        dtype: burn::tensor::DType,
+    ) -> Tensor<Self, 4> {
+        attention::chunk_score_grad(probs, dp, grad, out, scale, dtype)
     }
 
     /// The fused projection `qkv` [B, T, 3H] split into heads `[3, B, heads, T, D]` (q, k, v) with
