@@ -108,8 +108,8 @@ impl AttentionSpec {
 pub struct ChunkProbs<B: Backend> {
     /// `[B, heads, chunk, keys]`, in the dtype of `v`.
     pub probs: Tensor<B, 4>,
-    /// `[B, 1, chunk, 1]`: 1 where the row sees no real key, else 0 (f32); `None` when nothing
-    /// is masked.
+    /// `[B, 1, chunk, 1]`: 1 where the row sees no real key, else 0 (f32); `None` without
+    /// padding keys (every query then sees its own key).
     pub dead: Option<Tensor<B, 4>>,
 }
 
@@ -178,11 +178,20 @@ pub fn chunk_softmax<B: Backend>(
             dead: None,
         };
     };
-    let dead = mask.clone().all_dim(3);
-    let scores = scores.mask_fill(mask.expand([b, h, n_rows, n_keys]), f32::MIN);
-    let probs = activation::softmax(scores, 3).mask_fill(dead.clone().expand([b, h, n_rows, n_keys]), 0.0);
+    let scores = scores.mask_fill(mask.clone().expand([b, h, n_rows, n_keys]), f32::MIN);
+    let probs = activation::softmax(scores, 3);
+    // Without padding every query sees at least its own key: no row is dead.
+    let Some(_) = key_pad else {
+        return ChunkProbs {
+            probs: probs.cast(value_dtype),
+            dead: None,
+        };
+    };
+    let dead = mask.all_dim(3);
     ChunkProbs {
-        probs: probs.cast(value_dtype),
+        probs: probs
+            .mask_fill(dead.clone().expand([b, h, n_rows, n_keys]), 0.0)
+            .cast(value_dtype),
         dead: Some(dead.float()),
     }
 }

@@ -6,7 +6,6 @@
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::flex::ops::unary::erf_f32;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorPrimitive};
 use rayon::prelude::*;
@@ -16,6 +15,28 @@ use crate::config::Activation;
 
 /// Rows per rayon task in row-wise kernels.
 const ROWS_PER_TASK: usize = 16;
+
+/// Outputs smaller than this many values are computed on the calling thread: handing work to
+/// the rayon pool costs more than it saves (measured on the tiny model's `process()`).
+const PARALLEL_MIN_VALUES: usize = 1 << 15;
+
+/// Fills `out` row by row (`row_len` values each) with `f(row_index, row)`, over the rayon pool
+/// in tasks of [`ROWS_PER_TASK`] rows when `out` is large enough.
+fn for_rows(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if row_len == 0 {
+        return;
+    }
+    let task = |(t, rows): (usize, &mut [f32])| {
+        for (r, row) in rows.chunks_mut(row_len).enumerate() {
+            f(t * ROWS_PER_TASK + r, row);
+        }
+    };
+    if out.len() < PARALLEL_MIN_VALUES {
+        out.chunks_mut(row_len * ROWS_PER_TASK).enumerate().for_each(task);
+    } else {
+        out.par_chunks_mut(row_len * ROWS_PER_TASK).enumerate().for_each(task);
+    }
+}
 
 impl ModelBackend for Flex {
     fn chunk_softmax(
@@ -44,20 +65,18 @@ impl ModelBackend for Flex {
             half_window: spec.half_window,
         };
         let mut probs = vec![0f32; x.values().len()];
-        probs
-            .par_chunks_mut(n_keys * ROWS_PER_TASK)
-            .zip(x.values().par_chunks(n_keys * ROWS_PER_TASK))
-            .enumerate()
-            .for_each(|(task, (dst, src))| {
-                for (r, (out, row)) in dst.chunks_mut(n_keys).zip(src.chunks(n_keys)).enumerate() {
-                    let row_index = task * ROWS_PER_TASK + r;
-                    let (batch, query) = (row_index / (h * n_rows), row_index % n_rows);
-                    masked_softmax_row(row, out, spec.scale as f32, |j| mask.masked(batch, query, j));
-                }
-            });
-        let dead = mask.any(spec).then(|| {
+        for_rows(&mut probs, n_keys, |r, out| {
+            let (batch, query) = (r / (h * n_rows), r % n_rows);
+            let row = &x.values()[r * n_keys..][..n_keys];
+            masked_softmax_row(row, out, spec.scale as f32, mask.window(query), mask.pad_row(batch));
+        });
+        let dead = mask.pad.is_some().then(|| {
             let flags: Vec<f32> = (0..b * n_rows)
-                .map(|i| f32::from(u8::from((0..n_keys).all(|j| mask.masked(i / n_rows, i % n_rows, j)))))
+                .map(|i| {
+                    let (window, pad) = (mask.window(i % n_rows), mask.pad_row(i / n_rows));
+                    let dead = window.is_empty() || pad.is_some_and(|pad| pad[window].iter().all(|&p| p != 0));
+                    f32::from(u8::from(dead))
+                })
                 .collect();
             tensor(flags, [b, 1, n_rows, 1])
         });
@@ -87,16 +106,17 @@ impl ModelBackend for Flex {
             return attention::chunk_score_grad(probs, dp, grad, out, scale, dtype);
         };
         let mut ds = vec![0f32; p.values().len()];
-        ds.par_chunks_mut(n_keys)
-            .zip(p.values().par_chunks(n_keys))
-            .zip(dp_v.values().par_chunks(n_keys))
-            .zip(g.values().par_chunks(d).zip(o.values().par_chunks(d)))
-            .for_each(|(((ds, p), dp), (g, o))| {
-                let row_dot: f32 = g.iter().zip(o).map(|(a, b)| a * b).sum();
-                for ((ds, &p), &dp) in ds.iter_mut().zip(p).zip(dp) {
-                    *ds = (p * (dp - row_dot)) * scale as f32;
-                }
-            });
+        for_rows(&mut ds, n_keys, |r, ds| {
+            let (g, o) = (&g.values()[r * d..][..d], &o.values()[r * d..][..d]);
+            let row_dot: f32 = g.iter().zip(o).map(|(a, b)| a * b).sum();
+            let (p, dp) = (
+                &p.values()[r * n_keys..][..n_keys],
+                &dp_v.values()[r * n_keys..][..n_keys],
+            );
+            for ((ds, &p), &dp) in ds.iter_mut().zip(p).zip(dp) {
+                *ds = (p * (dp - row_dot)) * scale as f32;
+            }
+        });
         tensor(ds, [b, h, n_rows, n_keys])
     }
 
@@ -107,16 +127,15 @@ impl ModelBackend for Flex {
             return geglu::geglu_forward(u, act);
         };
         let mut out = vec![0f32; b * t * i];
-        out.par_chunks_mut(i * ROWS_PER_TASK)
-            .zip(x.values().par_chunks(i2 * ROWS_PER_TASK))
-            .for_each(|(dst, src)| {
-                for (out, row) in dst.chunks_mut(i).zip(src.chunks(i2)) {
-                    let (input, gate) = row.split_at(i);
-                    for ((o, &x), &g) in out.iter_mut().zip(input).zip(gate) {
-                        *o = activation(act, x) * g;
-                    }
-                }
-            });
+        for_rows(&mut out, i, |r, out| {
+            let (input, gate) = x.values()[r * i2..][..i2].split_at(i);
+            match act {
+                Activation::Gelu => gate_row(input, gate, out, gelu),
+                Activation::GeluTanh => gate_row(input, gate, out, gelu_tanh),
+                Activation::Silu => gate_row(input, gate, out, |x| x * sigmoid(x)),
+                Activation::Relu => gate_row(input, gate, out, |x| x.max(0.0)),
+            }
+        });
         tensor(out, [b, t, i])
     }
 
@@ -127,19 +146,18 @@ impl ModelBackend for Flex {
             return geglu::geglu_backward(u, grad, act);
         };
         let mut out = vec![0f32; b * t * i2];
-        out.par_chunks_mut(i2 * ROWS_PER_TASK)
-            .zip(x.values().par_chunks(i2 * ROWS_PER_TASK))
-            .zip(g.values().par_chunks(i * ROWS_PER_TASK))
-            .for_each(|((dst, src), grads)| {
-                for ((out, row), grad) in dst.chunks_mut(i2).zip(src.chunks(i2)).zip(grads.chunks(i)) {
-                    let (input, gate) = row.split_at(i);
-                    let (grad_input, grad_gate) = out.split_at_mut(i);
-                    for k in 0..i {
-                        grad_gate[k] = grad[k] * activation(act, input[k]);
-                        grad_input[k] = grad[k] * gate[k] * activation_derivative(act, input[k]);
-                    }
+        for_rows(&mut out, i2, |r, out| {
+            let (input, gate) = x.values()[r * i2..][..i2].split_at(i);
+            let grad = &g.values()[r * i..][..i];
+            match act {
+                Activation::Gelu => gate_grad_row(input, gate, grad, out, gelu, gelu_derivative),
+                Activation::GeluTanh => gate_grad_row(input, gate, grad, out, gelu_tanh, gelu_tanh_derivative),
+                Activation::Silu => gate_grad_row(input, gate, grad, out, |x| x * sigmoid(x), silu_derivative),
+                Activation::Relu => {
+                    gate_grad_row(input, gate, grad, out, |x| x.max(0.0), |x| f32::from(u8::from(x > 0.0)))
                 }
-            });
+            }
+        });
         tensor(out, [b, t, i2])
     }
 
@@ -151,7 +169,7 @@ impl ModelBackend for Flex {
         };
         let shape = RopeShape { b, t, heads, d };
         let mut out = vec![0f32; x.values().len()];
-        out.par_chunks_mut(t * d).enumerate().for_each(|(plane, dst)| {
+        for_rows(&mut out, t * d, |plane, dst| {
             shape.rotate_plane(plane, x.values(), dst, c.values(), s.values());
         });
         tensor(out, [3, b, heads, t, d])
@@ -164,7 +182,7 @@ impl ModelBackend for Flex {
         };
         let shape = RopeShape { b, t, heads, d };
         let mut out = vec![0f32; g.values().len()];
-        out.par_chunks_mut(3 * heads * d).enumerate().for_each(|(row, dst)| {
+        for_rows(&mut out, 3 * heads * d, |row, dst| {
             shape.unrotate_row(row, g.values(), dst, c.values(), s.values());
         });
         tensor(out, [b, t, 3 * heads * d])
@@ -182,75 +200,152 @@ struct ChunkMask<'a> {
 }
 
 impl ChunkMask<'_> {
-    /// Whether key `j` of the chunk is masked for query `query` of the chunk in batch row `batch`.
-    fn masked(&self, batch: usize, query: usize, j: usize) -> bool {
-        let (i, key) = (self.chunk.0.start + query, self.chunk.1.start + j);
-        self.pad.is_some_and(|pad| pad[batch * self.t + key] != 0)
-            || self.half_window.is_some_and(|w| i.abs_diff(key) > w)
+    /// The keys (indices into the chunk's key range) that query `query` of the chunk can see
+    /// through the window.
+    fn window(&self, query: usize) -> std::ops::Range<usize> {
+        let keys = &self.chunk.1;
+        let i = self.chunk.0.start + query;
+        match self.half_window {
+            Some(w) => {
+                let first = i.saturating_sub(w).clamp(keys.start, keys.end);
+                let last = (i + w + 1).clamp(first, keys.end);
+                first - keys.start..last - keys.start
+            }
+            None => 0..keys.len(),
+        }
     }
 
-    /// Whether anything can be masked (the composed op's "mask present" rule).
-    fn any(&self, spec: &AttentionSpec) -> bool {
-        self.pad.is_some() || spec.window_cut(self.chunk).is_some()
+    /// The padding flags of the chunk's keys in batch row `batch`, if there is padding.
+    fn pad_row(&self, batch: usize) -> Option<&[u8]> {
+        let keys = &self.chunk.1;
+        self.pad
+            .map(|pad| &pad[batch * self.t + keys.start..batch * self.t + keys.end])
     }
 }
 
-/// `softmax(row · scale)` with masked entries set to `f32::MIN` first (transformers' eager
-/// semantics); a row whose every entry is masked comes out as zeros.
-fn masked_softmax_row(row: &[f32], out: &mut [f32], scale: f32, masked: impl Fn(usize) -> bool) {
-    let mut max = f32::NEG_INFINITY;
-    let mut live = false;
-    for (j, (o, &s)) in out.iter_mut().zip(row).enumerate() {
-        *o = if masked(j) {
-            f32::MIN
-        } else {
-            live = true;
-            s * scale
-        };
-        max = max.max(*o);
-    }
-    if !live {
-        out.fill(0.0);
-        return;
-    }
-    let mut sum = 0.0f32;
-    for o in out.iter_mut() {
-        *o = (*o - max).exp();
-        sum += *o;
-    }
-    for o in out.iter_mut() {
-        *o /= sum;
+/// `softmax(row · scale)` over the keys in `window` that are not padding (`pad` 1), masked keys
+/// set to `f32::MIN` first as transformers does, so they get exactly 0; a row that sees no key
+/// comes out as zeros.
+fn masked_softmax_row(row: &[f32], out: &mut [f32], scale: f32, window: std::ops::Range<usize>, pad: Option<&[u8]>) {
+    out.fill(0.0);
+    let (xs, os) = (&row[window.clone()], &mut out[window.clone()]);
+    let sum = match pad.map(|pad| &pad[window]) {
+        // No padding: straight-line loops the compiler vectorises.
+        None => {
+            let Some(max) = xs.iter().copied().reduce(f32::max) else {
+                return;
+            };
+            let max = max * scale;
+            for (o, &x) in os.iter_mut().zip(xs) {
+                *o = exp(x * scale - max);
+            }
+            os.iter().sum::<f32>()
+        }
+        Some(pad) => {
+            let live = xs.iter().zip(pad).filter(|(_, p)| **p == 0).map(|(x, _)| *x);
+            let Some(max) = live.reduce(f32::max) else {
+                return;
+            };
+            let max = max * scale;
+            for ((o, &x), &p) in os.iter_mut().zip(xs).zip(pad) {
+                *o = if p == 0 { exp(x * scale - max) } else { 0.0 };
+            }
+            os.iter().sum::<f32>()
+        }
+    };
+    let inv = 1.0 / sum;
+    for o in os.iter_mut() {
+        *o *= inv;
     }
 }
 
-/// `ACT2FN[act](x)`, as Flex computes Burn's activations.
-fn activation(act: Activation, x: f32) -> f32 {
-    match act {
-        Activation::Gelu => 0.5 * x * (1.0 + erf_f32(x / std::f32::consts::SQRT_2)),
-        Activation::GeluTanh => (x * (((x + x.powf(3.0) * 0.044_715) * SQRT_2_OVER_PI).tanh() + 1.0)) * 0.5,
-        Activation::Silu => x * sigmoid(x),
-        Activation::Relu => x.max(0.0),
+/// `eˣ` for `x ≤ 0` to within 2 ulp (Cephes' expf polynomial after reduction by ln 2), in
+/// straight-line arithmetic the compiler can vectorise; `e^x` below `-87.3` is 0.
+fn exp(x: f32) -> f32 {
+    // Round to nearest by adding and removing 1.5·2²³ (exact for |t| < 2²²).
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.max(-87.4);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    let scaled = e * f32::from_bits(((n as i32 + 127).max(1) as u32) << 23);
+    if x < -87.3 { 0.0 } else { scaled }
+}
+
+/// `out = act(input) · gate`, with the activation inlined so the loop vectorises.
+fn gate_row(input: &[f32], gate: &[f32], out: &mut [f32], act: impl Fn(f32) -> f32) {
+    for ((o, &x), &g) in out.iter_mut().zip(input).zip(gate) {
+        *o = act(x) * g;
     }
 }
 
-/// `d act / dx` at `x` (exact for every activation).
-fn activation_derivative(act: Activation, x: f32) -> f32 {
-    match act {
-        Activation::Gelu => {
-            let cdf = 0.5 * (1.0 + erf_f32(x / std::f32::consts::SQRT_2));
-            cdf + x * (-0.5 * x * x).exp() * INV_SQRT_2PI
-        }
-        Activation::GeluTanh => {
-            let t = ((x + x * x * x * 0.044_715) * SQRT_2_OVER_PI).tanh();
-            let slope = (3.0 * 0.044_715 * x * x + 1.0) * SQRT_2_OVER_PI;
-            (t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * slope
-        }
-        Activation::Silu => {
-            let s = sigmoid(x);
-            s * (1.0 + x * (1.0 - s))
-        }
-        Activation::Relu => f32::from(u8::from(x > 0.0)),
+/// `out = [grad · gate · act'(input) | grad · act(input)]`: the gradient of [`gate_row`].
+fn gate_grad_row(
+    input: &[f32],
+    gate: &[f32],
+    grad: &[f32],
+    out: &mut [f32],
+    act: impl Fn(f32) -> f32,
+    derivative: impl Fn(f32) -> f32,
+) {
+    let (grad_input, grad_gate) = out.split_at_mut(input.len());
+    for (((gi, gg), (&x, &g)), &dy) in grad_input
+        .iter_mut()
+        .zip(grad_gate)
+        .zip(input.iter().zip(gate))
+        .zip(grad)
+    {
+        *gg = dy * act(x);
+        *gi = dy * g * derivative(x);
     }
+}
+
+/// The standard normal CDF `Φ(x) = (1 + erf(x/√2)) / 2`, as `erfc(|x|/√2) / 2` for `x < 0` and
+/// `1 − erfc(x/√2) / 2` otherwise, so that it keeps full relative precision in both tails;
+/// `erfc` is the Chebyshev fit of Numerical Recipes (`erfcc`, relative error < 1.2e-7).
+fn normal_cdf(x: f32) -> f32 {
+    let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -1.265_512_2
+        + t * (1.000_023_7
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let half_erfc = 0.5 * t * exp(-z * z + poly);
+    if x < 0.0 { half_erfc } else { 1.0 - half_erfc }
+}
+
+/// Exact (erf) GELU, `x · Φ(x)`.
+fn gelu(x: f32) -> f32 {
+    x * normal_cdf(x)
+}
+
+/// `Φ(x) + x · φ(x)`.
+fn gelu_derivative(x: f32) -> f32 {
+    normal_cdf(x) + x * exp(-0.5 * x * x) * INV_SQRT_2PI
+}
+
+/// Tanh-approximated GELU, as Burn's `gelu_approximate`.
+fn gelu_tanh(x: f32) -> f32 {
+    (x * (((x + x * x * x * 0.044_715) * SQRT_2_OVER_PI).tanh() + 1.0)) * 0.5
+}
+
+/// Derivative of [`gelu_tanh`].
+fn gelu_tanh_derivative(x: f32) -> f32 {
+    let t = ((x + x * x * x * 0.044_715) * SQRT_2_OVER_PI).tanh();
+    let slope = (3.0 * 0.044_715 * x * x + 1.0) * SQRT_2_OVER_PI;
+    (t + 1.0) * 0.5 + x * 0.5 * (1.0 - t * t) * slope
+}
+
+/// Derivative of `x · sigmoid(x)`.
+fn silu_derivative(x: f32) -> f32 {
+    let s = sigmoid(x);
+    s * (1.0 + x * (1.0 - s))
 }
 
 /// The logistic function, stable for large |x|.
@@ -360,5 +455,78 @@ impl RopeShape {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulp_of_libm() {
+        for i in 0..=200_000 {
+            let x = -90.0 * i as f32 / 200_000.0;
+            let (got, want) = (exp(x), x.exp());
+            if x < -87.3 {
+                assert!(want < 1.3e-38 && got == 0.0, "{x}: {got} vs {want}");
+                continue;
+            }
+            let ulps = (got.to_bits() as i64 - want.to_bits() as i64).abs();
+            assert!(ulps <= 2, "exp({x}) = {got}, libm {want} ({ulps} ulp)");
+        }
+    }
+
+    /// erf in f64 by its Taylor series (|x| ≤ 3) or continued fraction of erfc (beyond).
+    fn erf64(x: f64) -> f64 {
+        if x.abs() > 3.0 {
+            let z = x.abs();
+            let mut f = 0.0;
+            for k in (1..60).rev() {
+                f = f64::from(k) / 2.0 / (z + f);
+            }
+            let erfc = (-z * z).exp() / std::f64::consts::PI.sqrt() / (z + f);
+            return x.signum() * (1.0 - erfc);
+        }
+        let (mut term, mut sum) = (x, x);
+        for n in 1..200 {
+            term *= -x * x / f64::from(n);
+            sum += term / f64::from(2 * n + 1);
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
+
+    /// Against f64 references at the same f32 inputs, in units of `max(|value|, 1)`: relative
+    /// where the values are large, absolute where they are small (GELU's derivative crosses 0).
+    #[test]
+    fn gelu_and_its_derivative_match_f64_references() {
+        let mut worst = 0.0f64;
+        for i in 0..=40_000 {
+            let x = f64::from((-12.0 + 24.0 * f64::from(i) / 40_000.0) as f32);
+            let cdf = 0.5 * (1.0 + erf64(x / std::f64::consts::SQRT_2));
+            let want = [
+                x * cdf,
+                cdf + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt(),
+            ];
+            let got = [gelu(x as f32), gelu_derivative(x as f32)].map(f64::from);
+            for (g, w) in got.into_iter().zip(want) {
+                worst = worst.max((g - w).abs() / w.abs().max(1.0));
+            }
+        }
+        eprintln!("gelu: worst error {worst:.2e}");
+        assert!(worst < 3e-7, "worst error {worst}");
+    }
+
+    #[test]
+    fn softmax_row_sees_only_its_window_and_real_keys() {
+        let row = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut out = [9.0; 5];
+        masked_softmax_row(&row, &mut out, 0.5, 1..4, Some(&[0, 0, 1, 0, 0]));
+        let (a, b) = ((0.5f32 * 2.0).exp(), (0.5f32 * 4.0).exp());
+        let want = [0.0, a / (a + b), 0.0, b / (a + b), 0.0];
+        for (g, w) in out.iter().zip(want) {
+            assert!((g - w).abs() < 1e-7, "{out:?} vs {want:?}");
+        }
+        masked_softmax_row(&row, &mut out, 1.0, 2..3, Some(&[0, 0, 1, 0, 0]));
+        assert_eq!(out, [0.0; 5]);
     }
 }
