@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use provence_eval::pruner::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_eval::{
     AttentionLayout, EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner,
-    default_device, evaluate_and_report,
+    default_device, evaluate_and_report, init_cpu_threads,
 };
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -22,6 +22,9 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Commands,
+    /// CPU worker threads (default: one per core, or RAYON_NUM_THREADS).
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +122,8 @@ struct EngineArgs {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
+    let threads = init_cpu_threads(cli.threads);
+    tracing::info!("CPU threads: {threads}");
     match cli.command {
         Commands::Datasets(args) => datasets(args),
         Commands::Process(args) => process(args),
@@ -220,6 +225,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run() {
         Ok(()) => ExitCode::SUCCESS,

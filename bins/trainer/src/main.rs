@@ -32,6 +32,9 @@ struct Cli {
     /// CPU; `bf16` forces mixed precision (emulated, and slower, on the CPU); `f32` forces f32.
     #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     precision: PrecisionArg,
+    /// CPU worker threads (default: one per core, or RAYON_NUM_THREADS).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// Only run the recipe's eval_datasets evaluation on this model directory, then exit.
     #[arg(long, visible_alias = "only-eval-datasets-model", value_name = "PATH")]
     eval_datasets_model: Option<PathBuf>,
@@ -107,6 +110,8 @@ fn run() -> Result<()> {
         println!("Run name: {}", setup.naming.run_name);
         return Ok(());
     }
+    let threads = provence_trainer::init_cpu_threads(cli.threads);
+    tracing::info!("CPU threads: {threads}");
     let device = Default::default();
     let rule = "=".repeat(80);
     let print_results = |markdown: &str| println!("\n{rule}\nEval Datasets Results\n{rule}\n{markdown}\n{rule}\n");

@@ -17,7 +17,7 @@ pub mod report;
 pub use backend::{InferenceBackend, default_device};
 pub use dataset_eval::{DatasetEvalError, EvalDatasetsConfig, EvalSettings, evaluate_datasets};
 pub use provence_datasets::SourceResolver;
-pub use provence_model::AttentionLayout;
+pub use provence_model::{AttentionLayout, init_cpu_threads};
 pub use pruner::{
     Document, DocumentResult, InputShape, ProcessInput, ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch,
     Timing, Title,

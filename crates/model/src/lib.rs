@@ -29,3 +29,15 @@ pub use ops::{
 pub use packing::{PACK_BUCKET, PackedAttention, Packing};
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};
 pub use provence_config::AttentionLayout;
+
+/// Sizes the CPU worker pool (the rayon pool Burn's `Flex` backend and this crate's CPU kernels
+/// share) to `threads`, or leaves it at one thread per core (`RAYON_NUM_THREADS` if set) when
+/// `None`; returns the pool's size. Call it once, before any tensor work.
+pub fn init_cpu_threads(threads: Option<usize>) -> usize {
+    if let Some(threads) = threads.filter(|&n| n > 0)
+        && let Err(error) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()
+    {
+        tracing::warn!("--threads {threads} ignored: {error}");
+    }
+    rayon::current_num_threads()
+}

@@ -15,5 +15,6 @@ pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable,
     clip_grad_norm, is_no_decay,
 };
+pub use provence_model::init_cpu_threads;
 pub use schedule::{LrSchedule, SchedulerKind, UnknownScheduler, warmup_steps};
 pub use train::{TrainError, TrainOutcome, run_eval_datasets, run_training};
