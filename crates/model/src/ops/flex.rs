@@ -228,50 +228,86 @@ impl ChunkMask<'_> {
 /// comes out as zeros.
 fn masked_softmax_row(row: &[f32], out: &mut [f32], scale: f32, window: std::ops::Range<usize>, pad: Option<&[u8]>) {
     out.fill(0.0);
-    let (xs, os) = (&row[window.clone()], &mut out[window.clone()]);
-    let sum = match pad.map(|pad| &pad[window]) {
-        // No padding: straight-line loops the compiler vectorises.
-        None => {
-            let Some(max) = xs.iter().copied().reduce(f32::max) else {
-                return;
-            };
-            let max = max * scale;
-            for (o, &x) in os.iter_mut().zip(xs) {
-                *o = exp(x * scale - max);
-            }
-            os.iter().sum::<f32>()
-        }
-        Some(pad) => {
-            let live = xs.iter().zip(pad).filter(|(_, p)| **p == 0).map(|(x, _)| *x);
-            let Some(max) = live.reduce(f32::max) else {
-                return;
-            };
-            let max = max * scale;
-            for ((o, &x), &p) in os.iter_mut().zip(xs).zip(pad) {
-                *o = if p == 0 { exp(x * scale - max) } else { 0.0 };
-            }
-            os.iter().sum::<f32>()
-        }
+    let pad = pad.map(|pad| &pad[window.clone()]);
+    let (xs, os) = (&row[window.clone()], &mut out[window]);
+    let max = match pad {
+        None => lane_max(xs),
+        Some(pad) => xs
+            .iter()
+            .zip(pad)
+            .filter(|(_, p)| **p == 0)
+            .map(|(x, _)| *x)
+            .reduce(f32::max),
     };
-    let inv = 1.0 / sum;
+    let Some(max) = max else {
+        return;
+    };
+    // max(x)·scale = max(x·scale): the scale is positive.
+    let max = max * scale;
+    for (o, &x) in os.iter_mut().zip(xs) {
+        *o = exp(x * scale - max);
+    }
+    if let Some(pad) = pad {
+        for (o, &p) in os.iter_mut().zip(pad) {
+            if p != 0 {
+                *o = 0.0;
+            }
+        }
+    }
+    let inv = 1.0 / lane_sum(os);
     for o in os.iter_mut() {
         *o *= inv;
     }
 }
 
+/// Lanes of the reductions below: independent partial results the compiler keeps in vector
+/// registers (a single running value would serialise the loop).
+const LANES: usize = 8;
+
+/// The largest value, `None` for an empty slice.
+fn lane_max(xs: &[f32]) -> Option<f32> {
+    let mut lanes = [f32::MIN; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (m, &x) in lanes.iter_mut().zip(chunk) {
+            if x > *m {
+                *m = x;
+            }
+        }
+    }
+    let max = lanes.into_iter().chain(rest.iter().copied()).reduce(f32::max);
+    max.filter(|_| !xs.is_empty())
+}
+
+/// The sum, in `LANES` partial sums.
+fn lane_sum(xs: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let chunks = xs.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (s, &x) in lanes.iter_mut().zip(chunk) {
+            *s += x;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
 /// `eˣ` for `x ≤ 0` to within 2 ulp (Cephes' expf polynomial after reduction by ln 2), in
 /// straight-line arithmetic the compiler can vectorise; `e^x` below `-87.3` is 0.
 fn exp(x: f32) -> f32 {
-    // Round to nearest by adding and removing 1.5·2²³ (exact for |t| < 2²²).
+    // Adding 1.5·2²³ rounds to an integer n held in the low mantissa bits: n = t − 1.5·2²³, and
+    // 2ⁿ's exponent bits are t's bits minus those of 1.5·2²³, plus the bias 127 (n ≥ −126 here).
     const ROUND: f32 = 12_582_912.0;
     let x = x.max(-87.4);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let t = x * std::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
         + 0.5;
     let e = p * r * r + r + 1.0;
-    let scaled = e * f32::from_bits(((n as i32 + 127).max(1) as u32) << 23);
+    let scaled = e * f32::from_bits(t.to_bits().wrapping_sub(0x4B40_0000 - 127) << 23);
     if x < -87.3 { 0.0 } else { scaled }
 }
 
