@@ -20,6 +20,21 @@ const ROWS_PER_TASK: usize = 16;
 /// the rayon pool costs more than it saves (measured on the tiny model's `process()`).
 const PARALLEL_MIN_VALUES: usize = 1 << 15;
 
+/// Runs `f` compiled for the widest SIMD instruction set this CPU has (AVX2 + FMA, AVX-512),
+/// chosen at run time by `pulp`, so that the loops inlined into it vectorise beyond the
+/// baseline SSE2 the binary is built for.
+fn with_best_simd<R>(f: impl FnOnce() -> R) -> R {
+    struct Task<F>(F);
+    impl<R, F: FnOnce() -> R> pulp::WithSimd for Task<F> {
+        type Output = R;
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _simd: S) -> R {
+            (self.0)()
+        }
+    }
+    pulp::Arch::new().dispatch(Task(f))
+}
+
 /// Fills `out` row by row (`row_len` values each) with `f(row_index, row)`, over the rayon pool
 /// in tasks of [`ROWS_PER_TASK`] rows when `out` is large enough.
 fn for_rows(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
@@ -27,9 +42,11 @@ fn for_rows(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Syn
         return;
     }
     let task = |(t, rows): (usize, &mut [f32])| {
-        for (r, row) in rows.chunks_mut(row_len).enumerate() {
-            f(t * ROWS_PER_TASK + r, row);
-        }
+        with_best_simd(|| {
+            for (r, row) in rows.chunks_mut(row_len).enumerate() {
+                f(t * ROWS_PER_TASK + r, row);
+            }
+        });
     };
     if out.len() < PARALLEL_MIN_VALUES {
         out.chunks_mut(row_len * ROWS_PER_TASK).enumerate().for_each(task);
@@ -226,6 +243,7 @@ impl ChunkMask<'_> {
 /// `softmax(row · scale)` over the keys in `window` that are not padding (`pad` 1), masked keys
 /// set to `f32::MIN` first as transformers does, so they get exactly 0; a row that sees no key
 /// comes out as zeros.
+#[inline(always)]
 fn masked_softmax_row(row: &[f32], out: &mut [f32], scale: f32, window: std::ops::Range<usize>, pad: Option<&[u8]>) {
     out.fill(0.0);
     let pad = pad.map(|pad| &pad[window.clone()]);
@@ -265,6 +283,7 @@ fn masked_softmax_row(row: &[f32], out: &mut [f32], scale: f32, window: std::ops
 const LANES: usize = 8;
 
 /// The largest value, `None` for an empty slice.
+#[inline(always)]
 fn lane_max(xs: &[f32]) -> Option<f32> {
     let mut lanes = [f32::MIN; LANES];
     let chunks = xs.chunks_exact(LANES);
@@ -281,6 +300,7 @@ fn lane_max(xs: &[f32]) -> Option<f32> {
 }
 
 /// The sum, in `LANES` partial sums.
+#[inline(always)]
 fn lane_sum(xs: &[f32]) -> f32 {
     let mut lanes = [0f32; LANES];
     let chunks = xs.chunks_exact(LANES);
@@ -295,6 +315,7 @@ fn lane_sum(xs: &[f32]) -> f32 {
 
 /// `eˣ` for `x ≤ 0` to within 2 ulp (Cephes' expf polynomial after reduction by ln 2), in
 /// straight-line arithmetic the compiler can vectorise; `e^x` below `-87.3` is 0.
+#[inline(always)]
 fn exp(x: f32) -> f32 {
     // Adding 1.5·2²³ rounds to an integer n held in the low mantissa bits: n = t − 1.5·2²³, and
     // 2ⁿ's exponent bits are t's bits minus those of 1.5·2²³, plus the bias 127 (n ≥ −126 here).
@@ -312,6 +333,7 @@ fn exp(x: f32) -> f32 {
 }
 
 /// `out = act(input) · gate`, with the activation inlined so the loop vectorises.
+#[inline(always)]
 fn gate_row(input: &[f32], gate: &[f32], out: &mut [f32], act: impl Fn(f32) -> f32) {
     for ((o, &x), &g) in out.iter_mut().zip(input).zip(gate) {
         *o = act(x) * g;
@@ -319,6 +341,7 @@ fn gate_row(input: &[f32], gate: &[f32], out: &mut [f32], act: impl Fn(f32) -> f
 }
 
 /// `out = [grad · gate · act'(input) | grad · act(input)]`: the gradient of [`gate_row`].
+#[inline(always)]
 fn gate_grad_row(
     input: &[f32],
     gate: &[f32],
@@ -342,6 +365,7 @@ fn gate_grad_row(
 /// The standard normal CDF `Φ(x) = (1 + erf(x/√2)) / 2`, as `erfc(|x|/√2) / 2` for `x < 0` and
 /// `1 − erfc(x/√2) / 2` otherwise, so that it keeps full relative precision in both tails;
 /// `erfc` is the Chebyshev fit of Numerical Recipes (`erfcc`, relative error < 1.2e-7).
+#[inline(always)]
 fn normal_cdf(x: f32) -> f32 {
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + 0.5 * z);
@@ -357,21 +381,25 @@ fn normal_cdf(x: f32) -> f32 {
 }
 
 /// Exact (erf) GELU, `x · Φ(x)`.
+#[inline(always)]
 fn gelu(x: f32) -> f32 {
     x * normal_cdf(x)
 }
 
 /// `Φ(x) + x · φ(x)`.
+#[inline(always)]
 fn gelu_derivative(x: f32) -> f32 {
     normal_cdf(x) + x * exp(-0.5 * x * x) * INV_SQRT_2PI
 }
 
 /// Tanh-approximated GELU, as Burn's `gelu_approximate`.
+#[inline(always)]
 fn gelu_tanh(x: f32) -> f32 {
     (x * (((x + x * x * x * 0.044_715) * SQRT_2_OVER_PI).tanh() + 1.0)) * 0.5
 }
 
 /// Derivative of [`gelu_tanh`].
+#[inline(always)]
 fn gelu_tanh_derivative(x: f32) -> f32 {
     let t = ((x + x * x * x * 0.044_715) * SQRT_2_OVER_PI).tanh();
     let slope = (3.0 * 0.044_715 * x * x + 1.0) * SQRT_2_OVER_PI;
@@ -379,12 +407,14 @@ fn gelu_tanh_derivative(x: f32) -> f32 {
 }
 
 /// Derivative of `x · sigmoid(x)`.
+#[inline(always)]
 fn silu_derivative(x: f32) -> f32 {
     let s = sigmoid(x);
     s * (1.0 + x * (1.0 - s))
 }
 
 /// The logistic function, stable for large |x|.
+#[inline(always)]
 fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
@@ -448,6 +478,7 @@ impl RopeShape {
     }
 
     /// Plane `plane` = (part, batch row, head) of the output `[t, d]`: q and k rotated, v copied.
+    #[inline(always)]
     fn rotate_plane(&self, plane: usize, qkv: &[f32], dst: &mut [f32], cos: &[f32], sin: &[f32]) {
         let (part, row, head) = (
             plane / (self.b * self.heads),
@@ -472,6 +503,7 @@ impl RopeShape {
 
     /// Row `row` = (batch row, position) of the gradient `[3·heads·d]`: the inverse rotation of
     /// q's and k's gradients, v's copied.
+    #[inline(always)]
     fn unrotate_row(&self, row: usize, grad: &[f32], dst: &mut [f32], cos: &[f32], sin: &[f32]) {
         let (batch, pos) = (row / self.t, row % self.t);
         let (d, half) = (self.d, self.d / 2);
