@@ -454,18 +454,23 @@ impl<B: Backend> OpenProvenceModel<B> {
             })
             .collect();
         let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);
+        let io_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| SaveError::Io { path, source }
+        };
+        // config.json first: a plain file, created with the process's umask, whose mode the
+        // weights then get (safetensors writes them through a private 0600 temp file).
+        let config_path = dir.join("config.json");
+        let text = serde_json::to_string_pretty(config).unwrap_or_default();
+        std::fs::write(&config_path, text + "\n").map_err(io_error(&config_path))?;
         views
             .and_then(|views| safetensors::serialize_to_file(views, Some(metadata), &path))
             .map_err(|e| SaveError::Format {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-        let config_path = dir.join("config.json");
-        let text = serde_json::to_string_pretty(config).unwrap_or_default();
-        std::fs::write(&config_path, text + "\n").map_err(|source| SaveError::Io {
-            path: config_path,
-            source,
-        })
+        let mode = std::fs::metadata(&config_path).map_err(io_error(&config_path))?;
+        std::fs::set_permissions(&path, mode.permissions()).map_err(io_error(&path))
     }
 
     /// Writes `config.json` and `model.safetensors` (f32) of an upstream-layout `final_model/`

@@ -271,3 +271,23 @@ fn bare_encoder_and_masked_lm_backbones_load() {
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
 }
+
+/// The weights get the same mode as the other files the process writes (the umask's), not the
+/// 0600 of a private temp file, so a service running as another user can read a model.
+#[cfg(unix)]
+#[test]
+fn saved_weights_are_as_readable_as_the_config() {
+    use std::os::unix::fs::PermissionsExt;
+    let model =
+        OpenProvenceModel::<Cpu>::load(&fixture("tiny_global").join("final_model"), &Default::default()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("final_model");
+    model.save_final_model(&dir, DEFAULT_HUB_REPO).unwrap();
+    let mode = |name: &str| std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("model.safetensors"), mode("config.json"));
+    assert_ne!(
+        mode("config.json") & 0o044,
+        0,
+        "the test needs a umask that lets others read"
+    );
+}
