@@ -56,6 +56,7 @@ fn command() -> Command {
             .value_name("VALUE")
             .help(format!("{} [{}]", field.doc, field.expected))
             .help_heading(field.section)
+            .allow_negative_numbers(true)
             .action(ArgAction::Set);
         if field.is_bool {
             arg = arg.num_args(0..=1).default_missing_value("true");

@@ -183,3 +183,16 @@ fn eval_only_mode_without_an_eval_block_does_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
 }
+
+/// Negative numbers are values, not flags: `--max_steps -1` is the documented "use epochs".
+#[test]
+fn negative_numbers_are_flag_values() {
+    let out = trainer(&["configs/demo.yaml", "--dry-run", "--max_steps", "-1", "--seed", "7"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("max_steps") && l.contains('='))
+        .unwrap_or_default();
+    assert!(line.contains("= -1") && line.contains("[cli]"), "{line}");
+}

@@ -53,7 +53,8 @@ impl StepPlan {
     pub fn compute(inputs: &StepInputs) -> StepPlan {
         let b = inputs.batch_size.max(1);
         let ga = inputs.gradient_accumulation_steps.max(1);
-        let effective = b * ga * inputs.n_gpu.max(1);
+        // Saturating: validation bounds these, and a plan must never divide by zero.
+        let effective = b.saturating_mul(ga).saturating_mul(inputs.n_gpu.max(1));
         let total_dynamic = ((inputs.train_rows / effective) as f64 * inputs.num_train_epochs) as usize;
         let eval_steps = (total_dynamic / 20).max(1);
         let mut logging_steps = (total_dynamic / 100).max(1);

@@ -4,6 +4,13 @@
 use crate::TrainConfig;
 use crate::error::ConfigError;
 
+/// Rows one optimizer step may cover (`per_device_train_batch_size × gradient_accumulation_steps`):
+/// far above any recipe, and small enough that the step arithmetic cannot overflow.
+pub const MAX_ROWS_PER_STEP: usize = 1 << 24;
+
+/// Collation threads a run may ask for (`dataloader_num_workers`).
+pub const MAX_DATALOADER_WORKERS: usize = 256;
+
 impl TrainConfig {
     /// Checks every value range and combination; the first problem is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -132,6 +139,34 @@ impl TrainConfig {
             if value == 0 {
                 return fail(key, "must be a positive integer, got 0".into());
             }
+        }
+        if t.per_device_train_batch_size
+            .checked_mul(t.gradient_accumulation_steps)
+            .is_none_or(|rows| rows > MAX_ROWS_PER_STEP)
+        {
+            return fail(
+                "training_args.gradient_accumulation_steps",
+                format!(
+                    "per_device_train_batch_size × gradient_accumulation_steps = {} × {} rows per optimizer step; \
+                     at most {MAX_ROWS_PER_STEP} are supported",
+                    t.per_device_train_batch_size, t.gradient_accumulation_steps
+                ),
+            );
+        }
+        if t.per_device_eval_batch_size > MAX_ROWS_PER_STEP {
+            return fail(
+                "training_args.per_device_eval_batch_size",
+                format!("at most {MAX_ROWS_PER_STEP}, got {}", t.per_device_eval_batch_size),
+            );
+        }
+        if t.dataloader_num_workers > MAX_DATALOADER_WORKERS {
+            return fail(
+                "training_args.dataloader_num_workers",
+                format!(
+                    "at most {MAX_DATALOADER_WORKERS} collation threads, got {}",
+                    t.dataloader_num_workers
+                ),
+            );
         }
         if t.learning_rate <= 0.0 {
             return fail(

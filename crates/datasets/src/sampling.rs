@@ -111,17 +111,32 @@ fn round_half_even(x: f64) -> usize {
     if r <= 0.0 { 0 } else { r as usize }
 }
 
+/// The most rows one dataset may have after upsampling: far beyond any recipe (the largest
+/// upstream recipes train on a few hundred thousand rows), well below what exhausts memory.
+pub const MAX_UPSAMPLED_ROWS: usize = 100_000_000;
+
 /// `upsample_dataset`: `floor(factor)` verbatim copies, plus for a fractional part the first
 /// `clamp(round(frac * len), 1, len)` rows of `Dataset.shuffle(seed)` (NumPy PCG64 permutation).
+/// More than [`MAX_UPSAMPLED_ROWS`] rows is an error, checked before anything is copied.
 pub fn upsample(rows: Vec<Row>, factor: f64, seed: u64) -> Result<Vec<Row>, DatasetError> {
-    if factor.is_nan() || factor < 1.0 {
+    if !factor.is_finite() || factor < 1.0 {
         return Err(invalid(
             "upsample_factor",
-            format!("upsample_factor must be >= 1.0, got {factor}"),
+            format!("upsample_factor must be a finite number >= 1.0, got {factor}"),
         ));
     }
     if rows.is_empty() || factor <= 1.0 {
         return Ok(rows);
+    }
+    let target = rows.len() as f64 * factor;
+    if target > MAX_UPSAMPLED_ROWS as f64 {
+        return Err(invalid(
+            "upsample_factor",
+            format!(
+                "{factor} × {} rows = {target:.0} rows, more than the {MAX_UPSAMPLED_ROWS} one dataset may have",
+                rows.len()
+            ),
+        ));
     }
     let whole = factor.floor();
     let frac = factor - whole;

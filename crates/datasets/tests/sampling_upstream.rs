@@ -216,6 +216,17 @@ fn upsample_rejects_factor_below_one_and_copies_whole_factors() {
     assert_eq!(upsample(ten_rows(), 1.0, 42).unwrap(), ten_rows());
 }
 
+/// A factor that would make more rows than memory holds is refused before anything is copied
+/// (it used to abort the process on a failed multi-terabyte allocation).
+#[test]
+fn upsample_refuses_absurd_factors_before_allocating() {
+    for factor in [1e9, f64::INFINITY] {
+        let err = upsample(ten_rows(), factor, 42).unwrap_err();
+        assert!(matches!(err, DatasetError::InvalidOption { .. }), "{err}");
+        assert!(err.to_string().contains("upsample_factor"), "{err}");
+    }
+}
+
 #[test]
 fn n_samples_one_means_everything_and_zero_is_rejected() {
     assert_eq!(n_samples_target(10, 1.0).unwrap(), 10);
