@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use provence_eval::pruner::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_eval::{
     AttentionLayout, EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner,
-    default_device, evaluate_and_report, init_cpu_threads,
+    check_threshold, default_device, evaluate_and_report, init_cpu_threads,
 };
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -44,11 +44,11 @@ struct DatasetsArgs {
     /// Model directory (ours or upstream's final_model/) or Hub model id.
     #[arg(long)]
     model: String,
-    /// One pruning threshold.
-    #[arg(long)]
+    /// One pruning threshold, in [0, 1].
+    #[arg(long, value_parser = threshold, allow_negative_numbers = true)]
     threshold: Option<f64>,
-    /// Several thresholds, comma-separated (the model runs once; thresholds apply afterwards).
-    #[arg(long, value_delimiter = ',')]
+    /// Several thresholds in [0, 1], comma-separated (the model runs once; thresholds apply afterwards).
+    #[arg(long, value_delimiter = ',', value_parser = threshold, allow_negative_numbers = true)]
     th: Vec<f64>,
     /// At most this many blocks per forward batch.
     #[arg(long = "batch-size")]
@@ -95,8 +95,8 @@ struct ProcessArgs {
     /// JSONL output (default: stdout).
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Keep sentences whose keep probability is above this (default: the model's default_threshold, else 0.1).
-    #[arg(long)]
+    /// Keep sentences whose keep probability is above this, in [0, 1] (default: the model's default_threshold, else 0.1).
+    #[arg(long, value_parser = threshold, allow_negative_numbers = true)]
     threshold: Option<f64>,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -118,6 +118,15 @@ struct EngineArgs {
     /// sorted by length and results come back in input order.
     #[arg(long = "max-batch-tokens", default_value_t = DEFAULT_MAX_BATCH_TOKENS)]
     max_batch_tokens: usize,
+}
+
+/// A `--threshold` / `--th` value: a number, checked by the rule recipes use.
+fn threshold(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number, got {text:?}"))?;
+    check_threshold(value)
 }
 
 fn run() -> Result<()> {

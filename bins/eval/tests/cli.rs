@@ -80,3 +80,36 @@ fn bad_eval_config_is_named() {
     let err = stderr_line(&out);
     assert!(err.contains("bad.yaml") && err.contains("datasets"), "{err}");
 }
+
+/// Thresholds follow the recipes' rule (a number in [0, 1]) at every entry point, and negative
+/// numbers reach that check instead of being taken for flags.
+#[test]
+fn thresholds_outside_zero_one_are_refused() {
+    for bad in ["NaN", "-1", "2", "inf"] {
+        let process = eval(&[
+            "process",
+            "--model",
+            "/no/such/model_dir",
+            "--question",
+            "q",
+            "--context",
+            "c",
+            "--threshold",
+            bad,
+        ]);
+        let datasets = eval(&[
+            "datasets",
+            "--config",
+            "/no/such.yaml",
+            "--model",
+            "/no/such/model_dir",
+            "--th",
+            &format!("0.1,{bad}"),
+        ]);
+        for out in [process, datasets] {
+            assert_eq!(out.status.code(), Some(2), "{bad}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("a threshold must be a number in [0, 1]"), "{bad}: {err}");
+        }
+    }
+}

@@ -29,3 +29,4 @@ pub use schema::{
 };
 pub use setup::{RunSetup, SetupError, prepare_run};
 pub use steps::{StepInputs, StepPlan};
+pub use validate::{MAX_DATALOADER_WORKERS, MAX_ROWS_PER_STEP, check_threshold};

@@ -11,6 +11,16 @@ pub const MAX_ROWS_PER_STEP: usize = 1 << 24;
 /// Collation threads a run may ask for (`dataloader_num_workers`).
 pub const MAX_DATALOADER_WORKERS: usize = 256;
 
+/// The one rule for a pruning threshold (recipes, the CLIs, the library): sentences are kept
+/// when their keep probability exceeds it, so it must be a finite number in [0, 1].
+pub fn check_threshold(value: f64) -> Result<f64, String> {
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("a threshold must be a number in [0, 1], got {value}"))
+    }
+}
+
 impl TrainConfig {
     /// Checks every value range and combination; the first problem is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -240,11 +250,8 @@ impl TrainConfig {
                     "must be a positive integer".into(),
                 );
             }
-            if !(0.0..=1.0).contains(&eval.threshold) {
-                return fail(
-                    "training_args.eval_datasets.threshold",
-                    format!("must be in [0, 1], got {}", eval.threshold),
-                );
+            if let Err(message) = check_threshold(eval.threshold) {
+                return fail("training_args.eval_datasets.threshold", message);
             }
         }
         for sink in &t.report_to {

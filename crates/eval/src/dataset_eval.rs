@@ -242,6 +242,12 @@ pub fn evaluate_datasets<B: ModelBackend>(
     settings: &EvalSettings,
     resolver: &SourceResolver,
 ) -> Result<Vec<DatasetOutcome>, DatasetEvalError> {
+    for &threshold in &settings.thresholds {
+        provence_config::check_threshold(threshold).map_err(|message| PruneError::Threshold {
+            origin: "threshold",
+            message,
+        })?;
+    }
     let mut outcomes = Vec::new();
     for (entry, key, split) in select_datasets(config, settings)? {
         let start = Instant::now();

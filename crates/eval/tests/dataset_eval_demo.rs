@@ -21,7 +21,7 @@ fn demo_datasets_metrics_follow_the_data() {
         d.dataset_name = format!("{root}/{}", d.dataset_name);
     }
     let settings = EvalSettings {
-        thresholds: vec![-1.0, 1.0],
+        thresholds: vec![0.0, 1.0],
         batch_size: 16,
         max_batch_tokens: 256,
         split: None,
@@ -79,7 +79,7 @@ fn demo_datasets_metrics_follow_the_data() {
     };
     let md = markdown(&ctx, &settings, &outcomes, false);
     assert!(
-        md.contains("### Threshold -1") && md.contains("### Threshold 1\n"),
+        md.contains("### Threshold 0\n") && md.contains("### Threshold 1\n"),
         "{md}"
     );
     assert!(md.contains("| N/A | 0.0000 | N/A |"), "{md}");

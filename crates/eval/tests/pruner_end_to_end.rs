@@ -116,7 +116,7 @@ fn extreme_thresholds_keep_all_or_nothing() {
         .process(
             pair(),
             &ProcessOptions {
-                threshold: Some(-1.0),
+                threshold: Some(0.0),
                 ..metrics()
             },
         )
@@ -150,10 +150,16 @@ fn extreme_thresholds_keep_all_or_nothing() {
 #[test]
 fn default_threshold_comes_from_the_model_config() {
     let with = tiny_model_dir(512, Some(0.42));
-    assert_eq!(load(with.path()).resolve_threshold(None), 0.42);
-    assert_eq!(load(with.path()).resolve_threshold(Some(0.2)), 0.2);
+    assert_eq!(load(with.path()).resolve_threshold(None).unwrap(), 0.42);
+    assert_eq!(load(with.path()).resolve_threshold(Some(0.2)).unwrap(), 0.2);
     let without = tiny_model_dir(512, None);
-    assert_eq!(load(without.path()).resolve_threshold(None), 0.1);
+    assert_eq!(load(without.path()).resolve_threshold(None).unwrap(), 0.1);
+    for bad in [f64::NAN, -1.0, 2.0] {
+        assert!(matches!(
+            load(without.path()).resolve_threshold(Some(bad)),
+            Err(PruneError::Threshold { .. })
+        ));
+    }
 }
 
 #[test]
@@ -262,7 +268,7 @@ fn titles_are_prefixed_but_never_pruned_text() {
     let pruner = load(dir.path());
     let options = ProcessOptions {
         title: Title::Fixed("  Kyoto trip  ".into()),
-        threshold: Some(-1.0),
+        threshold: Some(0.0),
         ..metrics()
     };
     let out = pruner
@@ -298,7 +304,7 @@ fn titles_are_prefixed_but_never_pruned_text() {
     );
     let first_line = ProcessOptions {
         first_line_as_title: true,
-        threshold: Some(-1.0),
+        threshold: Some(0.0),
         ..metrics()
     };
     let out = pruner

@@ -19,6 +19,9 @@ pub enum JsonlError {
     /// Reading or writing failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The options are invalid (for every line).
+    #[error(transparent)]
+    Options(PruneError),
     /// Pruning failed.
     #[error("input line {line}: {source}")]
     Prune {
@@ -98,7 +101,9 @@ pub fn process_requests<B: provence_model::ModelBackend>(
     options: &ProcessOptions,
 ) -> Result<usize, JsonlError> {
     let count = requests.len();
-    let threshold = pruner.resolve_threshold(options.threshold);
+    let threshold = pruner
+        .resolve_threshold(options.threshold)
+        .map_err(JsonlError::Options)?;
     let mut requests = requests.into_iter().peekable();
     while requests.peek().is_some() {
         let group: Vec<(usize, ProcessInput)> = requests.by_ref().take(REQUESTS_PER_CALL).collect();

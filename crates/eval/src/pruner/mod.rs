@@ -69,6 +69,14 @@ pub enum PruneError {
     /// Questions and contexts do not line up.
     #[error("{0}")]
     Shape(String),
+    /// A threshold (given, or the model config's `default_threadshold`) is not in [0, 1].
+    #[error("{origin}: {message}")]
+    Threshold {
+        /// Where it came from.
+        origin: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A Hub model id could not be fetched (or found in the cache when offline).
     #[error("model {id}: {source}")]
     Hub {
@@ -403,16 +411,20 @@ impl<B: ModelBackend> Pruner<B> {
         &self.model
     }
 
-    /// `threshold` if given, else the model config's `default_threadshold`, else 0.1.
-    pub fn resolve_threshold(&self, threshold: Option<f64>) -> f64 {
-        threshold
-            .or(self.model.config.default_threshold)
-            .unwrap_or(FALLBACK_THRESHOLD)
+    /// `threshold` if given, else the model config's `default_threadshold`, else 0.1; an error
+    /// if the one chosen is not in [0, 1] ([`provence_config::check_threshold`]).
+    pub fn resolve_threshold(&self, threshold: Option<f64>) -> Result<f64, PruneError> {
+        let (value, origin) = match (threshold, self.model.config.default_threshold) {
+            (Some(t), _) => (t, "threshold"),
+            (None, Some(t)) => (t, "the model config's default_threadshold"),
+            (None, None) => (FALLBACK_THRESHOLD, "threshold"),
+        };
+        provence_config::check_threshold(value).map_err(|message| PruneError::Threshold { origin, message })
     }
 
     /// Prunes every document of `input` (spec §2).
     pub fn process(&self, input: ProcessInput, options: &ProcessOptions) -> Result<ProcessOutput, PruneError> {
-        let threshold = self.resolve_threshold(options.threshold);
+        let threshold = self.resolve_threshold(options.threshold)?;
         let scored = self.score(input, options)?;
         let start = Instant::now();
         let mut out = scored.finish(threshold, options);
