@@ -465,3 +465,27 @@ fn jsonl_requests_scored_together_equal_one_call_each() {
         }
     }
 }
+
+/// A question longer than half of `max_length` is cut to that (upstream never truncates it, and
+/// every block then ran past the model's limit: the work grew with the square of its length).
+#[test]
+fn a_huge_question_is_bounded_to_half_of_max_length() {
+    assert_eq!(
+        provence_eval::pruner::prepare::bound_query(vec![7; 50_000], 64).len(),
+        32
+    );
+    assert_eq!(provence_eval::pruner::prepare::bound_query(vec![7; 10], 64).len(), 10);
+    let dir = tiny_model_dir(64, None);
+    let question = "Which sushi rice is best? ".repeat(4_000); // ~100 KB
+    let out = load(dir.path())
+        .process(
+            ProcessInput::Pair {
+                question,
+                context: CONTEXT.into(),
+            },
+            &metrics(),
+        )
+        .unwrap();
+    let probs = out.results[0][0].sentence_probabilities.as_ref().unwrap();
+    assert_eq!(probs.len(), 4, "every sentence is still scored");
+}

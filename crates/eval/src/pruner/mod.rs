@@ -451,7 +451,7 @@ impl<B: ModelBackend> Pruner<B> {
         let start = Instant::now();
         let mut prepared: Vec<Vec<PreparedDocument>> = Vec::with_capacity(questions.len());
         for (qi, (question, docs)) in questions.iter().zip(documents).enumerate() {
-            let query_tokens = self.tokenizer.encode(question)?;
+            let query_tokens = prepare::bound_query(self.tokenizer.encode(question)?, max_length);
             let mut per_query = Vec::with_capacity(docs.len());
             for (di, document) in docs.into_iter().enumerate() {
                 let (document, title) = apply_first_line_title(document, titles[qi][di].clone(), options);

@@ -319,6 +319,21 @@ fn pair_template(tokenizer: &tokenizers::Tokenizer) -> Result<Layout, PruneError
     })
 }
 
+/// The query's tokens, at most half of `max_length` of them (with a warning). Upstream never
+/// truncates the query: a long one makes every block exceed the model's limit and the work grow
+/// with the square of the query's length (a deliberate difference, docs/parity.md).
+pub fn bound_query(mut tokens: Vec<u32>, max_length: usize) -> Vec<u32> {
+    let limit = max_length / 2;
+    if tokens.len() > limit {
+        tracing::warn!(
+            "the question has {} tokens; only its first {limit} (half of max_length {max_length}) are used",
+            tokens.len()
+        );
+        tokens.truncate(limit);
+    }
+    tokens
+}
+
 /// Greedy blocks (spec §2.6): fragments are appended while `query + [SEP] + fragments` fits in
 /// `max_length - 2`; a fragment that does not fit starts a new block, truncated to the capacity
 /// (its tail is lost). The query is repeated in every block.
