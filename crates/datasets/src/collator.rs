@@ -334,28 +334,11 @@ impl Collator {
                 doc_starts.insert(p.query, start);
             }
         }
-        let mut joined = String::new();
         for (i, p) in pairs.iter().enumerate() {
-            let doc_start = doc_starts[p.query];
-            let chars = char_byte_offsets(p.passage);
-            let mut positions = Vec::with_capacity(p.spans.len());
-            let mut prev = 0;
-            joined.clear();
-            for (k, span) in p.spans.iter().enumerate() {
-                // Token count of spans 0..=k joined by single spaces, no specials, no truncation.
-                if k > 0 {
-                    joined.push(' ');
-                }
-                let (s, e) = py_slice(span[0], span[1], chars.len() - 1);
-                joined.push_str(&p.passage[chars[s]..chars[e]]);
-                let len = self
-                    .plain
-                    .encode_fast(joined.as_str(), false)
-                    .map_err(tokenize_error)?
-                    .len();
-                positions.push((doc_start + prev, doc_start + len));
-                prev = len;
-            }
+            let count = |text: &str| -> Result<usize, CollateError> {
+                Ok(self.plain.encode_fast(text, false).map_err(tokenize_error)?.len())
+            };
+            let positions = v2_span_positions(p.passage, p.spans, doc_starts[p.query], seq_len, count)?;
             let row = &mut batch.pruning_labels[i * seq_len..(i + 1) * seq_len];
             let mut fill = |(s, e): (usize, usize), value: i64| {
                 let (s, e) = (s.min(seq_len), e.min(seq_len));
@@ -410,6 +393,38 @@ fn relevant_span_indices(relevance: &[i64], n_spans: usize) -> Result<Vec<usize>
 }
 
 /// Byte offset of every char of `text`, plus `text.len()` at the end.
+/// Upstream's v2 token positions `[start, end)` of a passage's spans: span `k` covers the tokens
+/// between the token `count`s of spans `0..k` and `0..=k` joined by single spaces, shifted by
+/// `doc_start`. Spans starting at or past `seq_len` would be clipped to nothing, so counting
+/// stops there: the work is bounded by the sequence length, not by the passage (whose every
+/// span used to be re-tokenised together with all the spans before it).
+fn v2_span_positions<E>(
+    passage: &str,
+    spans: &[[i64; 2]],
+    doc_start: usize,
+    seq_len: usize,
+    mut count: impl FnMut(&str) -> Result<usize, E>,
+) -> Result<Vec<(usize, usize)>, E> {
+    let chars = char_byte_offsets(passage);
+    let mut positions = Vec::new();
+    let mut joined = String::new();
+    let mut prev = 0;
+    for (k, span) in spans.iter().enumerate() {
+        if doc_start + prev >= seq_len {
+            break;
+        }
+        if k > 0 {
+            joined.push(' ');
+        }
+        let (s, e) = py_slice(span[0], span[1], chars.len() - 1);
+        joined.push_str(&passage[chars[s]..chars[e]]);
+        let len = count(joined.as_str())?;
+        positions.push((doc_start + prev, doc_start + len));
+        prev = len;
+    }
+    Ok(positions)
+}
+
 fn char_byte_offsets(text: &str) -> Vec<usize> {
     text.char_indices()
         .map(|(b, _)| b)
@@ -480,6 +495,26 @@ mod tests {
         assert_eq!(relevant_span_indices(&[2, 0], 2), Ok(vec![2, 0]));
         assert_eq!(relevant_span_indices(&[], 2), Ok(vec![]));
         assert_eq!(relevant_span_indices(&[1, -1], 3), Err(-1));
+    }
+
+    #[test]
+    fn v2_positions_stop_at_the_sequence_end() {
+        // 350,000 one-word spans of a ~1 MB passage, 64-token sequences: the work (tokenizer
+        // calls, and the text they see) is bounded by the sequence, not by the passage.
+        let passage = "ab ".repeat(350_000);
+        let spans: Vec<[i64; 2]> = (0..350_000).map(|k| [3 * k, 3 * k + 2]).collect();
+        let (mut calls, mut chars) = (0usize, 0usize);
+        let words = |text: &str| -> Result<usize, ()> {
+            calls += 1;
+            chars += text.len();
+            Ok(text.split_whitespace().count())
+        };
+        let positions = v2_span_positions(&passage, &spans, 5, 64, words).unwrap();
+        assert_eq!(positions.len(), 59);
+        assert_eq!(positions[..3], [(5, 6), (6, 7), (7, 8)]);
+        assert_eq!(*positions.last().unwrap(), (63, 64));
+        assert_eq!(calls, 59);
+        assert!(chars < 64 * 64 * 3, "{chars} characters tokenised");
     }
 
     #[test]
