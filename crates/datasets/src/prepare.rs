@@ -195,6 +195,34 @@ fn filter_and_items(
     })
 }
 
+/// How far outside [0, 1] a teacher score may be before it is worth a warning: the ranking loss
+/// regresses the raw logit onto it, so scores far from the usual probabilities dominate it.
+const TEACHER_SCORE_SLACK: f64 = 1.0;
+
+/// Warns once per dataset when teacher scores lie far outside [0, 1], naming the first such row.
+fn warn_on_far_teacher_scores(label: &str, rows: &[Row]) {
+    let far = |s: &f64| *s < -TEACHER_SCORE_SLACK || *s > 1.0 + TEACHER_SCORE_SLACK;
+    let mut offending = rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.teacher_score.as_ref().is_some_and(|s| s.iter().any(far)));
+    if let Some((index, row)) = offending.next() {
+        let score = row
+            .teacher_score
+            .iter()
+            .flatten()
+            .copied()
+            .find(far)
+            .unwrap_or(f64::NAN);
+        tracing::warn!(
+            "{label}: {} rows have teacher scores far outside [0, 1] (first: row {index}{}, score {score}); \
+             the ranking loss regresses the logits onto them",
+            1 + offending.count(),
+            row.id.as_deref().map(|id| format!(" id {id}")).unwrap_or_default(),
+        );
+    }
+}
+
 /// Runs upstream's `prepare_dataset` over `specs` with the training `seed` (upstream: 42).
 ///
 /// Per entry, in order: read `train`; filter; `items`; teacher rename (done on read);
@@ -238,6 +266,7 @@ pub fn prepare_datasets(
             });
         }
         entry.train_loaded = train.rows.len();
+        warn_on_far_teacher_scores(&dataset.label, &train.rows);
         entry.has_teacher_score = train.columns.iter().any(|c| c == names::TEACHER_SCORE);
         let mut part = filter_and_items(train, spec, options, seed)?;
         entry.train_after_items = part.rows.len();

@@ -81,6 +81,21 @@ pub enum TrainError {
     /// The datasets produced no training rows.
     #[error("the datasets produced no training rows")]
     NoTrainingRows,
+    /// The loss or the gradient norm stopped being a finite number; nothing was saved after it.
+    #[error(
+        "optimizer step {step}: the {what} is {value} (rows {rows}); stopping without saving. The last \
+         checkpoint, if any, is intact; check the data (e.g. teacher scores far outside [0, 1]) or lower the learning rate"
+    )]
+    NonFinite {
+        /// The 1-based optimizer step.
+        step: usize,
+        /// `loss` or `gradient norm`.
+        what: &'static str,
+        /// The value.
+        value: f64,
+        /// Ids of the rows of the micro-batch (or window) concerned.
+        rows: String,
+    },
     /// The post-training dataset evaluation failed (the model was saved before it ran).
     #[error("post-training evaluation: {0}")]
     Eval(#[from] provence_eval::DatasetEvalError),
@@ -160,6 +175,32 @@ pub fn epoch_micro_batches(n: usize, batch_size: usize, seed: u64, epoch: usize)
     let mut order: Vec<usize> = (0..n).collect();
     PyRandom::new(i128::from(seed) + epoch as i128).shuffle(&mut order);
     order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+/// `Err(NonFinite)` unless `value` is a finite number.
+fn check_finite(value: f64, what: &'static str, step: usize, rows: impl FnOnce() -> String) -> Result<(), TrainError> {
+    if value.is_finite() {
+        return Ok(());
+    }
+    Err(TrainError::NonFinite {
+        step,
+        what,
+        value,
+        rows: rows(),
+    })
+}
+
+/// The ids of `rows[indices]` (`#<index>` for rows without one), comma-separated.
+fn row_ids(rows: &[Row], indices: &[usize]) -> String {
+    let ids: Vec<String> = indices
+        .iter()
+        .map(|&i| {
+            rows.get(i)
+                .and_then(|r| r.id.clone())
+                .unwrap_or_else(|| format!("#{i}"))
+        })
+        .collect();
+    ids.join(", ")
 }
 
 /// The distinct encoder input shapes a run produced: padded `[pairs, seq_len]` batches and packed
@@ -402,6 +443,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
             break;
         }
         let batches = epoch_micro_batches(train_rows.len(), t.per_device_train_batch_size, t.seed, epoch);
+        let batch_rows = batches.clone();
         let skip = if epoch == global_step / plan.updates_per_epoch {
             (global_step % plan.updates_per_epoch) * ga
         } else {
@@ -431,6 +473,8 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
             }
             let (total, ranking, pruning) =
                 accumulate_micro_batch(&model, &batch, weights, window, &mut accumulator, device)?;
+            let rows = || row_ids(&train_rows, &batch_rows[index]);
+            check_finite(total, "loss", global_step + 1, rows)?;
             tr_loss += total / window as f64;
             rank_sum += ranking;
             prune_sum += pruning;
@@ -449,6 +493,11 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
                 global_step,
             );
             global_step += 1;
+            let window_rows = || {
+                let window_batches = &batch_rows[window_start..window_start + window];
+                row_ids(&train_rows, &window_batches.concat())
+            };
+            check_finite(grad_norm, "gradient norm", global_step, window_rows)?;
             let epoch_f = epoch as f64 + (index + 1) as f64 / len_loader as f64;
             state.global_step = global_step as u64;
             state.epoch = epoch_f;
