@@ -21,7 +21,9 @@ mod yaml;
 
 pub use error::{ConfigError, Location, ResumeError};
 pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
-pub use resume::{ResolvedCheckpoint, TRAINER_STATE, resolve_resume_checkpoint_path, select_resume_request};
+pub use resume::{
+    CHECKPOINT_WEIGHTS, ResolvedCheckpoint, TRAINER_STATE, resolve_resume_checkpoint_path, select_resume_request,
+};
 pub use run::{RunBasis, RunNaming, TIMESTAMP_FORMAT, run_naming, timestamp_now};
 pub use schema::{
     ACCEPTED_UNUSED_KEYS, AttentionLayout, BadRowPolicy, DataArgs, DatasetEntry, EvalDatasetsArgs, FieldInfo,

@@ -17,10 +17,14 @@ pub struct ResolvedCheckpoint {
 /// The state file whose presence makes a directory a checkpoint.
 pub const TRAINER_STATE: &str = "trainer_state.json";
 
+/// The weights file every complete checkpoint holds.
+pub const CHECKPOINT_WEIGHTS: &str = "model.safetensors";
+
 /// Resolves a user-given checkpoint or run directory (`~` expanded, made absolute, symlinks
 /// resolved). A directory with `trainer_state.json` is itself the checkpoint; otherwise its
-/// `checkpoint-<digits>` children holding `trainer_state.json` are scanned and the numerically
-/// largest wins (`checkpoint-final` and children without the state file are ignored).
+/// `checkpoint-<digits>` children holding `trainer_state.json` and `model.safetensors` are scanned
+/// and the numerically largest wins (`checkpoint-final` and children without those files, such as
+/// one a killed run was deleting, are ignored).
 pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, ResumeError> {
     let expanded = expand_user(path);
     let absolute = if expanded.is_absolute() {
@@ -66,7 +70,8 @@ pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, 
         else {
             continue;
         };
-        if child.is_dir() && child.join(TRAINER_STATE).exists() && best.as_ref().is_none_or(|(b, _)| step > *b) {
+        let complete = child.join(TRAINER_STATE).exists() && child.join(CHECKPOINT_WEIGHTS).exists();
+        if child.is_dir() && complete && best.as_ref().is_none_or(|(b, _)| step > *b) {
             best = Some((step, child));
         }
     }

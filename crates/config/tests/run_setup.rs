@@ -13,6 +13,7 @@ fn checkpoint(run: &Path, name: &str, with_state: bool) -> std::path::PathBuf {
     fs::create_dir_all(&dir).unwrap();
     if with_state {
         fs::write(dir.join("trainer_state.json"), "{}").unwrap();
+        fs::write(dir.join("model.safetensors"), "").unwrap();
     }
     dir
 }
@@ -62,6 +63,17 @@ fn missing_path_and_file_are_errors() {
     let err = resolve_resume_checkpoint_path(file.to_str().unwrap()).unwrap_err();
     assert!(matches!(err, ResumeError::IsFile(_)));
     assert!(err.to_string().contains("Please point to a checkpoint directory."));
+}
+
+/// A checkpoint a killed run was deleting (its weights gone, its state file left) is skipped.
+#[test]
+fn half_deleted_checkpoints_are_never_picked() {
+    let tmp = tempfile::tempdir().unwrap();
+    checkpoint(tmp.path(), "checkpoint-300", true);
+    let half = checkpoint(tmp.path(), "checkpoint-600", true);
+    fs::remove_file(half.join("model.safetensors")).unwrap();
+    let r = resolve_resume_checkpoint_path(tmp.path().to_str().unwrap()).unwrap();
+    assert_eq!(r.checkpoint_dir.file_name().unwrap(), "checkpoint-300");
 }
 
 #[test]

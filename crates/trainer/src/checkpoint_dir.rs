@@ -90,16 +90,54 @@ pub fn rotate_checkpoints(run_dir: &Path, limit: Option<i64>, best: Option<&Path
     let doomed: Vec<PathBuf> = ordered.into_iter().take(delete).collect();
     for dir in &doomed {
         tracing::info!("Deleting older checkpoint [{}] due to save_total_limit", dir.display());
-        std::fs::remove_dir_all(dir)?;
+        remove_checkpoint(dir)?;
     }
     Ok(doomed)
+}
+
+/// Marks for deletion: a checkpoint is renamed to this prefix before its files are removed, so
+/// that a run killed meanwhile leaves no half-deleted `checkpoint-N` that still counts.
+const DELETING_PREFIX: &str = ".deleting-";
+
+/// Deletes a checkpoint directory: renamed out of the `checkpoint-N` namespace first (atomic),
+/// then removed. Leftovers of an interrupted deletion are swept by [`sweep_deletions`].
+fn remove_checkpoint(dir: &Path) -> io::Result<()> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let doomed = dir.with_file_name(format!("{DELETING_PREFIX}{name}"));
+    if doomed.exists() {
+        std::fs::remove_dir_all(&doomed)?;
+    }
+    std::fs::rename(dir, &doomed)?;
+    std::fs::remove_dir_all(&doomed)
+}
+
+/// Removes what an interrupted [`remove_checkpoint`] left in `run_dir`.
+pub fn sweep_deletions(run_dir: &Path) -> io::Result<()> {
+    if !run_dir.exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(run_dir)? {
+        let path = entry?.path();
+        let leftover = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(DELETING_PREFIX));
+        if leftover && path.is_dir() {
+            tracing::info!("Removing the remains of an interrupted deletion: {}", path.display());
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    Ok(())
 }
 
 /// At the end of training with `save_total_limit == 1`, keeps only the best checkpoint.
 pub fn keep_only_best(run_dir: &Path, best: &Path) -> io::Result<()> {
     for (_, dir) in list_checkpoints(run_dir)? {
         if !same_dir(&dir, best) {
-            std::fs::remove_dir_all(&dir)?;
+            remove_checkpoint(&dir)?;
         }
     }
     Ok(())
@@ -124,6 +162,25 @@ mod tests {
 
     fn remaining(run: &Path) -> Vec<u64> {
         list_checkpoints(run).unwrap().into_iter().map(|(s, _)| s).collect()
+    }
+
+    #[test]
+    fn deletion_leaves_no_half_deleted_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path();
+        make(run, &[1, 2, 3]);
+        std::fs::write(run.join("checkpoint-1/model.safetensors"), b"w").unwrap();
+        rotate_checkpoints(run, Some(2), None).unwrap();
+        assert_eq!(remaining(run), vec![2, 3]);
+        // What a kill during the removal of checkpoint-2 leaves: the renamed directory, which no
+        // longer counts as a checkpoint, and which the next save sweeps away.
+        std::fs::create_dir_all(run.join(".deleting-checkpoint-2")).unwrap();
+        std::fs::write(run.join(".deleting-checkpoint-2/config.json"), b"{}").unwrap();
+        std::fs::remove_dir_all(run.join("checkpoint-2")).unwrap();
+        assert_eq!(remaining(run), vec![3]);
+        sweep_deletions(run).unwrap();
+        assert!(!run.join(".deleting-checkpoint-2").exists());
+        assert_eq!(remaining(run), vec![3]);
     }
 
     #[test]

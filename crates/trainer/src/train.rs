@@ -4,7 +4,9 @@
 //! atomic checkpoints with full resume, and the upstream-layout `final_model/`.
 
 use crate::backend::Precision;
-use crate::checkpoint_dir::{CHECKPOINT_PREFIX, keep_only_best, rotate_checkpoints, write_dir_atomically};
+use crate::checkpoint_dir::{
+    CHECKPOINT_PREFIX, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically,
+};
 use crate::logs::{LogRecord, LogValue, python_round};
 use crate::optim::{Optimizer, OptimizerKind, OptimizerStateError, ParamTable, clip_grad_norm};
 use crate::prefetch::Prefetcher;
@@ -786,6 +788,7 @@ fn save_checkpoint<B: AutodiffBackend>(
         Ok(())
     })?;
     let best = state.best_model_checkpoint.as_deref().map(Path::new);
+    sweep_deletions(run_dir).map_err(io_at(run_dir))?;
     rotate_checkpoints(run_dir, limit, best).map_err(io_at(run_dir))?;
     Ok(())
 }
