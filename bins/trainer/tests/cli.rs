@@ -143,6 +143,7 @@ fn resume_flag_is_resolved_in_dry_run() {
     let ckpt = tmp.path().join("checkpoint-0012");
     std::fs::create_dir_all(&ckpt).unwrap();
     std::fs::write(ckpt.join("trainer_state.json"), "{}").unwrap();
+    std::fs::write(ckpt.join("model.safetensors"), "").unwrap();
     let out = trainer(&[
         "configs/demo.yaml",
         "--dry-run",

@@ -59,7 +59,8 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
     let killed = tmp.path().join("killed");
     let recipe = write_recipe(tmp.path(), &killed);
     // Kill after a growing delay each round (deterministic schedule); resume from the run dir
-    // once it holds a checkpoint, otherwise start again from scratch.
+    // once it holds a checkpoint, otherwise start again from scratch in a clean directory (a
+    // fresh run refuses a directory an earlier run wrote into).
     let started = Instant::now();
     let mut kills = 0;
     let mut delay_ms = 250u64;
@@ -69,6 +70,9 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
             "no progress after {kills} kills"
         );
         let resume = has_checkpoint(&killed).then_some(killed.as_path());
+        if resume.is_none() && killed.exists() {
+            std::fs::remove_dir_all(&killed).unwrap();
+        }
         let mut child = trainer(&recipe, resume).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_millis(delay_ms);
         let finished = loop {
@@ -100,4 +104,38 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
     let a = std::fs::read(straight.join("final_model/model.safetensors")).unwrap();
     let b = std::fs::read(killed.join("final_model/model.safetensors")).unwrap();
     assert!(a == b, "weights after {kills} kills differ from the uninterrupted run");
+}
+
+/// One trainer per run directory: a second one on the same directory is refused while the first
+/// runs, and a fresh run into a directory an earlier run wrote into is refused too (both exit 2
+/// and name the directory); resuming it is what works.
+#[test]
+fn a_run_directory_belongs_to_one_trainer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let recipe = write_recipe(tmp.path(), &run);
+    let mut first = trainer(&recipe, None).spawn().unwrap();
+    // Wait until the first trainer holds the lock and has started writing.
+    let started = Instant::now();
+    while !run.exists() || std::fs::read_dir(&run).unwrap().count() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the first trainer never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = trainer(&recipe, None).stderr(Stdio::piped()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is in use by another trainer"), "{stderr}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let fresh = trainer(&recipe, None).stderr(Stdio::piped()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&fresh.stderr);
+    assert_eq!(fresh.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("already holds a run") && stderr.contains("--checkpoint"),
+        "{stderr}"
+    );
 }

@@ -41,6 +41,86 @@ pub fn write_dir_atomically<E: From<io::Error>>(
     Ok(target)
 }
 
+/// The lock file of a run directory, held by the one trainer writing into it.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Why a run directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RunDirError {
+    /// Another trainer holds the directory's lock.
+    #[error("{} is in use by another trainer (its {LOCK_FILE} is locked); wait for it or choose another --output_dir", .0.display())]
+    InUse(PathBuf),
+    /// A fresh run would mix its checkpoints and logs with an earlier run's.
+    #[error(
+        "{} already holds a run ({found}); resume it with --checkpoint {}, or choose another --output_dir",
+        .dir.display(), .dir.display()
+    )]
+    NotEmpty {
+        /// The run directory.
+        dir: PathBuf,
+        /// One of the entries found.
+        found: String,
+    },
+    /// The directory or its lock file could not be created.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Exclusive ownership of a run directory for the lifetime of this value: an OS file lock on
+/// [`LOCK_FILE`], which the OS releases when the process dies, so kill-and-resume keeps working.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    /// Creates `run_dir` if needed and locks it; a fresh run (`resuming == false`) also needs the
+    /// directory to hold nothing but the lock file.
+    pub fn acquire(run_dir: &Path, resuming: bool) -> Result<Self, RunDirError> {
+        let io_error = |path: &Path| {
+            let path = path.to_owned();
+            move |source| RunDirError::Io { path, source }
+        };
+        std::fs::create_dir_all(run_dir).map_err(io_error(run_dir))?;
+        let lock_path = run_dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(RunDirError::InUse(run_dir.to_owned())),
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(RunDirError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        if !resuming {
+            let other = std::fs::read_dir(run_dir)
+                .map_err(io_error(run_dir))?
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|name| name != LOCK_FILE);
+            if let Some(found) = other {
+                return Err(RunDirError::NotEmpty {
+                    dir: run_dir.to_owned(),
+                    found,
+                });
+            }
+        }
+        Ok(Self { _file: file })
+    }
+}
+
 /// `checkpoint-<digits>` directories of a run, in step order.
 pub fn list_checkpoints(run_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();

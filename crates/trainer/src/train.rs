@@ -5,7 +5,7 @@
 
 use crate::backend::Precision;
 use crate::checkpoint_dir::{
-    CHECKPOINT_PREFIX, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically,
+    CHECKPOINT_PREFIX, RunDirError, RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically,
 };
 use crate::logs::{LogRecord, LogValue, python_round};
 use crate::optim::{Optimizer, OptimizerKind, OptimizerStateError, ParamTable, clip_grad_norm};
@@ -83,6 +83,9 @@ pub enum TrainError {
     /// The datasets produced no training rows.
     #[error("the datasets produced no training rows")]
     NoTrainingRows,
+    /// The run directory is another trainer's, or an earlier run's.
+    #[error(transparent)]
+    RunDirTaken(#[from] RunDirError),
     /// The loss or the gradient norm stopped being a finite number; nothing was saved after it.
     #[error(
         "optimizer step {step}: the {what} is {value} (rows {rows}); stopping without saving. The last \
@@ -324,6 +327,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
     let config = &setup.config;
     let (m, t) = (&config.model_args, &config.training_args);
     let run_dir = setup.naming.output_dir.clone();
+    let _lock = RunLock::acquire(&run_dir, setup.resume.is_some())?;
     tracing::info!("Output directory: {}", run_dir.display());
     B::seed(device, t.seed);
 
