@@ -7,7 +7,8 @@ pub mod optim;
 pub mod prefetch;
 pub mod schedule;
 pub mod state;
-pub mod tensorboard;
+pub mod tally;
+mod tensorboard;
 pub mod train;
 
 pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend};

@@ -12,6 +12,7 @@ use crate::optim::{Optimizer, OptimizerKind, OptimizerStateError, ParamTable, cl
 use crate::prefetch::Prefetcher;
 use crate::schedule::{LrSchedule, SchedulerKind};
 use crate::state::{TrainerControlArgs, TrainerState};
+use crate::tally::LossTally;
 use crate::tensorboard::EventWriter;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
@@ -429,7 +430,10 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
         ranking_weight: t.ranking_weight,
         pruning_weight: t.pruning_weight,
     };
-    let mut sinks = LogSinks::open(&run_dir, &t.report_to)?;
+    // A resumed run's JSONL log restarts from the checkpoint's history, so that the steps re-run
+    // after it are not logged twice.
+    let history_so_far = resume.as_ref().map(|_| state.log_history.as_slice());
+    let mut sinks = LogSinks::open(&run_dir, &t.report_to, history_so_far)?;
     sinks.progress.set_length(plan.max_steps as u64);
     sinks.progress.set_position(state.global_step);
     let mut history: Vec<LogRecord> = Vec::new();
@@ -437,10 +441,10 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
     let ga = t.gradient_accumulation_steps.max(1);
     let len_loader = plan.micro_batches_per_epoch;
     let mut global_step = state.global_step as usize;
-    let first_step = global_step;
-    let mut total_loss_sum = 0.0;
-    let (mut tr_loss, mut rank_sum, mut prune_sum, mut comp_count) = (0.0, 0.0, 0.0, 0usize);
-    let mut last_logged = global_step;
+    let mut tally = match &resume {
+        Some(dir) => LossTally::resume(dir, global_step),
+        None => LossTally::starting_at(global_step),
+    };
     let workers = t.dataloader_num_workers;
     let mut shapes = ShapeTally::default();
 
@@ -481,10 +485,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
                 accumulate_micro_batch(&model, &batch, weights, window, &mut accumulator, device)?;
             let rows = || row_ids(&train_rows, &batch_rows[index]);
             check_finite(total, "loss", global_step + 1, rows)?;
-            tr_loss += total / window as f64;
-            rank_sum += ranking;
-            prune_sum += pruning;
-            comp_count += 1;
+            tally.add(total / window as f64, ranking, pruning);
             if index + 1 != window_start + window {
                 continue;
             }
@@ -510,21 +511,18 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
             let mut control = TrainerControlArgs::default();
 
             if global_step.is_multiple_of(logging_steps) {
-                let steps = (global_step - last_logged).max(1) as f64;
-                total_loss_sum += tr_loss;
+                let window = tally.close_window(global_step);
                 let record = LogRecord::new()
-                    .float("loss", python_round(tr_loss / steps, 4))
+                    .float("loss", python_round(window.loss, 4))
                     .float("grad_norm", grad_norm)
                     .float("learning_rate", lr)
                     .int("step", global_step as i64)
                     .float("epoch", python_round(epoch_f, 2))
-                    .float("ranking_loss", rank_sum / comp_count.max(1) as f64)
-                    .float("pruning_loss", prune_sum / comp_count.max(1) as f64);
+                    .float("ranking_loss", window.ranking)
+                    .float("pruning_loss", window.pruning);
                 sinks.emit(&record, global_step, "train")?;
                 state.log_history.push(record.to_json());
                 history.push(record);
-                (tr_loss, rank_sum, prune_sum, comp_count) = (0.0, 0.0, 0.0, 0);
-                last_logged = global_step;
                 control.should_log = true;
             }
             if has_eval && global_step.is_multiple_of(eval_steps) {
@@ -559,6 +557,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
                     &model,
                     &optimizer,
                     &mut state,
+                    &tally,
                     &model_dir,
                     global_step,
                     t.save_total_limit,
@@ -590,8 +589,6 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
             keep_only_best(&run_dir, &best).map_err(io_at(&run_dir))?;
         }
     }
-    total_loss_sum += tr_loss;
-    let steps_done = (global_step - first_step).max(1) as f64;
     let summary = LogRecord::new()
         .float("train_runtime", runtime)
         .float(
@@ -600,7 +597,7 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
         )
         .float("train_steps_per_second", plan.max_steps as f64 / runtime.max(1e-9))
         .float("total_flos", 0.0)
-        .float("train_loss", total_loss_sum / steps_done)
+        .float("train_loss", tally.train_loss(global_step))
         .int("step", global_step as i64)
         .float("epoch", python_round(state.epoch, 2));
     sinks.progress.finish_and_clear();
@@ -771,6 +768,7 @@ fn save_checkpoint<B: AutodiffBackend>(
     model: &OpenProvenceModel<B>,
     optimizer: &Optimizer<B::InnerBackend>,
     state: &mut TrainerState,
+    tally: &LossTally,
     model_dir: &Path,
     step: usize,
     limit: Option<i64>,
@@ -788,6 +786,7 @@ fn save_checkpoint<B: AutodiffBackend>(
         optimizer.save_state(&dir.join("optimizer.safetensors"))?;
         let scheduler = serde_json::json!({ "last_epoch": step });
         std::fs::write(dir.join("scheduler.json"), scheduler.to_string()).map_err(io_at(dir))?;
+        tally.save(dir).map_err(io_at(dir))?;
         std::fs::write(dir.join(provence_config::TRAINER_STATE), state.to_json_pretty()).map_err(io_at(dir))?;
         Ok(())
     })?;
@@ -840,14 +839,27 @@ struct LogSinks {
 }
 
 impl LogSinks {
-    fn open(run_dir: &Path, report_to: &[String]) -> Result<Self, TrainError> {
+    /// Opens the sinks of `run_dir`; `history` (a resumed run's records up to its checkpoint)
+    /// replaces what `log_history.jsonl` held, else the file is appended to.
+    fn open(
+        run_dir: &Path,
+        report_to: &[String],
+        history: Option<&[serde_json::Map<String, serde_json::Value>]>,
+    ) -> Result<Self, TrainError> {
+        use std::io::Write;
         std::fs::create_dir_all(run_dir).map_err(io_at(run_dir))?;
         let jsonl_path = run_dir.join("log_history.jsonl");
-        let jsonl = std::fs::OpenOptions::new()
+        let mut jsonl = std::fs::OpenOptions::new()
             .create(true)
-            .append(true)
+            .append(history.is_none())
+            .write(true)
+            .truncate(history.is_some())
             .open(&jsonl_path)
             .map_err(io_at(&jsonl_path))?;
+        for record in history.unwrap_or_default() {
+            let line = serde_json::to_string(record).unwrap_or_default();
+            writeln!(jsonl, "{line}").map_err(io_at(&jsonl_path))?;
+        }
         let wants = |name: &str| report_to.iter().any(|r| r == name || r == "all");
         if wants("wandb") {
             tracing::warn!(
