@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use provence_eval::pruner::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_eval::{
     AttentionLayout, EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner,
-    check_threshold, default_device, evaluate_and_report, init_cpu_threads,
+    check_threshold, default_device, error_line, evaluate_and_report, init_cpu_threads,
 };
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -239,7 +239,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_line(error.chain().map(ToString::to_string)));
             ExitCode::from(2)
         }
     }

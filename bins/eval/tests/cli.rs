@@ -113,3 +113,22 @@ fn thresholds_outside_zero_one_are_refused() {
         }
     }
 }
+
+/// A missing local model directory is reported as that, once (it used to be a failed Hub request
+/// for a "dataset repo", printed twice).
+#[test]
+fn a_missing_model_directory_is_named_once() {
+    let out = eval(&[
+        "process",
+        "--model",
+        "/no/such/model_dir",
+        "--question",
+        "q",
+        "--context",
+        "c",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors, ["error: model /no/such/model_dir does not exist"], "{stderr}");
+}

@@ -169,7 +169,10 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!(
+                "error: {}",
+                provence_config::error_line(error.chain().map(ToString::to_string))
+            );
             ExitCode::from(2)
         }
     }

@@ -122,3 +122,32 @@ pub enum ResumeError {
         source: std::io::Error,
     },
 }
+
+/// One line for an error and its chain of causes (outermost first): each cause is appended
+/// unless its text already appears in the line, since most of this project's errors quote their
+/// cause in their own message.
+pub fn error_line(messages: impl IntoIterator<Item = String>) -> String {
+    let mut line = String::new();
+    for message in messages {
+        if line.is_empty() {
+            line = message;
+        } else if !line.contains(&message) {
+            line.push_str(": ");
+            line.push_str(&message);
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod error_line_tests {
+    use super::error_line;
+
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        let chain = ["/x: No such file (os error 2)", "No such file (os error 2)"].map(String::from);
+        assert_eq!(error_line(chain), "/x: No such file (os error 2)");
+        let chain = ["loading the model", "bad header"].map(String::from);
+        assert_eq!(error_line(chain), "loading the model: bad header");
+    }
+}

@@ -19,7 +19,7 @@ mod validate;
 mod value;
 mod yaml;
 
-pub use error::{ConfigError, Location, ResumeError};
+pub use error::{ConfigError, Location, ResumeError, error_line};
 pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
 pub use resume::{
     CHECKPOINT_WEIGHTS, ResolvedCheckpoint, TRAINER_STATE, resolve_resume_checkpoint_path, select_resume_request,

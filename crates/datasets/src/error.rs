@@ -117,8 +117,10 @@ pub enum DatasetError {
         message: String,
     },
     /// A file is missing from a Hub repository or from the local cache.
-    #[error("file {file:?} not found in dataset repo {repo} at revision {revision}{}", if *.offline { " (offline mode: HF_HUB_OFFLINE=1, looked in the local cache only)" } else { "" })]
+    #[error("file {file:?} not found in {kind} repo {repo} at revision {revision}{}", if *.offline { " (offline mode: HF_HUB_OFFLINE=1, looked in the local cache only)" } else { "" })]
     HubFileNotFound {
+        /// `dataset` or `model`.
+        kind: &'static str,
         /// Repository id (`owner/name`).
         repo: String,
         /// Revision (branch, tag or commit).
@@ -129,14 +131,26 @@ pub enum DatasetError {
         offline: bool,
     },
     /// Any other Hub failure (network, HTTP status, cache layout).
-    #[error("Hub request for dataset repo {repo} at revision {revision} failed: {message}")]
+    #[error("Hub request for {kind} repo {repo} at revision {revision} failed: {message}")]
     Hub {
+        /// `dataset` or `model`.
+        kind: &'static str,
         /// Repository id.
         repo: String,
         /// Revision.
         revision: String,
         /// What went wrong.
         message: String,
+    },
+    /// A local path (it is not an `owner/name` Hub id) does not exist or is not a directory.
+    #[error("{kind} {} {problem}", .path.display())]
+    LocalPath {
+        /// `dataset` or `model`.
+        kind: &'static str,
+        /// The path given.
+        path: std::path::PathBuf,
+        /// `does not exist` or `is a file, not a directory`.
+        problem: &'static str,
     },
     /// A Hub dataset was requested but the crate was built without the `hub` feature.
     #[error("dataset {dataset} is not a local directory and this build has no Hub support (feature \"hub\")")]

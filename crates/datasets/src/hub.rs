@@ -94,6 +94,52 @@ pub enum RepoKind {
     Model,
 }
 
+impl RepoKind {
+    /// `dataset` or `model`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dataset => "dataset",
+            Self::Model => "model",
+        }
+    }
+
+    /// What `name_or_path` names: an existing directory (`Ok(None)`), a Hub id `owner/name`
+    /// (`Ok(Some(id))`), or else a local path that is missing or not a directory (`Err`).
+    pub fn locate(self, name_or_path: &str) -> Result<Option<&str>, DatasetError> {
+        let path = Path::new(name_or_path);
+        if path.is_dir() {
+            return Ok(None);
+        }
+        let problem = if path.exists() {
+            "is a file, not a directory"
+        } else if is_hub_id(name_or_path) {
+            return Ok(Some(name_or_path));
+        } else {
+            "does not exist"
+        };
+        Err(DatasetError::LocalPath {
+            kind: self.name(),
+            path: path.to_path_buf(),
+            problem,
+        })
+    }
+}
+
+/// Whether `name` reads as a Hub repository id: `owner/name` (or a bare `name`) of letters,
+/// digits, `-`, `_` and `.`, not starting with `.` or `-`. Anything else is a local path.
+pub fn is_hub_id(name: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with(['.', '-'])
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match name.split_once('/') {
+        Some((owner, repo)) => part(owner) && part(repo),
+        None => part(name),
+    }
+}
+
 /// Files of a model repository a checkpoint directory needs (weights are added from the listing).
 const MODEL_FILES: &[&str] = &[
     "config.json",
@@ -129,6 +175,7 @@ impl HubClient {
                 .with_progress(options.progress)
                 .build()
                 .map_err(|e| DatasetError::Hub {
+                    kind: kind.name(),
                     repo: String::new(),
                     revision: options.revision.clone(),
                     message: format!("cannot build the HTTP client: {e}"),
@@ -173,6 +220,7 @@ impl HubClient {
 
     fn hub_error(&self, repo: &str, message: impl Into<String>) -> DatasetError {
         DatasetError::Hub {
+            kind: self.kind.name(),
             repo: repo.to_owned(),
             revision: self.options.revision.clone(),
             message: message.into(),
@@ -303,6 +351,7 @@ impl HubClient {
 
     fn not_found(&self, repo: &str, file: &str) -> DatasetError {
         DatasetError::HubFileNotFound {
+            kind: self.kind.name(),
             repo: repo.to_owned(),
             revision: self.options.revision.clone(),
             file: file.to_owned(),
@@ -329,6 +378,7 @@ impl HubClient {
                 self.not_found(repo, file)
             }
             _ => DatasetError::Hub {
+                kind: self.kind.name(),
                 repo: repo.to_owned(),
                 revision: self.options.revision.clone(),
                 message: format!("downloading {file:?}: {}", describe_api_error(&e)),
@@ -382,9 +432,8 @@ pub(crate) fn walk_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std:
 /// A local directory for `name_or_path`: the path itself when it exists, else the model
 /// repository of that id fetched through the Hub cache (see [`HubClient::fetch_model`]).
 pub fn resolve_model_dir(name_or_path: &str, options: HubOptions) -> Result<PathBuf, DatasetError> {
-    let path = Path::new(name_or_path);
-    if path.is_dir() {
-        return Ok(path.to_path_buf());
+    match RepoKind::Model.locate(name_or_path)? {
+        None => Ok(PathBuf::from(name_or_path)),
+        Some(id) => HubClient::for_kind(options, RepoKind::Model)?.fetch_model(id),
     }
-    HubClient::for_kind(options, RepoKind::Model)?.fetch_model(name_or_path)
 }

@@ -17,7 +17,7 @@ mod tokenizer;
 pub use batch::Batch;
 pub use collator::{CollateError, Collator, CollatorConfig, IGNORE_INDEX, LabelAlignment};
 pub use error::DatasetError;
-pub use hub::{HubClient, HubOptions, RepoKind, resolve_model_dir};
+pub use hub::{HubClient, HubOptions, RepoKind, is_hub_id, resolve_model_dir};
 pub use prepare::{DataOptions, DatasetReport, DatasetSpec, PrepareReport, PreparedData, prepare_datasets};
 pub use row::Row;
 pub use schema::BadRowPolicy;

@@ -214,11 +214,13 @@ fn listed_but_missing_file_names_repo_revision_and_file() {
         .unwrap_err();
     match &err {
         DatasetError::HubFileNotFound {
+            kind,
             repo,
             revision,
             file,
             offline,
         } => {
+            assert_eq!(*kind, "dataset");
             assert_eq!(repo, "owner/gone");
             assert_eq!(revision, "main");
             assert_eq!(file, "sub_a/train-00001-of-00002.parquet");

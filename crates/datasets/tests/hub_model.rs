@@ -71,3 +71,37 @@ fn local_directory_wins_and_missing_repo_is_a_clear_error() {
     let err = resolve_model_dir("org/no-weights", offline(tmp.path())).unwrap_err();
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 }
+
+/// What a name is: an existing directory, a Hub id, or a local path that is missing or a file,
+/// each reported as such (a missing local path used to be reported as a failed Hub request for
+/// a "dataset repo", even for a model).
+#[test]
+fn names_are_directories_hub_ids_or_bad_local_paths() {
+    use provence_datasets::{RepoKind, is_hub_id};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    let dir_name = dir.path().to_str().unwrap();
+    assert_eq!(RepoKind::Model.locate(dir_name).unwrap(), None);
+    assert_eq!(
+        RepoKind::Model.locate("hotchpotch/open-provence-reranker-v1").unwrap(),
+        Some("hotchpotch/open-provence-reranker-v1")
+    );
+    for (name, problem) in [
+        ("/no/such/model", "model /no/such/model does not exist"),
+        ("./relative/missing", "model ./relative/missing does not exist"),
+        ("a/b/c", "model a/b/c does not exist"),
+    ] {
+        assert_eq!(RepoKind::Model.locate(name).unwrap_err().to_string(), problem);
+    }
+    let err = RepoKind::Dataset
+        .locate(file.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("dataset ") && err.ends_with("is a file, not a directory"),
+        "{err}"
+    );
+    assert!(is_hub_id("bert-base-uncased") && is_hub_id("BAAI/bge-reranker-v2-m3"));
+    assert!(!is_hub_id("../x") && !is_hub_id("/abs") && !is_hub_id("owner/") && !is_hub_id(".hidden/x"));
+}

@@ -154,7 +154,8 @@ fn unknown_subset_and_missing_dataset_are_errors() {
     assert!(matches!(err, DatasetError::NoDataFiles { .. }), "{err}");
     assert!(err.to_string().contains("nope"), "{err}");
     let err = resolver.resolve("/nonexistent/dataset/dir", None).unwrap_err();
-    assert!(matches!(err, DatasetError::NoDataFiles { .. }), "{err}");
+    assert!(matches!(err, DatasetError::LocalPath { .. }), "{err}");
+    assert_eq!(err.to_string(), "dataset /nonexistent/dataset/dir does not exist");
 }
 
 #[test]

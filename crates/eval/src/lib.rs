@@ -16,7 +16,7 @@ pub mod report;
 
 pub use backend::{InferenceBackend, default_device};
 pub use dataset_eval::{DatasetEvalError, EvalDatasetsConfig, EvalSettings, evaluate_datasets};
-pub use provence_config::check_threshold;
+pub use provence_config::{check_threshold, error_line};
 pub use provence_datasets::SourceResolver;
 pub use provence_model::{AttentionLayout, init_cpu_threads};
 pub use pruner::{

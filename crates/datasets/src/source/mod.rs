@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::DatasetError;
-use crate::hub::{HubClient, HubOptions};
+use crate::hub::{HubClient, HubOptions, RepoKind};
 use crate::row::Row;
 use crate::schema::{BadRowPolicy, check_row};
 
@@ -99,7 +99,7 @@ impl SourceResolver {
     pub fn resolve(&self, dataset_name: &str, subset: Option<&str>) -> Result<ResolvedDataset, DatasetError> {
         let label = format!("{dataset_name}:{}", subset.unwrap_or("default"));
         let path = Path::new(dataset_name);
-        if path.is_dir() {
+        if RepoKind::Dataset.locate(dataset_name)?.is_none() {
             let splits = files::resolve_local(path, subset, &label)?;
             return Ok(ResolvedDataset { label, splits });
         }

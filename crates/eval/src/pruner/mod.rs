@@ -77,14 +77,10 @@ pub enum PruneError {
         /// What is wrong.
         message: String,
     },
-    /// A Hub model id could not be fetched (or found in the cache when offline).
-    #[error("model {id}: {source}")]
-    Hub {
-        /// The model id.
-        id: String,
-        /// Why.
-        source: Box<provence_datasets::DatasetError>,
-    },
+    /// The model is neither a local directory nor a Hub model id that could be fetched (or
+    /// found in the cache when offline); the message names which.
+    #[error(transparent)]
+    Locate(Box<provence_datasets::DatasetError>),
 }
 
 /// A document: a text split by the sentence splitter, or pre-split sentences.
@@ -369,14 +365,8 @@ impl<B: ModelBackend> Pruner<B> {
         options: provence_datasets::HubOptions,
         device: B::Device,
     ) -> Result<Self, PruneError> {
-        let looks_like_id = !Path::new(name_or_path).exists() && name_or_path.split('/').count() == 2;
-        if !looks_like_id {
-            return Self::load(Path::new(name_or_path), device);
-        }
-        let dir = provence_datasets::resolve_model_dir(name_or_path, options).map_err(|source| PruneError::Hub {
-            id: name_or_path.to_owned(),
-            source: Box::new(source),
-        })?;
+        let dir = provence_datasets::resolve_model_dir(name_or_path, options)
+            .map_err(|source| PruneError::Locate(Box::new(source)))?;
         Self::load(&dir, device)
     }
 
