@@ -132,3 +132,26 @@ fn a_missing_model_directory_is_named_once() {
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors, ["error: model /no/such/model_dir does not exist"], "{stderr}");
 }
+
+/// Log lines carry no ANSI colour codes when stderr is not a terminal.
+#[test]
+fn no_colour_codes_when_stderr_is_piped() {
+    let out = Command::new(env!("CARGO_BIN_EXE_open_provence_eval"))
+        .args([
+            "--threads",
+            "1",
+            "process",
+            "--model",
+            "/no/such/model_dir",
+            "--question",
+            "q",
+            "--context",
+            "c",
+        ])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CPU threads: 1"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
