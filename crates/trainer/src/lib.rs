@@ -10,6 +10,7 @@ pub mod state;
 pub mod tally;
 mod tensorboard;
 pub mod train;
+mod trainer;
 
 pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend};
 pub use optim::{
@@ -18,4 +19,5 @@ pub use optim::{
 };
 pub use provence_model::init_cpu_threads;
 pub use schedule::{LrSchedule, SchedulerKind, UnknownScheduler, warmup_steps};
-pub use train::{TrainError, TrainOutcome, run_eval_datasets, run_training};
+pub use train::{TrainError, TrainOutcome, run_eval_datasets};
+pub use trainer::{accumulation_window, run_training};

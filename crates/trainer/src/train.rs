@@ -3,33 +3,28 @@
 //! clipping, the optimizer step with the scheduled learning rate, dynamic log/eval/save cadence,
 //! atomic checkpoints with full resume, and the upstream-layout `final_model/`.
 
-use crate::backend::Precision;
 use crate::checkpoint_dir::{
-    CHECKPOINT_PREFIX, RunDirError, RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically,
+    CHECKPOINT_PREFIX, RunDirError, rotate_checkpoints, sweep_deletions, write_dir_atomically,
 };
 use crate::logs::{LogRecord, LogValue, python_round};
-use crate::optim::{Optimizer, OptimizerKind, OptimizerStateError, ParamTable, clip_grad_norm};
-use crate::prefetch::Prefetcher;
-use crate::schedule::{LrSchedule, SchedulerKind};
-use crate::state::{TrainerControlArgs, TrainerState};
+use crate::optim::{Optimizer, OptimizerStateError, clip_grad_norm};
+use crate::schedule::LrSchedule;
+use crate::state::TrainerState;
 use crate::tally::LossTally;
 use crate::tensorboard::EventWriter;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use provence_config::{RunSetup, StepInputs, StepPlan, TrainConfig};
+use provence_config::{StepPlan, TrainConfig};
 use provence_datasets::{
-    Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetError, DatasetSpec, HubOptions,
-    PretrainedTokenizer, Row, SourceResolver, TokenizerError, prepare_datasets, pyrandom::PyRandom, resolve_model_dir,
+    Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, Row, TokenizerError, pyrandom::PyRandom,
 };
 use provence_losses::{LossError, LossWeights, provence_loss};
 use provence_model::{
     DEFAULT_HUB_REPO, LoadError, ModelBackend, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError,
 };
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Tokenizer files copied next to the weights of checkpoints and `final_model/`.
@@ -110,7 +105,7 @@ pub enum TrainError {
     Prune(#[from] provence_eval::PruneError),
 }
 
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Io {
         path: path.to_path_buf(),
         source,
@@ -184,7 +179,12 @@ pub fn epoch_micro_batches(n: usize, batch_size: usize, seed: u64, epoch: usize)
 }
 
 /// `Err(NonFinite)` unless `value` is a finite number.
-fn check_finite(value: f64, what: &'static str, step: usize, rows: impl FnOnce() -> String) -> Result<(), TrainError> {
+pub(crate) fn check_finite(
+    value: f64,
+    what: &'static str,
+    step: usize,
+    rows: impl FnOnce() -> String,
+) -> Result<(), TrainError> {
     if value.is_finite() {
         return Ok(());
     }
@@ -197,7 +197,7 @@ fn check_finite(value: f64, what: &'static str, step: usize, rows: impl FnOnce()
 }
 
 /// The ids of `rows[indices]` (`#<index>` for rows without one), comma-separated.
-fn row_ids(rows: &[Row], indices: &[usize]) -> String {
+pub(crate) fn row_ids(rows: &[Row], indices: &[usize]) -> String {
     let ids: Vec<String> = indices
         .iter()
         .map(|&i| {
@@ -213,19 +213,19 @@ fn row_ids(rows: &[Row], indices: &[usize]) -> String {
 /// stream lengths (multiples of [`provence_model::PACK_BUCKET`]). Each new shape is a new set of
 /// kernels to compile and autotune on a GPU.
 #[derive(Default)]
-struct ShapeTally {
+pub(crate) struct ShapeTally {
     padded: std::collections::BTreeSet<(usize, usize)>,
     packed: std::collections::BTreeSet<usize>,
 }
 
 impl ShapeTally {
-    fn add(&mut self, batch: &Batch) {
+    pub(crate) fn add(&mut self, batch: &Batch) {
         self.padded.insert((batch.pairs, batch.seq_len));
         let packing = provence_model::Packing::from_mask(&batch.attention_mask, batch.pairs, batch.seq_len);
         self.packed.insert(packing.len());
     }
 
-    fn log(&self, layout: provence_config::AttentionLayout) {
+    pub(crate) fn log(&self, layout: provence_config::AttentionLayout) {
         if self.padded.is_empty() {
             return;
         }
@@ -318,334 +318,6 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
 
-/// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`, in
-/// `precision` (see [`Precision::for_recipe`]).
-pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
-    setup: &RunSetup,
-    device: &B::Device,
-    precision: Precision,
-) -> Result<TrainOutcome, TrainError> {
-    let config = &setup.config;
-    let (m, t) = (&config.model_args, &config.training_args);
-    let run_dir = setup.naming.output_dir.clone();
-    let _lock = RunLock::acquire(&run_dir, setup.resume.is_some())?;
-    tracing::info!("Output directory: {}", run_dir.display());
-    B::seed(device, t.seed);
-
-    // Data.
-    let resolver = SourceResolver::from_env()?;
-    let prepared = prepare_datasets(&dataset_specs(config), &data_options(config), t.seed as i64, &resolver)?;
-    let train_rows = Arc::new(prepared.train);
-    let eval_rows = prepared.eval.unwrap_or_default();
-    tracing::info!("Final dataset sizes:");
-    tracing::info!("  Train samples: {}", train_rows.len());
-    tracing::info!("  Validation samples: {}", eval_rows.len());
-    if train_rows.is_empty() && t.do_train {
-        return Err(TrainError::NoTrainingRows);
-    }
-    let plan = StepPlan::compute(&StepInputs {
-        train_rows: train_rows.len(),
-        batch_size: t.per_device_train_batch_size,
-        gradient_accumulation_steps: t.gradient_accumulation_steps,
-        n_gpu: 0,
-        num_train_epochs: t.num_train_epochs,
-        yaml_save_steps: t.save_steps,
-        max_steps: t.max_steps,
-        warmup_ratio: t.warmup_ratio,
-        warmup_steps: t.warmup_steps,
-    });
-    log_plan(&plan, train_rows.len(), config);
-    let has_eval = !eval_rows.is_empty();
-    let load_best = has_eval;
-
-    // Model, tokenizer, collator.
-    // A local directory, or a Hub model id fetched into (or read from) the shared HF cache.
-    let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env())?;
-    let tokenizer = PretrainedTokenizer::from_pretrained(&model_dir)?;
-    let collator = Arc::new(Collator::new(
-        &tokenizer,
-        CollatorConfig {
-            max_length: m.max_length,
-            label_alignment: config.data_args.label_alignment,
-        },
-    )?);
-    let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
-    let mut model: OpenProvenceModel<B> = match &resume {
-        Some(dir) => {
-            tracing::info!("Resuming from checkpoint: {}", dir.display());
-            OpenProvenceModel::load(dir, device)?
-        }
-        None => build_model(config, &model_dir, device)?,
-    };
-    if precision == Precision::Bf16 {
-        tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
-        model = model.with_compute_dtype(burn::tensor::FloatDType::BF16);
-    }
-    tracing::info!("Encoder execution: {} (model_args.attention)", m.attention);
-    model = model.with_attention(m.attention);
-    let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
-    let mut optimizer = Optimizer::<B::InnerBackend>::new(
-        OptimizerKind::from(t.optimizer),
-        t.weight_decay,
-        ParamTable::from_module(&model, &names),
-    );
-    let schedule = LrSchedule {
-        kind: SchedulerKind::from(t.lr_scheduler_type),
-        max_steps: plan.max_steps,
-        warmup_steps: plan.warmup_steps,
-    };
-    let mut state = TrainerState::new(
-        plan.eval_steps as u64,
-        plan.logging_steps as u64,
-        plan.save_steps as u64,
-        plan.max_steps as u64,
-        plan.epochs as u64,
-        t.per_device_train_batch_size as u64,
-    );
-    if let Some(dir) = &resume {
-        optimizer.load_state(&dir.join("optimizer.safetensors"), device)?;
-        let text = std::fs::read_to_string(dir.join(provence_config::TRAINER_STATE)).map_err(io_at(dir))?;
-        state = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
-            path: dir.clone(),
-            message: format!("trainer_state.json: {e}"),
-        })?;
-        state.max_steps = plan.max_steps as u64;
-        // As in HF's Trainer, the checkpoint's cadence wins over the freshly computed one (they
-        // differ only if the data or the recipe changed between the runs).
-        let fresh = [plan.logging_steps, plan.eval_steps, plan.save_steps].map(|v| v as u64);
-        let stored = [state.logging_steps, state.eval_steps, state.save_steps];
-        if fresh != stored {
-            tracing::warn!(
-                "checkpoint cadence (logging/eval/save every {stored:?} steps) differs from this run's {fresh:?}: keeping the checkpoint's"
-            );
-        }
-    }
-    // A zero cadence (hand-edited state) would never fire; fall back to the fresh value.
-    let cadence = |stored: u64, fresh: usize| usize::try_from(stored).ok().filter(|&v| v > 0).unwrap_or(fresh);
-    let logging_steps = cadence(state.logging_steps, plan.logging_steps);
-    let eval_steps = cadence(state.eval_steps, plan.eval_steps);
-    let save_steps = cadence(state.save_steps, plan.save_steps);
-
-    let weights = LossWeights {
-        ranking_weight: t.ranking_weight,
-        pruning_weight: t.pruning_weight,
-    };
-    // A resumed run's JSONL log restarts from the checkpoint's history, so that the steps re-run
-    // after it are not logged twice.
-    let history_so_far = resume.as_ref().map(|_| state.log_history.as_slice());
-    let mut sinks = LogSinks::open(&run_dir, &t.report_to, history_so_far)?;
-    sinks.progress.set_length(plan.max_steps as u64);
-    sinks.progress.set_position(state.global_step);
-    let mut history: Vec<LogRecord> = Vec::new();
-    let started = Instant::now();
-    let ga = t.gradient_accumulation_steps.max(1);
-    let len_loader = plan.micro_batches_per_epoch;
-    let mut global_step = state.global_step as usize;
-    let mut tally = match &resume {
-        Some(dir) => LossTally::resume(dir, global_step),
-        None => LossTally::starting_at(global_step),
-    };
-    let workers = t.dataloader_num_workers;
-    let mut shapes = ShapeTally::default();
-
-    'epochs: for epoch in global_step / plan.updates_per_epoch.max(1)..plan.epochs {
-        if !t.do_train || global_step >= plan.max_steps {
-            break;
-        }
-        let batches = epoch_micro_batches(train_rows.len(), t.per_device_train_batch_size, t.seed, epoch);
-        let batch_rows = batches.clone();
-        let skip = if epoch == global_step / plan.updates_per_epoch {
-            (global_step % plan.updates_per_epoch) * ga
-        } else {
-            0
-        };
-        let jobs: Vec<(usize, Vec<usize>)> = batches.into_iter().enumerate().skip(skip).collect();
-        let (rows, coll) = (train_rows.clone(), collator.clone());
-        let prefetch = Prefetcher::new(
-            jobs,
-            workers,
-            workers * 2 + 2,
-            move |(index, ids): (usize, Vec<usize>)| {
-                let batch_rows: Vec<Row> = ids.iter().map(|&i| rows[i].clone()).collect();
-                (index, coll.collate(&batch_rows))
-            },
-        );
-        let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
-        for (index, batch) in prefetch {
-            let batch = batch?;
-            shapes.add(&batch);
-            let window_start = index / ga * ga;
-            let window = ga.min(len_loader - window_start);
-            if index == window_start {
-                // Dropout draws come from a stream that depends only on the step, so a resumed
-                // run draws exactly what the uninterrupted one did.
-                B::seed(device, t.seed.wrapping_add(global_step as u64 + 1));
-            }
-            let (total, ranking, pruning) =
-                accumulate_micro_batch(&model, &batch, weights, window, &mut accumulator, device)?;
-            let rows = || row_ids(&train_rows, &batch_rows[index]);
-            check_finite(total, "loss", global_step + 1, rows)?;
-            tally.add(total / window as f64, ranking, pruning);
-            if index + 1 != window_start + window {
-                continue;
-            }
-            let (grad_norm, lr);
-            (model, grad_norm, lr) = optimizer_step(
-                model,
-                &mut optimizer,
-                &mut accumulator,
-                &schedule,
-                t.learning_rate,
-                t.max_grad_norm,
-                global_step,
-            );
-            global_step += 1;
-            let window_rows = || {
-                let window_batches = &batch_rows[window_start..window_start + window];
-                row_ids(&train_rows, &window_batches.concat())
-            };
-            check_finite(grad_norm, "gradient norm", global_step, window_rows)?;
-            let epoch_f = epoch as f64 + (index + 1) as f64 / len_loader as f64;
-            state.global_step = global_step as u64;
-            state.epoch = epoch_f;
-            let mut control = TrainerControlArgs::default();
-
-            if global_step.is_multiple_of(logging_steps) {
-                let window = tally.close_window(global_step);
-                let record = LogRecord::new()
-                    .float("loss", python_round(window.loss, 4))
-                    .float("grad_norm", grad_norm)
-                    .float("learning_rate", lr)
-                    .int("step", global_step as i64)
-                    .float("epoch", python_round(epoch_f, 2))
-                    .float("ranking_loss", window.ranking)
-                    .float("pruning_loss", window.pruning);
-                sinks.emit(&record, global_step, "train")?;
-                state.log_history.push(record.to_json());
-                history.push(record);
-                control.should_log = true;
-            }
-            if has_eval && global_step.is_multiple_of(eval_steps) {
-                let record = evaluate(
-                    &model.valid(),
-                    &eval_rows,
-                    &collator,
-                    t.per_device_eval_batch_size,
-                    weights,
-                    device,
-                )?
-                .int("step", global_step as i64)
-                .float("epoch", python_round(epoch_f, 2));
-                if let Some(LogValue::Float(eval_loss)) = record.get("eval_loss")
-                    && state.best_metric.is_none_or(|best| eval_loss < best)
-                {
-                    state.best_metric = Some(eval_loss);
-                    state.best_global_step = Some(global_step as u64);
-                }
-                sinks.emit(&record, global_step, "eval")?;
-                state.log_history.push(record.to_json());
-                history.push(record);
-                control.should_evaluate = true;
-            }
-            let last = global_step >= plan.max_steps;
-            if global_step.is_multiple_of(save_steps) || last {
-                control.should_save = true;
-                control.should_training_stop = last;
-                state.set_control(&control);
-                save_checkpoint(
-                    &run_dir,
-                    &model,
-                    &optimizer,
-                    &mut state,
-                    &tally,
-                    &model_dir,
-                    global_step,
-                    t.save_total_limit,
-                )?;
-            }
-            if last {
-                break 'epochs;
-            }
-        }
-    }
-
-    // End of training (§5.11).
-    let runtime = started.elapsed().as_secs_f64();
-    shapes.log(m.attention);
-    if load_best
-        && let Some(best) = state
-            .best_model_checkpoint
-            .clone()
-            .map(PathBuf::from)
-            .filter(|p| p.exists())
-    {
-        tracing::info!(
-            "Loading best model from {} (score: {:?}).",
-            best.display(),
-            state.best_metric
-        );
-        model = OpenProvenceModel::load(&best, device)?;
-        if t.save_total_limit == Some(1) {
-            keep_only_best(&run_dir, &best).map_err(io_at(&run_dir))?;
-        }
-    }
-    let summary = LogRecord::new()
-        .float("train_runtime", runtime)
-        .float(
-            "train_samples_per_second",
-            train_rows.len() as f64 * t.num_train_epochs / runtime.max(1e-9),
-        )
-        .float("train_steps_per_second", plan.max_steps as f64 / runtime.max(1e-9))
-        .float("total_flos", 0.0)
-        .float("train_loss", tally.train_loss(global_step))
-        .int("step", global_step as i64)
-        .float("epoch", python_round(state.epoch, 2));
-    sinks.progress.finish_and_clear();
-    sinks.emit(&summary, global_step, "train")?;
-    history.push(summary);
-
-    let final_model = run_dir.join("final_model");
-    write_dir_atomically::<TrainError>(&run_dir, "final_model", |dir| {
-        model.valid().save_final_model(dir, DEFAULT_HUB_REPO)?;
-        copy_tokenizer_files(&model_dir, dir)?;
-        let args = serde_json::to_string_pretty(config).unwrap_or_default();
-        std::fs::write(dir.join("training_args.json"), args + "\n").map_err(io_at(dir))?;
-        Ok(())
-    })?;
-    // Check the export the way upstream does: reload it and tokenize a test string.
-    match OpenProvenceModel::<B::InnerBackend>::load(&final_model, device)
-        .map_err(TrainError::from)
-        .and_then(|_| Ok(PretrainedTokenizer::from_pretrained(&final_model)?))
-    {
-        Ok(tok) => {
-            let tokens = tok
-                .tokenizer()
-                .encode("これはテストです。", true)
-                .map(|e| e.len())
-                .unwrap_or(0);
-            tracing::info!(
-                "✓ Model loaded successfully (max length {}, {tokens} test tokens)",
-                m.max_length
-            );
-        }
-        Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
-    }
-    let eval_markdown = match &t.eval_datasets {
-        Some(eval) => run_eval_datasets::<B::InnerBackend>(&final_model, eval, m.attention, device)?,
-        None => {
-            tracing::info!("No eval_datasets configuration; skipping dataset evaluation.");
-            None
-        }
-    };
-    Ok(TrainOutcome {
-        run_dir,
-        final_model,
-        global_step: global_step as u64,
-        log_history: history,
-        eval_markdown,
-    })
-}
-
 /// The recipe's `eval_datasets` block on `model_dir` (upstream-trainer.md §8): evaluates at
 /// `threshold` with `batch_size`, the encoder in `attention`, writes
 /// `<model_dir>/eval_datasets/results.{json,md}` and returns the Markdown; `None` (with a
@@ -696,7 +368,7 @@ pub fn run_eval_datasets<B: ModelBackend>(
 }
 
 /// A fresh model: random backbone from `config.json` (`from_scratch`) or pretrained weights.
-fn build_model<B: Backend>(
+pub(crate) fn build_model<B: Backend>(
     config: &TrainConfig,
     dir: &Path,
     device: &B::Device,
@@ -731,7 +403,7 @@ fn build_model<B: Backend>(
 }
 
 /// One pass over the eval rows (§5.9): unweighted means over batches.
-fn evaluate<B: ModelBackend>(
+pub(crate) fn evaluate<B: ModelBackend>(
     model: &OpenProvenceModel<B>,
     rows: &[Row],
     collator: &Collator,
@@ -763,7 +435,7 @@ fn evaluate<B: ModelBackend>(
 /// Writes `checkpoint-<step>/` atomically (weights in upstream's checkpoint layout, tokenizer,
 /// optimizer state, scheduler and RNG position, `trainer_state.json` last), then rotates.
 #[allow(clippy::too_many_arguments)]
-fn save_checkpoint<B: AutodiffBackend>(
+pub(crate) fn save_checkpoint<B: AutodiffBackend>(
     run_dir: &Path,
     model: &OpenProvenceModel<B>,
     optimizer: &Optimizer<B::InnerBackend>,
@@ -796,7 +468,7 @@ fn save_checkpoint<B: AutodiffBackend>(
     Ok(())
 }
 
-fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<(), TrainError> {
+pub(crate) fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<(), TrainError> {
     for name in TOKENIZER_FILES {
         let source = from.join(name);
         if source.exists() {
@@ -806,7 +478,7 @@ fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
+pub(crate) fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
     let t = &config.training_args;
     tracing::info!("Dynamic step calculation:");
     tracing::info!("  Dataset size: {rows}");
@@ -831,8 +503,8 @@ fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
 
 /// Where log records go: the console (upstream's dict lines), `log_history.jsonl`, TensorBoard,
 /// and a progress bar with the last loss and the ETA (hidden when stderr is not a terminal).
-struct LogSinks {
-    progress: indicatif::ProgressBar,
+pub(crate) struct LogSinks {
+    pub(crate) progress: indicatif::ProgressBar,
     jsonl: std::fs::File,
     jsonl_path: PathBuf,
     events: Option<EventWriter>,
@@ -841,7 +513,7 @@ struct LogSinks {
 impl LogSinks {
     /// Opens the sinks of `run_dir`; `history` (a resumed run's records up to its checkpoint)
     /// replaces what `log_history.jsonl` held, else the file is appended to.
-    fn open(
+    pub(crate) fn open(
         run_dir: &Path,
         report_to: &[String],
         history: Option<&[serde_json::Map<String, serde_json::Value>]>,
@@ -889,7 +561,7 @@ impl LogSinks {
         })
     }
 
-    fn emit(&mut self, record: &LogRecord, step: usize, split: &str) -> Result<(), TrainError> {
+    pub(crate) fn emit(&mut self, record: &LogRecord, step: usize, split: &str) -> Result<(), TrainError> {
         use std::io::Write;
         self.progress.suspend(|| tracing::info!("{}", record.to_python_repr()));
         let line = serde_json::to_string(&record.to_json()).unwrap_or_default();

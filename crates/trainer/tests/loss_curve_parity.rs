@@ -16,6 +16,7 @@ use burn::optim::GradientsAccumulator;
 use provence_datasets::Batch;
 use provence_losses::LossWeights;
 use provence_model::{AttentionLayout, OpenProvenceModel};
+use provence_trainer::accumulation_window;
 use provence_trainer::optim::{Optimizer, OptimizerKind, ParamTable};
 use provence_trainer::schedule::{LrSchedule, SchedulerKind, warmup_steps};
 use provence_trainer::train::{accumulate_micro_batch, optimizer_step};
@@ -127,12 +128,18 @@ fn replay_and_compare(name: &str, layout: AttentionLayout) -> f64 {
     let mut window_loss = 0.0;
     let mut got: Vec<(f64, f64, f64)> = Vec::new();
     for (index, &batch_id) in run.order.iter().enumerate() {
-        let window_start = index / ga * ga;
-        let window = ga.min(total - window_start);
-        let (loss, _, _) =
-            accumulate_micro_batch(&model, &batches[batch_id], weights, window, &mut accumulator, &device).unwrap();
-        window_loss += loss / window as f64;
-        if index + 1 != window_start + window {
+        let window = accumulation_window(index, ga, total);
+        let (loss, _, _) = accumulate_micro_batch(
+            &model,
+            &batches[batch_id],
+            weights,
+            window.len(),
+            &mut accumulator,
+            &device,
+        )
+        .unwrap();
+        window_loss += loss / window.len() as f64;
+        if index + 1 != window.end {
             continue;
         }
         let (grad_norm, lr);

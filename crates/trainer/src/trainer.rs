@@ -1,0 +1,570 @@
+//! A whole training job in phases that read top to bottom: [`run_training`] sets up (data,
+//! tokenizer, model, optimizer, resume), runs the optimizer-step loop epoch by epoch, reacts to
+//! each step (log, evaluate, save), and finishes (best model, summary, `final_model/`, reload
+//! check, dataset evaluation). The model flows through the phases by value, as Burn's optimizers
+//! take and return it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::optim::GradientsAccumulator;
+use burn::tensor::backend::AutodiffBackend;
+use provence_config::{RunSetup, StepInputs, StepPlan, TrainConfig};
+use provence_datasets::{
+    Batch, Collator, CollatorConfig, HubOptions, PretrainedTokenizer, Row, SourceResolver, prepare_datasets,
+    resolve_model_dir,
+};
+use provence_losses::LossWeights;
+use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
+
+use crate::backend::Precision;
+use crate::checkpoint_dir::{RunLock, keep_only_best, write_dir_atomically};
+use crate::logs::{LogRecord, LogValue, python_round};
+use crate::optim::{Optimizer, OptimizerKind, ParamTable};
+use crate::prefetch::Prefetcher;
+use crate::schedule::{LrSchedule, SchedulerKind};
+use crate::state::{TrainerControlArgs, TrainerState};
+use crate::tally::LossTally;
+use crate::train::{
+    LogSinks, ShapeTally, TrainError, TrainOutcome, accumulate_micro_batch, build_model, check_finite,
+    copy_tokenizer_files, data_options, dataset_specs, epoch_micro_batches, evaluate, io_at, log_plan, optimizer_step,
+    row_ids, run_eval_datasets, save_checkpoint,
+};
+
+/// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`, in
+/// `precision` (see [`Precision::for_recipe`]).
+pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
+    setup: &RunSetup,
+    device: &B::Device,
+    precision: Precision,
+) -> Result<TrainOutcome, TrainError> {
+    let run_dir = setup.naming.output_dir.clone();
+    let _lock = RunLock::acquire(&run_dir, setup.resume.is_some())?;
+    tracing::info!("Output directory: {}", run_dir.display());
+    B::seed(device, setup.config.training_args.seed);
+    let data = TrainData::prepare(&setup.config)?;
+    let (mut trainer, mut model) = Trainer::<B>::setup(setup, data, run_dir, device, precision)?;
+    if setup.config.training_args.do_train {
+        model = trainer.train(model)?;
+    }
+    trainer.finish(model)
+}
+
+/// The prepared rows and the step arithmetic over them.
+struct TrainData {
+    train_rows: Arc<Vec<Row>>,
+    eval_rows: Vec<Row>,
+    plan: StepPlan,
+}
+
+impl TrainData {
+    /// Reads, samples and mixes the recipe's datasets and plans the steps.
+    fn prepare(config: &TrainConfig) -> Result<Self, TrainError> {
+        let t = &config.training_args;
+        let resolver = SourceResolver::from_env()?;
+        let prepared = prepare_datasets(&dataset_specs(config), &data_options(config), t.seed as i64, &resolver)?;
+        let (train_rows, eval_rows) = (prepared.train, prepared.eval.unwrap_or_default());
+        tracing::info!("Final dataset sizes:");
+        tracing::info!("  Train samples: {}", train_rows.len());
+        tracing::info!("  Validation samples: {}", eval_rows.len());
+        if train_rows.is_empty() && t.do_train {
+            return Err(TrainError::NoTrainingRows);
+        }
+        let plan = StepPlan::compute(&StepInputs {
+            train_rows: train_rows.len(),
+            batch_size: t.per_device_train_batch_size,
+            gradient_accumulation_steps: t.gradient_accumulation_steps,
+            n_gpu: 0,
+            num_train_epochs: t.num_train_epochs,
+            yaml_save_steps: t.save_steps,
+            max_steps: t.max_steps,
+            warmup_ratio: t.warmup_ratio,
+            warmup_steps: t.warmup_steps,
+        });
+        log_plan(&plan, train_rows.len(), config);
+        Ok(Self {
+            train_rows: Arc::new(train_rows),
+            eval_rows,
+            plan,
+        })
+    }
+}
+
+/// Every `N` optimizer steps: log, evaluate, save (the checkpoint's values on resume).
+#[derive(Debug, Clone, Copy)]
+struct Cadence {
+    logging: usize,
+    eval: usize,
+    save: usize,
+}
+
+/// Everything the loop needs but the model.
+struct Trainer<'a, B: AutodiffBackend> {
+    config: &'a TrainConfig,
+    device: B::Device,
+    run_dir: PathBuf,
+    model_dir: PathBuf,
+    data: TrainData,
+    collator: Arc<Collator>,
+    optimizer: Optimizer<B::InnerBackend>,
+    schedule: LrSchedule,
+    state: TrainerState,
+    cadence: Cadence,
+    weights: LossWeights,
+    sinks: LogSinks,
+    history: Vec<LogRecord>,
+    tally: LossTally,
+    shapes: ShapeTally,
+    global_step: usize,
+    started: Instant,
+}
+
+impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<'a, B> {
+    /// Setup: tokenizer and collator, the model (fresh or from the checkpoint), optimizer,
+    /// schedule, trainer state and logs (restored on resume).
+    fn setup(
+        setup: &'a RunSetup,
+        data: TrainData,
+        run_dir: PathBuf,
+        device: &B::Device,
+        precision: Precision,
+    ) -> Result<(Self, OpenProvenceModel<B>), TrainError> {
+        let config = &setup.config;
+        let (m, t) = (&config.model_args, &config.training_args);
+        // A local directory, or a Hub model id fetched into (or read from) the shared HF cache.
+        let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env())?;
+        let tokenizer = PretrainedTokenizer::from_pretrained(&model_dir)?;
+        let collator = Arc::new(Collator::new(
+            &tokenizer,
+            CollatorConfig {
+                max_length: m.max_length,
+                label_alignment: config.data_args.label_alignment,
+            },
+        )?);
+        let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
+        let model = Self::model(config, &model_dir, resume.as_deref(), device, precision)?;
+        let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
+        let mut optimizer = Optimizer::<B::InnerBackend>::new(
+            OptimizerKind::from(t.optimizer),
+            t.weight_decay,
+            ParamTable::from_module(&model, &names),
+        );
+        let plan = &data.plan;
+        let state = match &resume {
+            Some(dir) => {
+                optimizer.load_state(&dir.join("optimizer.safetensors"), device)?;
+                restored_state(dir, plan)?
+            }
+            None => TrainerState::new(
+                plan.eval_steps as u64,
+                plan.logging_steps as u64,
+                plan.save_steps as u64,
+                plan.max_steps as u64,
+                plan.epochs as u64,
+                t.per_device_train_batch_size as u64,
+            ),
+        };
+        // A resumed run's JSONL log restarts from the checkpoint's history, so that the steps
+        // re-run after it are not logged twice.
+        let history_so_far = resume.as_ref().map(|_| state.log_history.as_slice());
+        let sinks = LogSinks::open(&run_dir, &t.report_to, history_so_far)?;
+        sinks.progress.set_length(plan.max_steps as u64);
+        sinks.progress.set_position(state.global_step);
+        let global_step = state.global_step as usize;
+        let tally = match &resume {
+            Some(dir) => LossTally::resume(dir, global_step),
+            None => LossTally::starting_at(global_step),
+        };
+        let trainer = Self {
+            config,
+            device: device.clone(),
+            run_dir,
+            model_dir,
+            schedule: LrSchedule {
+                kind: SchedulerKind::from(t.lr_scheduler_type),
+                max_steps: plan.max_steps,
+                warmup_steps: plan.warmup_steps,
+            },
+            cadence: cadence(&state, plan),
+            data,
+            collator,
+            optimizer,
+            state,
+            weights: LossWeights {
+                ranking_weight: t.ranking_weight,
+                pruning_weight: t.pruning_weight,
+            },
+            sinks,
+            history: Vec::new(),
+            tally,
+            shapes: ShapeTally::default(),
+            global_step,
+            started: Instant::now(),
+        };
+        Ok((trainer, model))
+    }
+
+    /// The model to train: the checkpoint's when resuming, else built from the recipe; in the
+    /// run's precision and encoder layout.
+    fn model(
+        config: &TrainConfig,
+        model_dir: &Path,
+        resume: Option<&Path>,
+        device: &B::Device,
+        precision: Precision,
+    ) -> Result<OpenProvenceModel<B>, TrainError> {
+        let mut model = match resume {
+            Some(dir) => {
+                tracing::info!("Resuming from checkpoint: {}", dir.display());
+                OpenProvenceModel::load(dir, device)?
+            }
+            None => build_model(config, model_dir, device)?,
+        };
+        if precision == Precision::Bf16 {
+            tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
+            model = model.with_compute_dtype(burn::tensor::FloatDType::BF16);
+        }
+        let attention = config.model_args.attention;
+        tracing::info!("Encoder execution: {attention} (model_args.attention)");
+        Ok(model.with_attention(attention))
+    }
+
+    /// The optimizer-step loop, epoch by epoch, until the step budget is spent.
+    fn train(&mut self, mut model: OpenProvenceModel<B>) -> Result<OpenProvenceModel<B>, TrainError> {
+        let plan = self.data.plan;
+        for epoch in self.global_step / plan.updates_per_epoch.max(1)..plan.epochs {
+            if self.global_step >= plan.max_steps {
+                break;
+            }
+            let stop;
+            (model, stop) = self.run_epoch(model, epoch)?;
+            if stop {
+                break;
+            }
+        }
+        Ok(model)
+    }
+
+    /// One epoch's micro-batches (collated ahead on worker threads), from where a resumed run
+    /// left off; every closed accumulation window is an optimizer step. Returns whether the
+    /// step budget is spent.
+    fn run_epoch(
+        &mut self,
+        mut model: OpenProvenceModel<B>,
+        epoch: usize,
+    ) -> Result<(OpenProvenceModel<B>, bool), TrainError> {
+        let t = &self.config.training_args;
+        let plan = self.data.plan;
+        let ga = t.gradient_accumulation_steps.max(1);
+        let batches = epoch_micro_batches(self.data.train_rows.len(), t.per_device_train_batch_size, t.seed, epoch);
+        let skip = if epoch == self.global_step / plan.updates_per_epoch {
+            (self.global_step % plan.updates_per_epoch) * ga
+        } else {
+            0
+        };
+        let jobs: Vec<(usize, Vec<usize>)> = batches.iter().cloned().enumerate().skip(skip).collect();
+        let (rows, collator) = (self.data.train_rows.clone(), self.collator.clone());
+        let workers = t.dataloader_num_workers;
+        let prefetch = Prefetcher::new(
+            jobs,
+            workers,
+            workers * 2 + 2,
+            move |(index, ids): (usize, Vec<usize>)| {
+                let batch_rows: Vec<Row> = ids.iter().map(|&i| rows[i].clone()).collect();
+                (index, collator.collate(&batch_rows))
+            },
+        );
+        let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
+        for (index, batch) in prefetch {
+            let window = accumulation_window(index, ga, plan.micro_batches_per_epoch);
+            self.micro_batch(&model, &batch?, index, &window, &batches, &mut accumulator)?;
+            if index + 1 != window.end {
+                continue;
+            }
+            let (grad_norm, lr);
+            (model, grad_norm, lr) = optimizer_step(
+                model,
+                &mut self.optimizer,
+                &mut accumulator,
+                &self.schedule,
+                t.learning_rate,
+                t.max_grad_norm,
+                self.global_step,
+            );
+            self.global_step += 1;
+            let window_rows = || row_ids(&self.data.train_rows, &batches[window.clone()].concat());
+            check_finite(grad_norm, "gradient norm", self.global_step, window_rows)?;
+            let epoch_f = epoch as f64 + (index + 1) as f64 / plan.micro_batches_per_epoch as f64;
+            if self.after_step(&model, grad_norm, lr, epoch_f)? {
+                return Ok((model, true));
+            }
+        }
+        Ok((model, false))
+    }
+
+    /// Forward, loss and backward of micro-batch `index` (rows `batches[index]`) into
+    /// `accumulator`; the window's first micro-batch reseeds the dropout stream.
+    fn micro_batch(
+        &mut self,
+        model: &OpenProvenceModel<B>,
+        batch: &Batch,
+        index: usize,
+        window: &std::ops::Range<usize>,
+        batches: &[Vec<usize>],
+        accumulator: &mut GradientsAccumulator<OpenProvenceModel<B>>,
+    ) -> Result<(), TrainError> {
+        self.shapes.add(batch);
+        if index == window.start {
+            // Dropout draws come from a stream that depends only on the step, so a resumed run
+            // draws exactly what the uninterrupted one did.
+            B::seed(
+                &self.device,
+                self.config.training_args.seed.wrapping_add(self.global_step as u64 + 1),
+            );
+        }
+        let (total, ranking, pruning) =
+            accumulate_micro_batch(model, batch, self.weights, window.len(), accumulator, &self.device)?;
+        let rows = || row_ids(&self.data.train_rows, &batches[index]);
+        check_finite(total, "loss", self.global_step + 1, rows)?;
+        self.tally.add(total / window.len() as f64, ranking, pruning);
+        Ok(())
+    }
+
+    /// What follows optimizer step `global_step`: log, evaluate and save on their cadence.
+    /// Returns whether it was the last step.
+    fn after_step(
+        &mut self,
+        model: &OpenProvenceModel<B>,
+        grad_norm: f64,
+        lr: f64,
+        epoch_f: f64,
+    ) -> Result<bool, TrainError> {
+        let step = self.global_step;
+        self.state.global_step = step as u64;
+        self.state.epoch = epoch_f;
+        let mut control = TrainerControlArgs::default();
+        if step.is_multiple_of(self.cadence.logging) {
+            self.log_train(grad_norm, lr, epoch_f)?;
+            control.should_log = true;
+        }
+        if !self.data.eval_rows.is_empty() && step.is_multiple_of(self.cadence.eval) {
+            self.log_eval(model, epoch_f)?;
+            control.should_evaluate = true;
+        }
+        let last = step >= self.data.plan.max_steps;
+        if step.is_multiple_of(self.cadence.save) || last {
+            control.should_save = true;
+            control.should_training_stop = last;
+            self.state.set_control(&control);
+            let t = &self.config.training_args;
+            save_checkpoint(
+                &self.run_dir,
+                model,
+                &self.optimizer,
+                &mut self.state,
+                &self.tally,
+                &self.model_dir,
+                step,
+                t.save_total_limit,
+            )?;
+        }
+        Ok(last)
+    }
+
+    /// The training log line of the window closing at this step.
+    fn log_train(&mut self, grad_norm: f64, lr: f64, epoch_f: f64) -> Result<(), TrainError> {
+        let step = self.global_step;
+        let window = self.tally.close_window(step);
+        let record = LogRecord::new()
+            .float("loss", python_round(window.loss, 4))
+            .float("grad_norm", grad_norm)
+            .float("learning_rate", lr)
+            .int("step", step as i64)
+            .float("epoch", python_round(epoch_f, 2))
+            .float("ranking_loss", window.ranking)
+            .float("pruning_loss", window.pruning);
+        self.emit(record, "train")
+    }
+
+    /// Evaluation on the eval rows; the lowest `eval_loss` so far marks the best checkpoint.
+    fn log_eval(&mut self, model: &OpenProvenceModel<B>, epoch_f: f64) -> Result<(), TrainError> {
+        let step = self.global_step;
+        let t = &self.config.training_args;
+        let record = evaluate(
+            &model.valid(),
+            &self.data.eval_rows,
+            &self.collator,
+            t.per_device_eval_batch_size,
+            self.weights,
+            &self.device,
+        )?
+        .int("step", step as i64)
+        .float("epoch", python_round(epoch_f, 2));
+        if let Some(LogValue::Float(eval_loss)) = record.get("eval_loss")
+            && self.state.best_metric.is_none_or(|best| eval_loss < best)
+        {
+            self.state.best_metric = Some(eval_loss);
+            self.state.best_global_step = Some(step as u64);
+        }
+        self.emit(record, "eval")
+    }
+
+    /// A record to the sinks, the trainer state's history and the run's.
+    fn emit(&mut self, record: LogRecord, split: &str) -> Result<(), TrainError> {
+        self.sinks.emit(&record, self.global_step, split)?;
+        self.state.log_history.push(record.to_json());
+        self.history.push(record);
+        Ok(())
+    }
+
+    /// The end of training: the best checkpoint's weights when there was an eval set, the
+    /// summary record, `final_model/` (checked by reloading it), the recipe's dataset evaluation.
+    fn finish(mut self, mut model: OpenProvenceModel<B>) -> Result<TrainOutcome, TrainError> {
+        let runtime = self.started.elapsed().as_secs_f64();
+        let (m, t) = (&self.config.model_args, &self.config.training_args);
+        self.shapes.log(m.attention);
+        if let Some(best) = self.best_checkpoint() {
+            tracing::info!(
+                "Loading best model from {} (score: {:?}).",
+                best.display(),
+                self.state.best_metric
+            );
+            model = OpenProvenceModel::load(&best, &self.device)?;
+            if t.save_total_limit == Some(1) {
+                keep_only_best(&self.run_dir, &best).map_err(io_at(&self.run_dir))?;
+            }
+        }
+        let rows = self.data.train_rows.len() as f64;
+        let summary = LogRecord::new()
+            .float("train_runtime", runtime)
+            .float(
+                "train_samples_per_second",
+                rows * t.num_train_epochs / runtime.max(1e-9),
+            )
+            .float(
+                "train_steps_per_second",
+                self.data.plan.max_steps as f64 / runtime.max(1e-9),
+            )
+            .float("total_flos", 0.0)
+            .float("train_loss", self.tally.train_loss(self.global_step))
+            .int("step", self.global_step as i64)
+            .float("epoch", python_round(self.state.epoch, 2));
+        self.sinks.progress.finish_and_clear();
+        self.sinks.emit(&summary, self.global_step, "train")?;
+        self.history.push(summary);
+        let final_model = self.save_final_model(&model)?;
+        let eval_markdown = match &t.eval_datasets {
+            Some(eval) => run_eval_datasets::<B::InnerBackend>(&final_model, eval, m.attention, &self.device)?,
+            None => {
+                tracing::info!("No eval_datasets configuration; skipping dataset evaluation.");
+                None
+            }
+        };
+        Ok(TrainOutcome {
+            run_dir: self.run_dir,
+            final_model,
+            global_step: self.global_step as u64,
+            log_history: self.history,
+            eval_markdown,
+        })
+    }
+
+    /// The best checkpoint, when there was an eval set and it still exists.
+    fn best_checkpoint(&self) -> Option<PathBuf> {
+        if self.data.eval_rows.is_empty() {
+            return None;
+        }
+        let best = PathBuf::from(self.state.best_model_checkpoint.as_ref()?);
+        best.exists().then_some(best)
+    }
+
+    /// Writes `final_model/` atomically and checks it the way upstream does: reload it and
+    /// tokenize a test string.
+    fn save_final_model(&self, model: &OpenProvenceModel<B>) -> Result<PathBuf, TrainError> {
+        let final_model = self.run_dir.join("final_model");
+        write_dir_atomically::<TrainError>(&self.run_dir, "final_model", |dir| {
+            model.valid().save_final_model(dir, DEFAULT_HUB_REPO)?;
+            copy_tokenizer_files(&self.model_dir, dir)?;
+            let args = serde_json::to_string_pretty(self.config).unwrap_or_default();
+            std::fs::write(dir.join("training_args.json"), args + "\n").map_err(io_at(dir))?;
+            Ok(())
+        })?;
+        let reloaded = OpenProvenceModel::<B::InnerBackend>::load(&final_model, &self.device)
+            .map_err(TrainError::from)
+            .and_then(|_| Ok(PretrainedTokenizer::from_pretrained(&final_model)?));
+        match reloaded {
+            Ok(tok) => {
+                let tokens = tok
+                    .tokenizer()
+                    .encode("これはテストです。", true)
+                    .map(|e| e.len())
+                    .unwrap_or(0);
+                let max_length = self.config.model_args.max_length;
+                tracing::info!("✓ Model loaded successfully (max length {max_length}, {tokens} test tokens)");
+            }
+            Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
+        }
+        Ok(final_model)
+    }
+}
+
+/// The micro-batch indices of the accumulation window holding micro-batch `index`: windows of
+/// `ga` micro-batches, the last of an epoch of `micro_batches` possibly shorter. Each loss is
+/// divided by its window's length, as HF's Trainer does.
+pub fn accumulation_window(index: usize, ga: usize, micro_batches: usize) -> std::ops::Range<usize> {
+    let start = index / ga.max(1) * ga.max(1);
+    start..(start + ga.max(1)).min(micro_batches.max(start + 1))
+}
+
+/// The trainer state saved in checkpoint `dir`, with this run's step budget; its cadence wins
+/// over the freshly computed one, as in HF's Trainer (they differ only if the data or the recipe
+/// changed between the runs).
+fn restored_state(dir: &Path, plan: &StepPlan) -> Result<TrainerState, TrainError> {
+    let text = std::fs::read_to_string(dir.join(provence_config::TRAINER_STATE)).map_err(io_at(dir))?;
+    let mut state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
+        path: dir.to_owned(),
+        message: format!("trainer_state.json: {e}"),
+    })?;
+    state.max_steps = plan.max_steps as u64;
+    let fresh = [plan.logging_steps, plan.eval_steps, plan.save_steps].map(|v| v as u64);
+    let stored = [state.logging_steps, state.eval_steps, state.save_steps];
+    if fresh != stored {
+        tracing::warn!(
+            "checkpoint cadence (logging/eval/save every {stored:?} steps) differs from this run's {fresh:?}: keeping the checkpoint's"
+        );
+    }
+    Ok(state)
+}
+
+/// The cadence of `state`, each value falling back to the plan's when it is zero (a
+/// hand-edited state would otherwise never fire).
+fn cadence(state: &TrainerState, plan: &StepPlan) -> Cadence {
+    let pick = |stored: u64, fresh: usize| usize::try_from(stored).ok().filter(|&v| v > 0).unwrap_or(fresh);
+    Cadence {
+        logging: pick(state.logging_steps, plan.logging_steps),
+        eval: pick(state.eval_steps, plan.eval_steps),
+        save: pick(state.save_steps, plan.save_steps),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accumulation_window;
+
+    /// HF's windows, computed independently: `ga` micro-batches each, the epoch's last window
+    /// holding what is left.
+    #[test]
+    fn accumulation_windows_cover_the_epoch() {
+        let (ga, n) = (4, 10);
+        let windows: Vec<_> = (0..n).map(|i| accumulation_window(i, ga, n)).collect();
+        assert_eq!(windows[0], 0..4);
+        assert_eq!(windows[3], 0..4);
+        assert_eq!(windows[4], 4..8);
+        assert_eq!(windows[9], 8..10);
+        assert_eq!(accumulation_window(0, 1, 1), 0..1);
+        assert_eq!(accumulation_window(2, 3, 3), 0..3);
+    }
+}
