@@ -20,4 +20,4 @@ pub use optim::{
 pub use provence_model::init_cpu_threads;
 pub use schedule::{LrSchedule, SchedulerKind, UnknownScheduler, warmup_steps};
 pub use train::{TrainError, TrainOutcome, run_eval_datasets};
-pub use trainer::{accumulation_window, run_training};
+pub use trainer::{StepEvent, TrainListener, accumulation_window, run_training, run_training_with};

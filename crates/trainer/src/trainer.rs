@@ -34,6 +34,36 @@ use crate::train::{
     row_ids, run_eval_datasets, save_checkpoint,
 };
 
+/// Observes a training run from the caller's code (see [`run_training_with`]); every method
+/// has an empty default.
+pub trait TrainListener {
+    /// After every optimizer step, before its log, evaluation and checkpoint.
+    fn on_step(&mut self, _step: &StepEvent) {}
+    /// Every record the run logs: `split` is `"train"` (loss lines and the final summary) or
+    /// `"eval"`.
+    fn on_log(&mut self, _record: &LogRecord, _split: &str) {}
+}
+
+/// No observer: what [`run_training`] uses.
+impl TrainListener for () {}
+
+/// One optimizer step, as a [`TrainListener`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepEvent {
+    /// Optimizer steps done so far, this one included (1-based).
+    pub step: usize,
+    /// The run's step budget.
+    pub max_steps: usize,
+    /// Fractional epoch reached.
+    pub epoch: f64,
+    /// Mean loss of the step's accumulation window.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Learning rate the step used.
+    pub learning_rate: f64,
+}
+
 /// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`, in
 /// `precision` (see [`Precision::for_recipe`]).
 pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
@@ -41,12 +71,22 @@ pub fn run_training<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBacken
     device: &B::Device,
     precision: Precision,
 ) -> Result<TrainOutcome, TrainError> {
+    run_training_with::<B>(setup, device, precision, &mut ())
+}
+
+/// [`run_training`], telling `listener` about every step and log record.
+pub fn run_training_with<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
+    setup: &RunSetup,
+    device: &B::Device,
+    precision: Precision,
+    listener: &mut dyn TrainListener,
+) -> Result<TrainOutcome, TrainError> {
     let run_dir = setup.naming.output_dir.clone();
     let _lock = RunLock::acquire(&run_dir, setup.resume.is_some())?;
     tracing::info!("Output directory: {}", run_dir.display());
     B::seed(device, setup.config.training_args.seed);
     let data = TrainData::prepare(&setup.config)?;
-    let (mut trainer, mut model) = Trainer::<B>::setup(setup, data, run_dir, device, precision)?;
+    let (mut trainer, mut model) = Trainer::<B>::setup(setup, data, run_dir, device, precision, listener)?;
     if setup.config.training_args.do_train {
         model = trainer.train(model)?;
     }
@@ -104,6 +144,7 @@ struct Cadence {
 /// Everything the loop needs but the model.
 struct Trainer<'a, B: AutodiffBackend> {
     config: &'a TrainConfig,
+    listener: &'a mut dyn TrainListener,
     device: B::Device,
     run_dir: PathBuf,
     model_dir: PathBuf,
@@ -119,6 +160,8 @@ struct Trainer<'a, B: AutodiffBackend> {
     tally: LossTally,
     shapes: ShapeTally,
     global_step: usize,
+    /// Σ of the open accumulation window's micro-batch losses, each divided by the window length.
+    step_loss: f64,
     started: Instant,
 }
 
@@ -131,6 +174,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         run_dir: PathBuf,
         device: &B::Device,
         precision: Precision,
+        listener: &'a mut dyn TrainListener,
     ) -> Result<(Self, OpenProvenceModel<B>), TrainError> {
         let config = &setup.config;
         let (m, t) = (&config.model_args, &config.training_args);
@@ -180,6 +224,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         };
         let trainer = Self {
             config,
+            listener,
             device: device.clone(),
             run_dir,
             model_dir,
@@ -202,6 +247,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             tally,
             shapes: ShapeTally::default(),
             global_step,
+            step_loss: 0.0,
             started: Instant::now(),
         };
         Ok((trainer, model))
@@ -330,6 +376,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let rows = || row_ids(&self.data.train_rows, &batches[index]);
         check_finite(total, "loss", self.global_step + 1, rows)?;
         self.tally.add(total / window.len() as f64, ranking, pruning);
+        self.step_loss += total / window.len() as f64;
         Ok(())
     }
 
@@ -345,6 +392,14 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let step = self.global_step;
         self.state.global_step = step as u64;
         self.state.epoch = epoch_f;
+        self.listener.on_step(&StepEvent {
+            step,
+            max_steps: self.data.plan.max_steps,
+            epoch: epoch_f,
+            loss: std::mem::take(&mut self.step_loss),
+            grad_norm,
+            learning_rate: lr,
+        });
         let mut control = TrainerControlArgs::default();
         if step.is_multiple_of(self.cadence.logging) {
             self.log_train(grad_norm, lr, epoch_f)?;
@@ -415,6 +470,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     /// A record to the sinks, the trainer state's history and the run's.
     fn emit(&mut self, record: LogRecord, split: &str) -> Result<(), TrainError> {
         self.sinks.emit(&record, self.global_step, split)?;
+        self.listener.on_log(&record, split);
         self.state.log_history.push(record.to_json());
         self.history.push(record);
         Ok(())
@@ -454,6 +510,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             .float("epoch", python_round(self.state.epoch, 2));
         self.sinks.progress.finish_and_clear();
         self.sinks.emit(&summary, self.global_step, "train")?;
+        self.listener.on_log(&summary, "train");
         self.history.push(summary);
         let final_model = self.save_final_model(&model)?;
         let eval_markdown = match &t.eval_datasets {
