@@ -111,18 +111,37 @@ fn to_device<B: Backend>(b: &Batch, device: &B::Device) -> Inputs<B> {
 /// Runs the benchmark and prints its JSON line.
 pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
     let device: burn::tensor::Device<DeviceBackend> = Default::default();
+    if args.warmup == 0 || args.steps == 0 {
+        return Err("--warmup and --steps must be at least 1".to_owned());
+    }
+    let (model, vocab) = build_model(args, &device)?;
+    let (params, embedding_params) = count_params(&model);
+    let batches: Vec<Batch> = (0..args.warmup as u64)
+        .map(|i| make_batch(args.seed, i, args.pairs, args.max_len, vocab))
+        .collect();
+    let timings = match mode {
+        Mode::Train => train_steps(args, model, &batches, &device)?,
+        Mode::Infer => infer_steps(args, model, &batches, &device),
+    };
+    println!("{}", report(args, mode, &timings, params, embedding_params));
+    Ok(())
+}
+
+/// The seeded from-scratch model of `--shape`, in `--precision` and `--attention`; and its
+/// vocabulary size.
+fn build_model(
+    args: &BenchArgs,
+    device: &burn::tensor::Device<DeviceBackend>,
+) -> Result<(OpenProvenceModel<TrainBackend>, usize), String> {
     let dtype = match args.precision.as_str() {
         "f32" => None,
         "bf16" => Some(FloatDType::BF16),
         other => return Err(format!("unknown precision {other:?} (expected f32 or bf16)")),
     };
-    if args.warmup == 0 || args.steps == 0 {
-        return Err("--warmup and --steps must be at least 1".to_owned());
-    }
     let config = shapes::config(&args.shape)?;
     let vocab = config.base_model_config.vocab_size;
-    TrainBackend::seed(&device, args.seed);
-    let mut model = OpenProvenceModel::<TrainBackend>::from_scratch(config, &device).map_err(|e| e.to_string())?;
+    TrainBackend::seed(device, args.seed);
+    let mut model = OpenProvenceModel::<TrainBackend>::from_scratch(config, device).map_err(|e| e.to_string())?;
     if let Some(dtype) = dtype {
         model = model.with_compute_dtype(dtype);
     }
@@ -130,74 +149,105 @@ pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
     if let Some(kernel) = args.packed_kernel {
         model = model.with_packed_attention(kernel);
     }
-    let (params, embedding_params) = count_params(&model);
-    let batches: Vec<Batch> = (0..args.warmup as u64)
-        .map(|i| make_batch(args.seed, i, args.pairs, args.max_len, vocab))
-        .collect();
+    Ok((model, vocab))
+}
 
-    let mut times = Vec::with_capacity(args.steps);
-    let mut timed_tokens = 0usize;
-    let mut timed_padded = 0usize;
-    let mut last_loss = f64::NAN;
-    match mode {
-        Mode::Train => {
-            let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
-            let mut optimizer = Optimizer::<DeviceBackend>::new(
-                OptimizerKind::Adafactor(AdafactorConfig::default()),
-                WEIGHT_DECAY,
-                ParamTable::from_module(&model, &names),
-            );
-            for step in 0..args.warmup + args.steps {
-                let batch = &batches[step % batches.len()];
-                let (ids, mask, labels, targets) = to_device::<TrainBackend>(batch, &device);
-                let started = Instant::now();
-                let out = model.forward(ids, mask);
-                let loss = provence_loss(
-                    out.ranking_logits,
-                    out.pruning_logits,
-                    targets,
-                    labels,
-                    LossWeights::default(),
-                )
-                .map_err(|e| e.to_string())?;
-                let grads = loss.loss.backward();
-                let mut grads = GradientsParams::from_grads(grads, &model);
-                clip_grad_norm::<TrainBackend, _>(&model, &mut grads, MAX_GRAD_NORM);
-                model = optimizer.step(LR, model, grads);
-                TrainBackend::sync(&device).map_err(|e| format!("{e:?}"))?;
-                let elapsed = started.elapsed().as_secs_f64();
-                last_loss = loss.loss.into_scalar().elem::<f64>();
-                eprintln!("step {step}: len {} {:.1} ms", batch.len, elapsed * 1e3);
-                if step >= args.warmup {
-                    times.push(elapsed);
-                    timed_tokens += batch.lengths.iter().sum::<usize>();
-                    timed_padded += batch.pairs * batch.len;
-                }
-            }
-        }
-        Mode::Infer => {
-            let model = model.valid();
-            for step in 0..args.warmup + args.steps {
-                let batch = &batches[step % batches.len()];
-                let (ids, mask, _, _) = to_device::<DeviceBackend>(batch, &device);
-                let started = Instant::now();
-                let out = model.forward(ids, mask);
-                let keep = softmax(out.pruning_logits, 2).narrow(2, 1, 1);
-                // Scores and keep probabilities to the host, as process() needs them.
-                let scores = out.ranking_logits.into_data().convert::<f32>();
-                let _keep = keep.into_data();
-                let elapsed = started.elapsed().as_secs_f64();
-                last_loss = f64::from(scores.iter::<f32>().next().unwrap_or(f32::NAN));
-                eprintln!("step {step}: len {} {:.1} ms", batch.len, elapsed * 1e3);
-                if step >= args.warmup {
-                    times.push(elapsed);
-                    timed_tokens += batch.lengths.iter().sum::<usize>();
-                    timed_padded += batch.pairs * batch.len;
-                }
-            }
+/// Wall times of the timed steps and the tokens they covered.
+#[derive(Default)]
+struct Timings {
+    times: Vec<f64>,
+    tokens: usize,
+    padded: usize,
+    /// The last step's loss (training) or first score (inference), to show the work was done.
+    last_value: f64,
+}
+
+impl Timings {
+    /// Records step `step` (kept only after the warm-up).
+    fn record(&mut self, step: usize, warmup: usize, batch: &Batch, elapsed: f64, value: f64) {
+        eprintln!("step {step}: len {} {:.1} ms", batch.len, elapsed * 1e3);
+        self.last_value = value;
+        if step >= warmup {
+            self.times.push(elapsed);
+            self.tokens += batch.lengths.iter().sum::<usize>();
+            self.padded += batch.pairs * batch.len;
         }
     }
+}
 
+/// Forward, loss, backward, clipping and an Adafactor step per batch, synchronised.
+fn train_steps(
+    args: &BenchArgs,
+    mut model: OpenProvenceModel<TrainBackend>,
+    batches: &[Batch],
+    device: &burn::tensor::Device<DeviceBackend>,
+) -> Result<Timings, String> {
+    let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
+    let mut optimizer = Optimizer::<DeviceBackend>::new(
+        OptimizerKind::Adafactor(AdafactorConfig::default()),
+        WEIGHT_DECAY,
+        ParamTable::from_module(&model, &names),
+    );
+    let mut timings = Timings::default();
+    for step in 0..args.warmup + args.steps {
+        let batch = &batches[step % batches.len()];
+        let (ids, mask, labels, targets) = to_device::<TrainBackend>(batch, device);
+        let started = Instant::now();
+        let out = model.forward(ids, mask);
+        let loss = provence_loss(
+            out.ranking_logits,
+            out.pruning_logits,
+            targets,
+            labels,
+            LossWeights::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        let grads = loss.loss.backward();
+        let mut grads = GradientsParams::from_grads(grads, &model);
+        clip_grad_norm::<TrainBackend, _>(&model, &mut grads, MAX_GRAD_NORM);
+        model = optimizer.step(LR, model, grads);
+        TrainBackend::sync(device).map_err(|e| format!("{e:?}"))?;
+        let elapsed = started.elapsed().as_secs_f64();
+        timings.record(step, args.warmup, batch, elapsed, loss.loss.into_scalar().elem::<f64>());
+    }
+    Ok(timings)
+}
+
+/// Forward without autodiff per batch, scores and keep probabilities copied to the host (as
+/// `process()` needs them).
+fn infer_steps(
+    args: &BenchArgs,
+    model: OpenProvenceModel<TrainBackend>,
+    batches: &[Batch],
+    device: &burn::tensor::Device<DeviceBackend>,
+) -> Timings {
+    let model = model.valid();
+    let mut timings = Timings::default();
+    for step in 0..args.warmup + args.steps {
+        let batch = &batches[step % batches.len()];
+        let (ids, mask, _, _) = to_device::<DeviceBackend>(batch, device);
+        let started = Instant::now();
+        let out = model.forward(ids, mask);
+        let keep = softmax(out.pruning_logits, 2).narrow(2, 1, 1);
+        let scores = out.ranking_logits.into_data().convert::<f32>();
+        let _keep = keep.into_data();
+        let elapsed = started.elapsed().as_secs_f64();
+        let first = f64::from(scores.iter::<f32>().next().unwrap_or(f32::NAN));
+        timings.record(step, args.warmup, batch, elapsed, first);
+    }
+    timings
+}
+
+/// The JSON line: step times, throughput, parameter counts and model FLOP utilisation.
+fn report(
+    args: &BenchArgs,
+    mode: Mode,
+    timings: &Timings,
+    params: usize,
+    embedding_params: usize,
+) -> serde_json::Value {
+    let times = &timings.times;
+    let (timed_tokens, timed_padded, last_loss) = (timings.tokens, timings.padded, timings.last_value);
     let total: f64 = times.iter().sum();
     let step_s = total / times.len() as f64;
     let min_s = times.iter().copied().fold(f64::INFINITY, f64::min);
@@ -208,7 +258,7 @@ pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
         .peak_tflops
         .or_else(|| std::env::var("PEAK_TFLOPS").ok().and_then(|v| v.parse().ok()));
     let achieved_tflops = flops_per_token * padded_per_step / step_s / 1e12;
-    let report = json!({
+    json!({
         "framework": "burn",
         "mode": if mode == Mode::Train { "train" } else { "infer" },
         "shape": args.shape,
@@ -232,7 +282,5 @@ pub fn run(args: &BenchArgs, mode: Mode) -> Result<(), String> {
         "achieved_tflops": achieved_tflops,
         "mfu": peak_tflops.map(|peak| achieved_tflops / peak),
         "last_value": last_loss,
-    });
-    println!("{report}");
-    Ok(())
+    })
 }

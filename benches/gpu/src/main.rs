@@ -5,11 +5,13 @@
 //! `gpu-bench train|infer --shape base` times training steps (forward, backward, global-norm
 //! clipping, Adafactor) or batched inference on seeded random batches whose lengths follow the
 //! mix of `batches.rs` (the same as `torch_baseline.py`), and prints one JSON line.
+//! `gpu-bench optim` times Adafactor steps over ModernBERT-base-shaped parameters.
 //!
 //! Built without the `cuda` feature it runs on the CPU (`Flex`), which the tests use.
 
 mod batches;
 mod bench;
+mod optim;
 mod shapes;
 mod smoke;
 
@@ -43,6 +45,12 @@ enum Command {
     Train(bench::BenchArgs),
     /// Times batched inference (forward without autodiff, keep probabilities to the host).
     Infer(bench::BenchArgs),
+    /// Times Adafactor steps over ModernBERT-base-shaped parameters (the optimizer alone).
+    Optim {
+        /// Timed steps (after one warm-up step).
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+    },
 }
 
 fn main() {
@@ -51,6 +59,7 @@ fn main() {
         Command::Smoke { tolerance } => smoke::run(tolerance),
         Command::Train(args) => bench::run(&args, bench::Mode::Train),
         Command::Infer(args) => bench::run(&args, bench::Mode::Infer),
+        Command::Optim { steps } => optim::run(steps),
     };
     if let Err(message) = result {
         eprintln!("gpu-bench: {message}");

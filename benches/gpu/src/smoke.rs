@@ -114,27 +114,54 @@ fn step<AB: AutodiffBackend + provence_model::ModelBackend>(
 pub fn run(tolerance: f32) -> Result<(), String> {
     let device: burn::tensor::Device<DeviceBackend> = Default::default();
     let cpu = Default::default();
-    let mut failures = Vec::new();
-    // `value` is a max abs difference that must stay within the tolerance, unless `must_exceed`.
-    let mut check = |name: &str, value: f32, must_exceed: bool| {
+    let mut checks = Checks {
+        tolerance,
+        failures: Vec::new(),
+    };
+    check_matmul(&mut checks, &device, &cpu)?;
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    check_tiny_model(&mut checks, tmp.path(), &device, &cpu)?;
+    if checks.failures.is_empty() {
+        println!("{{\"smoke\": \"ok\"}}");
+        Ok(())
+    } else {
+        Err(format!("smoke checks failed: {}", checks.failures.join(", ")))
+    }
+}
+
+/// The named checks so far and the tolerance they are held to.
+struct Checks {
+    tolerance: f32,
+    failures: Vec<String>,
+}
+
+impl Checks {
+    /// `value` is a max abs difference that must stay within the tolerance, unless `must_exceed`.
+    fn check(&mut self, name: &str, value: f32, must_exceed: bool) {
         let ok = if must_exceed {
-            value > tolerance
+            value > self.tolerance
         } else {
-            value <= tolerance
+            value <= self.tolerance
         };
         println!("{{\"check\": \"{name}\", \"value\": {value:e}, \"ok\": {ok}}}");
         if !ok {
-            failures.push(name.to_owned());
+            self.failures.push(name.to_owned());
         }
-    };
+    }
+}
 
-    // Matmul and bf16 round trip on identical inputs.
-    CpuBackend::seed(&cpu, 3);
-    let a = Tensor::<CpuBackend, 2>::random([64, 96], Distribution::Normal(0.0, 1.0), &cpu);
-    let b = Tensor::<CpuBackend, 2>::random([96, 48], Distribution::Normal(0.0, 1.0), &cpu);
-    let on_device = |t: &Tensor<CpuBackend, 2>| Tensor::<DeviceBackend, 2>::from_data(t.to_data(), &device);
+/// Matmul and bf16 round trip on identical inputs.
+fn check_matmul(
+    checks: &mut Checks,
+    device: &burn::tensor::Device<DeviceBackend>,
+    cpu: &burn::tensor::Device<CpuBackend>,
+) -> Result<(), String> {
+    CpuBackend::seed(cpu, 3);
+    let a = Tensor::<CpuBackend, 2>::random([64, 96], Distribution::Normal(0.0, 1.0), cpu);
+    let b = Tensor::<CpuBackend, 2>::random([96, 48], Distribution::Normal(0.0, 1.0), cpu);
+    let on_device = |t: &Tensor<CpuBackend, 2>| Tensor::<DeviceBackend, 2>::from_data(t.to_data(), device);
     let (da, db) = (on_device(&a), on_device(&b));
-    check(
+    checks.check(
         "matmul",
         max_diff(&floats(a.clone().matmul(b)), &floats(da.clone().matmul(db))),
         false,
@@ -146,54 +173,63 @@ pub fn run(tolerance: f32) -> Result<(), String> {
     // bf16 keeps 8 significant bits: relative error ≤ 2^-8.
     let rel =
         max_diff(&floats(round_trip), &floats(da.clone())) / floats(da.abs().max()).first().copied().unwrap_or(1.0);
-    check("bf16_round_trip_relative", (rel - 2f32.powi(-8)).max(0.0), false);
+    checks.check("bf16_round_trip_relative", (rel - 2f32.powi(-8)).max(0.0), false);
 
-    // The tiny model: saved from the CPU, stepped on both backends.
-    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (initial, saved) = (tmp.path().join("initial"), tmp.path().join("from_device"));
-    CpuBackend::seed(&cpu, 11);
+    Ok(())
+}
+
+/// The tiny model, saved from the CPU, stepped on both backends in f32 and bf16, saved on the
+/// device and loaded back on the CPU.
+fn check_tiny_model(
+    checks: &mut Checks,
+    tmp: &Path,
+    device: &burn::tensor::Device<DeviceBackend>,
+    cpu: &burn::tensor::Device<CpuBackend>,
+) -> Result<(), String> {
+    let (initial, saved) = (tmp.join("initial"), tmp.join("from_device"));
+    CpuBackend::seed(cpu, 11);
     let model =
-        OpenProvenceModel::<CpuBackend>::from_scratch(shapes::config("tiny")?, &cpu).map_err(|e| e.to_string())?;
+        OpenProvenceModel::<CpuBackend>::from_scratch(shapes::config("tiny")?, cpu).map_err(|e| e.to_string())?;
     model
         .save_final_model(&initial, DEFAULT_HUB_REPO)
         .map_err(|e| e.to_string())?;
-    let want = step::<CpuBackend>(&initial, FloatDType::F32, &cpu)?;
-    let got = step::<TrainBackend>(&initial, FloatDType::F32, &device)?;
-    check("ranking_logits", max_diff(&want.ranking, &got.ranking), false);
-    check("pruning_logits", max_diff(&want.pruning, &got.pruning), false);
-    check("loss", (want.loss - got.loss).abs(), false);
-    check(
+    let want = step::<CpuBackend>(&initial, FloatDType::F32, cpu)?;
+    let got = step::<TrainBackend>(&initial, FloatDType::F32, device)?;
+    checks.check("ranking_logits", max_diff(&want.ranking, &got.ranking), false);
+    checks.check("pruning_logits", max_diff(&want.pruning, &got.pruning), false);
+    checks.check("loss", (want.loss - got.loss).abs(), false);
+    checks.check(
         "grad_norm_relative",
         (want.grad_norm - got.grad_norm).abs() / want.grad_norm.max(1e-12),
         false,
     );
     let stepped_cpu = params(&want.model);
     let stepped_device = params(&got.model);
-    check(
+    checks.check(
         "params_after_adafactor",
         params_diff(&stepped_cpu, &stepped_device),
         false,
     );
     // The step must move the parameters by more than the tolerance, else the check above is void.
     let moved = params_diff(&stepped_cpu, &params(&model));
-    check("update_size", moved, true);
+    checks.check("update_size", moved, true);
 
     // Mixed precision (bf16 matmuls, f32 parameters): device vs CPU within bf16 rounding (the
     // excess over 3 % relative is reported).
-    let want_bf16 = step::<CpuBackend>(&initial, FloatDType::BF16, &cpu)?;
-    let got_bf16 = step::<TrainBackend>(&initial, FloatDType::BF16, &device)?;
+    let want_bf16 = step::<CpuBackend>(&initial, FloatDType::BF16, cpu)?;
+    let got_bf16 = step::<TrainBackend>(&initial, FloatDType::BF16, device)?;
     let relative = |a: f32, b: f32| (a - b).abs() / a.abs().max(1e-12);
-    check(
+    checks.check(
         "bf16_loss_relative_excess",
         (relative(want_bf16.loss, got_bf16.loss) - 3e-2).max(0.0),
         false,
     );
-    check(
+    checks.check(
         "bf16_grad_norm_relative_excess",
         (relative(want_bf16.grad_norm, got_bf16.grad_norm) - 3e-2).max(0.0),
         false,
     );
-    check(
+    checks.check(
         "bf16_vs_f32_loss_relative_excess",
         (relative(want.loss, got_bf16.loss) - 3e-2).max(0.0),
         false,
@@ -203,13 +239,8 @@ pub fn run(tolerance: f32) -> Result<(), String> {
     got.model
         .save_final_model(&saved, DEFAULT_HUB_REPO)
         .map_err(|e| e.to_string())?;
-    let reloaded = OpenProvenceModel::<CpuBackend>::load(&saved, &cpu).map_err(|e| e.to_string())?;
-    check("save_load", params_diff(&params(&reloaded), &stepped_device), false);
+    let reloaded = OpenProvenceModel::<CpuBackend>::load(&saved, cpu).map_err(|e| e.to_string())?;
+    checks.check("save_load", params_diff(&params(&reloaded), &stepped_device), false);
 
-    if failures.is_empty() {
-        println!("{{\"smoke\": \"ok\"}}");
-        Ok(())
-    } else {
-        Err(format!("smoke checks failed: {}", failures.join(", ")))
-    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Runs the driver on the CPU (default build) with the tiny shape: one warm-up and one timed
 //! step of training and of inference, and the smoke test (device = CPU here, so it checks the
 //! plumbing: save/load, optimizer step, report format).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap known-good values.
 
 use std::process::Command;
 

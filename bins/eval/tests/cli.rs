@@ -1,4 +1,5 @@
 //! `open_provence_eval` user errors: exit code 2 with a one-line message naming the culprit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap known-good values.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

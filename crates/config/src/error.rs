@@ -101,7 +101,8 @@ pub enum ConfigError {
     },
 }
 
-/// A checkpoint path that cannot be resumed from (upstream-trainer.md §7.1 messages).
+/// A checkpoint path that cannot be resumed from (the messages of hotchpotch/open_provence's
+/// `open_provence/trainer.py::resolve_resume_checkpoint_path`).
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
     /// The path does not exist.

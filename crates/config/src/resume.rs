@@ -1,4 +1,6 @@
-//! Resume target resolution, ported exactly from upstream (upstream-trainer.md §1.4, §7.1).
+//! Resume target resolution, ported exactly from hotchpotch/open_provence
+//! (`open_provence/trainer.py::resolve_resume_checkpoint_path`; request precedence as in
+//! `open_provence/runner.py::main` and `open_provence/trainer.py::parse_config_file`).
 
 use crate::error::ResumeError;
 use std::path::{Path, PathBuf};
@@ -120,7 +122,7 @@ fn expand_user(path: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
-/// Which resume request wins (§1.4): `--checkpoint`/`--resume-checkpoint` > the
+/// Which resume request wins: `--checkpoint`/`--resume-checkpoint` > the
 /// `--resume_from_checkpoint` flag > YAML `resume_from_checkpoint` > YAML `checkpoint`.
 /// The two YAML keys conflicting is reported with a warning.
 pub fn select_resume_request(prescan_checkpoint: Option<&str>, training_args: &crate::TrainingArgs) -> Option<String> {

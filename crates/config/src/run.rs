@@ -1,4 +1,5 @@
-//! Run directory and run name (upstream-trainer.md §1.6).
+//! Run directory and run name (as hotchpotch/open_provence's `open_provence/runner.py::main`
+//! names them).
 
 use std::path::{Path, PathBuf};
 

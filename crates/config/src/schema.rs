@@ -1,5 +1,6 @@
 //! The recipe schema: `model_args`, `data_args` and `training_args` with upstream's YAML
-//! defaults (upstream-trainer.md §2), plus our documented extensions.
+//! defaults (hotchpotch/open_provence's `open_provence/trainer.py::parse_config_file`), plus our
+//! documented extensions.
 
 use crate::value::{FieldError, FieldValue, name_enum};
 use crate::yaml::{Located, Node};

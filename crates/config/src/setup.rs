@@ -1,5 +1,6 @@
 //! Everything decided before training starts: recipe + explicit overrides, validation, the
-//! resume target and the run directory (upstream-trainer.md §1.2–1.6, §7.2). Pure apart from
+//! resume target and the run directory (hotchpotch/open_provence's `open_provence/runner.py::main`
+//! and `_resolve_checkpoint_if_requested`). Pure apart from
 //! reading the recipe and looking at the resume path; touches no network and writes nothing.
 
 use crate::{

@@ -1,6 +1,7 @@
-//! Step arithmetic (upstream-trainer.md §4): the dynamic eval/log/save cadence computed with
-//! a floor formula, and HF's optimizer-step budget computed with a ceil formula. Both are kept
-//! because upstream uses both (187 vs 188 in the toy run).
+//! Step arithmetic: the dynamic eval/log/save cadence computed with a floor formula
+//! (hotchpotch/open_provence's `open_provence/trainer.py::calculate_dynamic_steps`), and HF's
+//! optimizer-step budget computed with a ceil formula. Both are kept because upstream uses both
+//! (187 vs 188 in the toy run).
 
 /// Inputs of the step arithmetic.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,5 +1,7 @@
 //! Validation of a loaded recipe (after overrides): ranges, combinations and HF's load-time checks
-//! (upstream-trainer.md §2.5), each error naming the key and where its value came from.
+//! (the `TrainingArguments` checks that fire when hotchpotch/open_provence's
+//! `open_provence/trainer.py::parse_config_file` builds its arguments), each error naming the key
+//! and where its value came from.
 
 use crate::TrainConfig;
 use crate::error::ConfigError;
@@ -24,17 +26,26 @@ pub fn check_threshold(value: f64) -> Result<f64, String> {
 impl TrainConfig {
     /// Checks every value range and combination; the first problem is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let m = &self.model_args;
-        let d = &self.data_args;
-        let t = &self.training_args;
-        let fail = |key: &str, message: String| {
-            Err(ConfigError::Invalid {
-                location: self.location_of(key),
-                key: key.to_string(),
-                message,
-            })
-        };
+        self.validate_model_args()?;
+        self.validate_data_args()?;
+        self.validate_batch_sizes()?;
+        self.validate_optimization()?;
+        self.validate_evaluation()
+    }
 
+    /// The error for `key` (a dotted recipe path) at the place its value came from.
+    fn invalid(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            location: self.location_of(key),
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    /// `model_args`: a model to start from, dropout, length, labels.
+    fn validate_model_args(&self) -> Result<(), ConfigError> {
+        let m = &self.model_args;
+        let fail = |key: &str, message: String| Err(self.invalid(key, message));
         if m.model_name_or_path.trim().is_empty() {
             return fail(
                 "model_args.model_name_or_path",
@@ -56,7 +67,13 @@ impl TrainConfig {
         if m.num_labels == Some(0) {
             return fail("model_args.num_labels", "must be at least 1".into());
         }
+        Ok(())
+    }
 
+    /// `data_args`: the dataset list (or the single dataset) and its sampling options.
+    fn validate_data_args(&self) -> Result<(), ConfigError> {
+        let d = &self.data_args;
+        let fail = |key: &str, message: String| Err(self.invalid(key, message));
         if let Some(datasets) = &d.datasets {
             if datasets.is_empty() {
                 return fail(
@@ -65,46 +82,7 @@ impl TrainConfig {
                 );
             }
             for (i, entry) in datasets.iter().enumerate() {
-                let key = |field: &str| format!("data_args.datasets[{i}].{field}");
-                let location = || match &self.path {
-                    Some(path) => crate::Location::File {
-                        path: path.clone(),
-                        line: entry.line,
-                        column: 0,
-                    },
-                    None => crate::Location::Text {
-                        line: entry.line,
-                        column: 0,
-                    },
-                };
-                let bad = |field: &str, message: String| {
-                    Err(ConfigError::Invalid {
-                        location: location(),
-                        key: key(field),
-                        message,
-                    })
-                };
-                if let Some(Some(items)) = entry.items
-                    && items == 0
-                {
-                    return bad("items", "items must be a positive integer".into());
-                }
-                if let Some(Some(factor)) = entry.upsample_factor
-                    && factor < 1.0
-                {
-                    return bad(
-                        "upsample_factor",
-                        format!("upsample_factor must be >= 1.0, got {factor}"),
-                    );
-                }
-                if let Some(n) = entry.n_samples
-                    && n <= 0.0
-                {
-                    return bad(
-                        "n_samples",
-                        format!("n_samples must be > 0 (a count > 1 or a fraction <= 1), got {n}"),
-                    );
-                }
+                self.validate_dataset_entry(i, entry)?;
             }
         } else if d.dataset_name.trim().is_empty() {
             return fail("data_args.dataset_name", "must name a dataset id or directory".into());
@@ -134,7 +112,58 @@ impl TrainConfig {
         if d.validation_split_samples == Some(0) {
             return fail("data_args.validation_split_samples", "must be at least 1".into());
         }
+        Ok(())
+    }
 
+    /// One entry of `data_args.datasets`, located at its own line.
+    fn validate_dataset_entry(&self, i: usize, entry: &crate::DatasetEntry) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("data_args.datasets[{i}].{field}");
+        let location = || match &self.path {
+            Some(path) => crate::Location::File {
+                path: path.clone(),
+                line: entry.line,
+                column: 0,
+            },
+            None => crate::Location::Text {
+                line: entry.line,
+                column: 0,
+            },
+        };
+        let bad = |field: &str, message: String| {
+            Err(ConfigError::Invalid {
+                location: location(),
+                key: key(field),
+                message,
+            })
+        };
+        if let Some(Some(items)) = entry.items
+            && items == 0
+        {
+            return bad("items", "items must be a positive integer".into());
+        }
+        if let Some(Some(factor)) = entry.upsample_factor
+            && factor < 1.0
+        {
+            return bad(
+                "upsample_factor",
+                format!("upsample_factor must be >= 1.0, got {factor}"),
+            );
+        }
+        if let Some(n) = entry.n_samples
+            && n <= 0.0
+        {
+            return bad(
+                "n_samples",
+                format!("n_samples must be > 0 (a count > 1 or a fraction <= 1), got {n}"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Batch sizes, accumulation and collation threads, within what the step arithmetic supports.
+    fn validate_batch_sizes(&self) -> Result<(), ConfigError> {
+        let t = &self.training_args;
+        let fail = |key: &str, message: String| Err(self.invalid(key, message));
         for (key, value) in [
             (
                 "training_args.per_device_train_batch_size",
@@ -178,6 +207,13 @@ impl TrainConfig {
                 ),
             );
         }
+        Ok(())
+    }
+
+    /// Learning rate, step budget, weight decay, warmup, precision and loss weights.
+    fn validate_optimization(&self) -> Result<(), ConfigError> {
+        let t = &self.training_args;
+        let fail = |key: &str, message: String| Err(self.invalid(key, message));
         if t.learning_rate <= 0.0 {
             return fail(
                 "training_args.learning_rate",
@@ -228,6 +264,13 @@ impl TrainConfig {
                 "ranking_weight and pruning_weight cannot both be 0".into(),
             );
         }
+        Ok(())
+    }
+
+    /// HF's load-time cadence check, the post-training evaluation and the log sinks.
+    fn validate_evaluation(&self) -> Result<(), ConfigError> {
+        let t = &self.training_args;
+        let fail = |key: &str, message: String| Err(self.invalid(key, message));
         // HF's load-time check runs on the recipe's raw values (placeholder 500), never on the
         // dynamic cadence that actually drives training.
         if t.load_best_model_at_end {

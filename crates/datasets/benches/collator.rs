@@ -8,6 +8,7 @@
 //! ```text
 //! cargo bench -p provence-datasets --bench collator
 //! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Benchmarks abort on a setup failure.
 
 use std::path::Path;
 

@@ -420,6 +420,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The tokenizer configuration files and the backbone's `config.json` of the demo model.
 fn write_model_files(model_dir: &Path, vocab: usize) -> Result<(), BoxError> {
     let added: serde_json::Map<String, serde_json::Value> = SPECIALS
         .iter()
@@ -460,6 +461,11 @@ fn write_model_files(model_dir: &Path, vocab: usize) -> Result<(), BoxError> {
             "unk_token": token("[UNK]")
         }),
     )?;
+    write_backbone_config(model_dir, vocab)
+}
+
+/// A tiny ModernBERT sequence-classification config, as transformers writes it.
+fn write_backbone_config(model_dir: &Path, vocab: usize) -> Result<(), BoxError> {
     write_json(
         &model_dir.join("config.json"),
         &json!({

@@ -1,5 +1,6 @@
 //! Collation of dataset rows into a tokenized [`Batch`], as upstream's
-//! `OpenProvenceDataCollator` does (spec: `upstream-data-model-loss.md` §3).
+//! `OpenProvenceDataCollator` does (hotchpotch/open_provence's
+//! `open_provence/data_collator.py::OpenProvenceDataCollator`).
 //!
 //! Each row (one query, `N` passages) becomes `N` (query, passage) pairs, encoded as tokenizer
 //! *pairs* (query first) with longest-first truncation to `max_length` special tokens included,
@@ -225,7 +226,8 @@ impl Collator {
     }
 
     /// Flattens rows into pairs (query-major), zipping the per-passage lists to the shortest as
-    /// upstream does, and normalises relevance lists to span indices (§3.2–3.3).
+    /// upstream's `OpenProvenceDataCollator.__call__` does, and normalises relevance lists to span
+    /// indices.
     fn flatten<'a>(&self, rows: &'a [Row]) -> Result<Vec<Pair<'a>>, CollateError> {
         let mut pairs = Vec::new();
         for (b, row) in rows.iter().enumerate() {
@@ -282,7 +284,9 @@ impl Collator {
         Ok(pairs)
     }
 
-    /// Per-pair ranking target as the loss reads it (§3.8): `matrix[row, doc]`, 0.0 for -100.
+    /// Per-pair ranking target as the loss reads it (upstream's
+    /// `open_provence/losses.py::OpenProvenceLoss._compute_ranking_loss`): `matrix[row, doc]`,
+    /// 0.0 for -100.
     fn ranking_targets(&self, rows: &[Row], pairs: &[Pair<'_>]) -> Result<Vec<f32>, CollateError> {
         let mut row_targets: Vec<Cow<'_, [f64]>> = Vec::with_capacity(rows.len());
         for (b, row) in rows.iter().enumerate() {
@@ -323,7 +327,8 @@ impl Collator {
             .collect())
     }
 
-    /// Upstream's v2 labels (§3.5–3.6).
+    /// Upstream's v2 labels (`OpenProvenceDataCollator._generate_chunk_based_labels_v2` with
+    /// `compute_span_token_positions`).
     fn v2_labels(&self, pairs: &[Pair<'_>], batch: &mut Batch) -> Result<(), CollateError> {
         let seq_len = batch.seq_len;
         // Passage start per distinct query (most rows repeat one query over all passages).
@@ -377,9 +382,9 @@ fn tokenize_error(e: tokenizers::Error) -> CollateError {
     CollateError::Tokenize(e.to_string())
 }
 
-/// Normalises one passage's relevance list (§3.3): a non-empty 0/1 list as long as the span list
-/// is a mask; anything else is a list of span indices (`[]` = nothing relevant). Returns the
-/// offending value for a negative index.
+/// Normalises one passage's relevance list (as `OpenProvenceDataCollator.__call__` does): a
+/// non-empty 0/1 list as long as the span list is a mask; anything else is a list of span indices
+/// (`[]` = nothing relevant). Returns the offending value for a negative index.
 fn relevant_span_indices(relevance: &[i64], n_spans: usize) -> Result<Vec<usize>, i64> {
     if !relevance.is_empty() && relevance.len() == n_spans && relevance.iter().all(|&v| v == 0 || v == 1) {
         return Ok(relevance
@@ -488,7 +493,7 @@ mod tests {
 
     #[test]
     fn length_mismatched_relevance_is_read_as_indices() {
-        // §3.3 quirk: 3 spans, [1] → span 1; [0, 1] → spans 0 and 1.
+        // Upstream quirk: 3 spans, [1] → span 1; [0, 1] → spans 0 and 1.
         assert_eq!(relevant_span_indices(&[1], 3), Ok(vec![1]));
         assert_eq!(relevant_span_indices(&[0, 1], 3), Ok(vec![0, 1]));
         // Values outside {0, 1} are indices even when the length matches.

@@ -18,7 +18,7 @@ use crate::pyrandom::PyRandom;
 use crate::row::Row;
 use crate::sampling::{filter_zero_relevance, n_samples_target, sample_items, sample_rows, train_test_split, upsample};
 use crate::schema::BadRowPolicy;
-use crate::source::{SourceResolver, SplitData, columns::names};
+use crate::source::{ResolvedDataset, SourceResolver, SplitData, columns::names};
 
 /// One entry of `data_args.datasets` (or the single-dataset keys mapped to one entry).
 #[derive(Debug, Clone, PartialEq)]
@@ -244,20 +244,93 @@ pub fn prepare_datasets(
             message: "no dataset given".to_owned(),
         });
     }
-    let mut rnd = PyRandom::new(i128::from(seed));
+    let mut entry = EntryPipeline {
+        options,
+        seed,
+        resolver,
+        rnd: PyRandom::new(i128::from(seed)),
+    };
     let mut report = PrepareReport::default();
-    let mut train_parts = Vec::with_capacity(specs.len());
-    let mut eval_parts = Vec::new();
-    let preferred = options.validation_split_name.as_deref().unwrap_or("validation");
-
+    let (mut train_parts, mut eval_parts) = (Vec::with_capacity(specs.len()), Vec::new());
     for spec in specs {
-        let dataset = resolver.resolve(&spec.dataset_name, spec.subset.as_deref())?;
+        let (train, eval, dataset) = entry.run(spec)?;
+        train_parts.push(train);
+        eval_parts.extend(eval);
+        report.datasets.push(dataset);
+    }
+    let (mut train, mut eval) = mix(train_parts, eval_parts, &mut report);
+    if eval.is_none()
+        && let Some(ratio) = validation_ratio(options, train.len())?
+    {
+        let split_seed = u64::try_from(seed).map_err(|_| DatasetError::InvalidOption {
+            key: "seed".to_owned(),
+            message: format!("validation_split needs a non-negative seed, got {seed}"),
+        })?;
+        let (tr, ev) = train_test_split(&train, ratio, split_seed)?;
+        (train, eval) = (tr, Some(ev));
+        report.eval_from_split = true;
+    }
+    if let Some(max) = options.max_train_samples.filter(|&m| m > 0) {
+        train.truncate(max);
+    }
+    if let (Some(ev), Some(max)) = (eval.as_mut(), options.max_eval_samples.filter(|&m| m > 0)) {
+        ev.truncate(max);
+    }
+    tracing::info!(
+        train = train.len(),
+        eval = eval.as_ref().map_or(0, Vec::len),
+        "final dataset sizes"
+    );
+    Ok(PreparedData { train, eval, report })
+}
+
+/// The per-entry part of the preparation, with the random stream all entries share.
+struct EntryPipeline<'a> {
+    options: &'a DataOptions,
+    seed: i64,
+    resolver: &'a SourceResolver,
+    rnd: PyRandom,
+}
+
+impl EntryPipeline<'_> {
+    /// One dataset entry: its train part, its eval part (when it has an eval split) and its report.
+    fn run(&mut self, spec: &DatasetSpec) -> Result<(Part, Option<Part>, DatasetReport), DatasetError> {
+        let dataset = self.resolver.resolve(&spec.dataset_name, spec.subset.as_deref())?;
         let mut entry = DatasetReport {
             label: dataset.label.clone(),
             ..DatasetReport::default()
         };
+        let (train, ratio) = self.train_part(&dataset, spec, &mut entry)?;
+        let preferred = self.options.validation_split_name.as_deref().unwrap_or("validation");
+        let eval_split = [preferred, "validation", "test"]
+            .into_iter()
+            .find(|s| dataset.splits.contains_key(*s));
+        let eval = match eval_split {
+            Some(split) => Some(self.eval_part(&dataset, split, spec, ratio, &mut entry)?),
+            None => None,
+        };
+        tracing::info!(
+            dataset = %entry.label,
+            train = entry.train_rows,
+            eval = entry.eval_rows,
+            eval_split = entry.eval_split.as_deref().unwrap_or("-"),
+            "prepared dataset"
+        );
+        Ok((train, eval, entry))
+    }
 
-        let train = resolver.load_split(&dataset, "train", &spec.teacher_column, options.bad_rows)?;
+    /// The train split through filter, `items`, upsampling and `n_samples`; with the ratio kept
+    /// by `n_samples` (applied to the eval split too).
+    fn train_part(
+        &mut self,
+        dataset: &ResolvedDataset,
+        spec: &DatasetSpec,
+        entry: &mut DatasetReport,
+    ) -> Result<(Part, Option<f64>), DatasetError> {
+        let (options, seed) = (self.options, self.seed);
+        let train = self
+            .resolver
+            .load_split(dataset, "train", &spec.teacher_column, options.bad_rows)?;
         entry.skipped_bad_rows += train.skipped;
         if train.rows.is_empty() {
             return Err(DatasetError::EmptySplit {
@@ -287,102 +360,82 @@ pub fn prepare_datasets(
                     split: "train".to_owned(),
                 });
             }
-            let target = n_samples_target(before, v)?;
-            part.rows = sample_rows(part.rows, target, &mut rnd)?;
+            part.rows = sample_rows(part.rows, n_samples_target(before, v)?, &mut self.rnd)?;
             ratio = Some(part.rows.len() as f64 / before as f64);
         }
         entry.train_rows = part.rows.len();
-        train_parts.push(part);
+        Ok((part, ratio))
+    }
 
-        let eval_split = [preferred, "validation", "test"]
-            .into_iter()
-            .find(|s| dataset.splits.contains_key(*s));
-        if let Some(split) = eval_split {
-            let data = resolver.load_split(&dataset, split, &spec.teacher_column, options.bad_rows)?;
-            entry.skipped_bad_rows += data.skipped;
-            let mut part = filter_and_items(data, spec, options, seed)?;
-            if let Some(ratio) = ratio
-                && !part.rows.is_empty()
-            {
-                let len = part.rows.len();
-                let k = ((len as f64 * ratio).ceil() as usize).max(1).min(len);
-                part.rows = sample_rows(part.rows, k, &mut rnd)?;
-            }
-            entry.eval_split = Some(split.to_owned());
-            entry.eval_rows = part.rows.len();
-            eval_parts.push(part);
+    /// Eval split `split` through filter and `items`, then the train part's `n_samples` ratio.
+    fn eval_part(
+        &mut self,
+        dataset: &ResolvedDataset,
+        split: &str,
+        spec: &DatasetSpec,
+        ratio: Option<f64>,
+        entry: &mut DatasetReport,
+    ) -> Result<Part, DatasetError> {
+        let data = self
+            .resolver
+            .load_split(dataset, split, &spec.teacher_column, self.options.bad_rows)?;
+        entry.skipped_bad_rows += data.skipped;
+        let mut part = filter_and_items(data, spec, self.options, self.seed)?;
+        if let Some(ratio) = ratio
+            && !part.rows.is_empty()
+        {
+            let len = part.rows.len();
+            let k = ((len as f64 * ratio).ceil() as usize).max(1).min(len);
+            part.rows = sample_rows(part.rows, k, &mut self.rnd)?;
         }
-        tracing::info!(
-            dataset = %entry.label,
-            train = entry.train_rows,
-            eval = entry.eval_rows,
-            eval_split = entry.eval_split.as_deref().unwrap_or("-"),
-            "prepared dataset"
-        );
-        report.datasets.push(entry);
+        entry.eval_split = Some(split.to_owned());
+        entry.eval_rows = part.rows.len();
+        Ok(part)
     }
+}
 
-    let (mut train, mut eval) = if train_parts.len() > 1 {
-        let columns = mixed_columns(&train_parts);
-        let train: Vec<Row> = train_parts
-            .into_iter()
-            .flat_map(|p| project(p.rows, &columns))
-            .collect();
-        let kept: Vec<Part> = eval_parts
-            .into_iter()
-            .filter(|p| columns.iter().all(|c| p.columns.contains(c)))
-            .collect();
-        let eval = (!kept.is_empty()).then(|| kept.into_iter().flat_map(|p| project(p.rows, &columns)).collect());
-        report.mixed_columns = Some(columns);
-        (train, eval)
-    } else {
+/// Mixing: one entry passes through; several keep their common columns, concatenated in
+/// config order, and eval parts lacking a kept column are dropped.
+fn mix(
+    mut train_parts: Vec<Part>,
+    mut eval_parts: Vec<Part>,
+    report: &mut PrepareReport,
+) -> (Vec<Row>, Option<Vec<Row>>) {
+    if train_parts.len() <= 1 {
         let train = train_parts.pop().map(|p| p.rows).unwrap_or_default();
-        (train, eval_parts.pop().map(|p| p.rows))
-    };
+        return (train, eval_parts.pop().map(|p| p.rows));
+    }
+    let columns = mixed_columns(&train_parts);
+    let train: Vec<Row> = train_parts
+        .into_iter()
+        .flat_map(|p| project(p.rows, &columns))
+        .collect();
+    let kept: Vec<Part> = eval_parts
+        .into_iter()
+        .filter(|p| columns.iter().all(|c| p.columns.contains(c)))
+        .collect();
+    let eval = (!kept.is_empty()).then(|| kept.into_iter().flat_map(|p| project(p.rows, &columns)).collect());
+    report.mixed_columns = Some(columns);
+    (train, eval)
+}
 
-    if eval.is_none() && (options.validation_split.is_some() || options.validation_split_samples.is_some()) {
-        let n = train.len();
-        let ratio = match options.validation_split_samples {
-            Some(samples) => {
-                if samples == 0 || samples >= n {
-                    return Err(DatasetError::InvalidOption {
-                        key: "validation_split_samples".to_owned(),
-                        message: format!("validation_split_samples must be between 1 and {}", n.saturating_sub(1)),
-                    });
-                }
-                samples as f64 / n as f64
-            }
-            None => {
-                let r = options.validation_split.unwrap_or(0.0);
-                if !(r > 0.0 && r < 1.0) {
-                    return Err(DatasetError::InvalidOption {
-                        key: "validation_split".to_owned(),
-                        message: "validation_split must be between 0 and 1".to_owned(),
-                    });
-                }
-                r
-            }
-        };
-        let split_seed = u64::try_from(seed).map_err(|_| DatasetError::InvalidOption {
-            key: "seed".to_owned(),
-            message: format!("validation_split needs a non-negative seed, got {seed}"),
-        })?;
-        let (tr, ev) = train_test_split(&train, ratio, split_seed)?;
-        train = tr;
-        eval = Some(ev);
-        report.eval_from_split = true;
+/// The share of `n` train rows to hold out when `validation_split(_samples)` asks for it.
+fn validation_ratio(options: &DataOptions, n: usize) -> Result<Option<f64>, DatasetError> {
+    if let Some(samples) = options.validation_split_samples {
+        if samples == 0 || samples >= n {
+            return Err(DatasetError::InvalidOption {
+                key: "validation_split_samples".to_owned(),
+                message: format!("validation_split_samples must be between 1 and {}", n.saturating_sub(1)),
+            });
+        }
+        return Ok(Some(samples as f64 / n as f64));
     }
-
-    if let Some(max) = options.max_train_samples.filter(|&m| m > 0) {
-        train.truncate(max);
+    match options.validation_split {
+        None => Ok(None),
+        Some(r) if r > 0.0 && r < 1.0 => Ok(Some(r)),
+        Some(_) => Err(DatasetError::InvalidOption {
+            key: "validation_split".to_owned(),
+            message: "validation_split must be between 0 and 1".to_owned(),
+        }),
     }
-    if let (Some(ev), Some(max)) = (eval.as_mut(), options.max_eval_samples.filter(|&m| m > 0)) {
-        ev.truncate(max);
-    }
-    tracing::info!(
-        train = train.len(),
-        eval = eval.as_ref().map_or(0, Vec::len),
-        "final dataset sizes"
-    );
-    Ok(PreparedData { train, eval, report })
 }

@@ -1,6 +1,8 @@
 //! Upstream's row and item sampling, bit-exact (same seeds select the same rows and passages):
 //! zero-relevance filter, `items` sampling, upsampling, `n_samples` subsets, the validation
-//! split and `max_*_samples` truncation. See `upstream-trainer.md` §3.2–3.6.
+//! split and `max_*_samples` truncation. See hotchpotch/open_provence's
+//! `open_provence/trainer.py::prepare_dataset` (with `filter_pruning_dataset`,
+//! `sample_items_by_label_priority`, `upsample_dataset`, `_sample_dataset_randomly`).
 
 use crate::error::DatasetError;
 use crate::pyrandom::{NumpyGenerator, PyRandom};

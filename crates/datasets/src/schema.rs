@@ -129,7 +129,9 @@ pub(crate) fn plan_columns(
 /// * teacher scores are finite (no NaN/inf).
 ///
 /// The inner length of `context_spans_relevance[i]` is not checked: upstream data legitimately
-/// has `[]` or fewer flags than spans (see the data-model spec §1.2).
+/// has `[]` or fewer flags than spans (hotchpotch/open_provence's labeller,
+/// `scripts/context-relevance-datasets/add_context_spans_relevance.py::RelevanceLabeler.process_batch`,
+/// skips passages without non-empty spans and flags only the non-empty ones).
 pub fn check_row(row: &Row) -> Result<(), String> {
     let n = row.texts.len();
     let aligned = |name: &str, len: usize| {

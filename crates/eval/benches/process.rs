@@ -4,6 +4,7 @@
 //! the xsmall release (10 layers, H 256) and one shaped like ModernBERT-base (22 layers, H 768;
 //! only the first `BASE_PAIRS` pairs, it is slow on a small CPU). Reported as pairs per second;
 //! scripts/fixtures/process_bench.py times upstream's `process()` on the same inputs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Benchmarks abort on a setup failure.
 
 use burn::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

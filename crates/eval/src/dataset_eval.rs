@@ -1,6 +1,8 @@
-//! Upstream's `scripts/eval_datasets.py` (spec §1): span-level pruning metrics per dataset and
-//! threshold. The model runs once per dataset; thresholds are applied afterwards (identical
-//! outputs, spec §1.5). Extension: nDCG@10 and MRR of `reranking_score` against row labels.
+//! Upstream's `scripts/eval_datasets.py` (hotchpotch/open_provence; `evaluate_dataset` and `run`):
+//! span-level pruning metrics per dataset and threshold. The model runs once per dataset;
+//! thresholds are applied afterwards (upstream re-runs `process()` per threshold, but thresholds
+//! only affect post-processing, so the outputs are identical). Extension: nDCG@10 and MRR of
+//! `reranking_score` against row labels.
 
 use crate::metrics::{DatasetMetrics, MetricsAccumulator, PassageOutcome, extract_sentences};
 use crate::pruner::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, Timing, Title};

@@ -1,5 +1,6 @@
 //! Span-level pruning metrics per dataset and threshold, exactly as upstream's
-//! `scripts/eval_datasets.py` computes them (spec §1.3–§1.4).
+//! `scripts/eval_datasets.py` computes them (hotchpotch/open_provence; `evaluate_dataset` with
+//! `_extract_sentences`, `_normalize_relevance` and `_infer_predictions`).
 //!
 //! Unit = one gold span (sentence). Positive = gold label 1 (relevant); predicted positive =
 //! the sentence survived pruning. Counts are micro-aggregated over every span of every passage;

@@ -1,4 +1,5 @@
-//! Markdown and JSON reports of a dataset evaluation in upstream's format (spec §1.6).
+//! Markdown and JSON reports of a dataset evaluation in upstream's format (hotchpotch/open_provence's
+//! `scripts/eval_datasets.py::build_markdown` and the JSON payload of `run`).
 
 use crate::dataset_eval::{DatasetOutcome, EvalSettings};
 use serde_json::{Map, Value, json};
@@ -69,6 +70,25 @@ pub fn markdown(
     timing_details: bool,
 ) -> String {
     let runtimes = threshold_runtimes(outcomes, settings);
+    let mut md = markdown_header(ctx, settings, outcomes, &runtimes);
+    for (t, (label, _)) in runtimes.iter().enumerate() {
+        md.push_str(&format!("\n### Threshold {label}\n\n"));
+        md.push_str(&metrics_table(outcomes, t));
+        md.push_str(&ranking_table(outcomes, t));
+        if timing_details {
+            md.push_str(&timing_table(outcomes, t));
+        }
+    }
+    md
+}
+
+/// The bullet list: run context, settings, datasets and runtimes per threshold.
+fn markdown_header(
+    ctx: &ReportContext,
+    settings: &EvalSettings,
+    outcomes: &[DatasetOutcome],
+    runtimes: &[(String, f64)],
+) -> String {
     let total: f64 = runtimes.iter().map(|(_, s)| s).sum();
     let mut md = String::new();
     md.push_str(&format!("* Timestamp (UTC): {}\n", ctx.timestamp_utc));
@@ -94,61 +114,76 @@ pub fn markdown(
     }
     let runtime_text: Vec<String> = runtimes.iter().map(|(l, s)| format!("{l}: {s:.2}")).collect();
     md.push_str(&format!("* Threshold runtimes (s): {}\n", runtime_text.join(", ")));
-    for (t, (label, _)) in runtimes.iter().enumerate() {
-        md.push_str(&format!("\n### Threshold {label}\n\n"));
-        md.push_str("| Dataset | F2 Score | Recall | Precision | FN | TP | FP | TN | Mean Compression (%) | Span Accuracy | Total Spans | Contexts |\n");
-        md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        for o in outcomes {
-            let Some(r) = o.results.get(t) else { continue };
-            let m = &r.metrics;
-            let c = m.confusion_matrix;
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                o.key,
-                fmt(m.f2, 4),
-                fmt(m.recall, 4),
-                fmt(m.precision, 4),
-                c.fn_,
-                c.tp,
-                c.fp,
-                c.tn,
-                fmt(m.mean_compression, 2),
-                fmt(m.span_accuracy, 4),
-                m.span_total,
-                m.contexts
-            ));
-        }
-        md.push_str("\nReranking (extension, model score vs labels, threshold-independent):\n\n");
-        md.push_str("| Dataset | nDCG@10 | MRR | Queries |\n|---|---|---|---|\n");
-        for o in outcomes {
-            let Some(r) = o.results.get(t) else { continue };
-            let k = r.ranking;
-            md.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                o.key,
-                fmt(k.ndcg_at_10, 4),
-                fmt(k.mrr, 4),
-                k.queries
-            ));
-        }
-        if timing_details {
-            md.push_str("\n| Dataset | Load (s) | Preprocess (s) | Assembly (s) | Inference (s) | Postprocess (s) | Total (s) |\n");
-            md.push_str("|---|---|---|---|---|---|---|\n");
-            for o in outcomes {
-                let Some(r) = o.results.get(t) else { continue };
-                let s = |k: &str| fmt(r.timing.get(k).and_then(Value::as_f64), 3);
-                md.push_str(&format!(
-                    "| {} | {} | {} | {} | {} | {} | {} |\n",
-                    o.key,
-                    s("load_seconds"),
-                    s("preprocess_seconds"),
-                    s("assembly_seconds"),
-                    s("inference_seconds"),
-                    s("postprocess_seconds"),
-                    s("total_seconds")
-                ));
-            }
-        }
+    md
+}
+
+/// The pruning metrics of threshold `t`, one row per dataset.
+fn metrics_table(outcomes: &[DatasetOutcome], t: usize) -> String {
+    let mut md = String::new();
+    md.push_str("| Dataset | F2 Score | Recall | Precision | FN | TP | FP | TN | Mean Compression (%) | Span Accuracy | Total Spans | Contexts |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for o in outcomes {
+        let Some(r) = o.results.get(t) else { continue };
+        let m = &r.metrics;
+        let c = m.confusion_matrix;
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            o.key,
+            fmt(m.f2, 4),
+            fmt(m.recall, 4),
+            fmt(m.precision, 4),
+            c.fn_,
+            c.tp,
+            c.fp,
+            c.tn,
+            fmt(m.mean_compression, 2),
+            fmt(m.span_accuracy, 4),
+            m.span_total,
+            m.contexts
+        ));
+    }
+    md
+}
+
+/// Reranking quality (threshold-independent, repeated under each threshold), one row per dataset.
+fn ranking_table(outcomes: &[DatasetOutcome], t: usize) -> String {
+    let mut md = String::new();
+    md.push_str("\nReranking (extension, model score vs labels, threshold-independent):\n\n");
+    md.push_str("| Dataset | nDCG@10 | MRR | Queries |\n|---|---|---|---|\n");
+    for o in outcomes {
+        let Some(r) = o.results.get(t) else { continue };
+        let k = r.ranking;
+        md.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            o.key,
+            fmt(k.ndcg_at_10, 4),
+            fmt(k.mrr, 4),
+            k.queries
+        ));
+    }
+    md
+}
+
+/// Per-stage timings of threshold `t`, one row per dataset.
+fn timing_table(outcomes: &[DatasetOutcome], t: usize) -> String {
+    let mut md = String::new();
+    md.push_str(
+        "\n| Dataset | Load (s) | Preprocess (s) | Assembly (s) | Inference (s) | Postprocess (s) | Total (s) |\n",
+    );
+    md.push_str("|---|---|---|---|---|---|---|\n");
+    for o in outcomes {
+        let Some(r) = o.results.get(t) else { continue };
+        let s = |k: &str| fmt(r.timing.get(k).and_then(Value::as_f64), 3);
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            o.key,
+            s("load_seconds"),
+            s("preprocess_seconds"),
+            s("assembly_seconds"),
+            s("inference_seconds"),
+            s("postprocess_seconds"),
+            s("total_seconds")
+        ));
     }
     md
 }

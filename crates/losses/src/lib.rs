@@ -1,7 +1,7 @@
 //! Ranking and token-pruning losses for open-provence-rs.
 //!
 //! Pure tensor functions, generic over the backend, that reproduce upstream OpenProvence's
-//! training loss (spec: `upstream-data-model-loss.md` §5):
+//! training loss (hotchpotch/open_provence's `open_provence/losses.py::OpenProvenceLoss`):
 //!
 //! * [`ranking_loss`]: MSE between the raw ranking logit (column 0) and the per-pair teacher
 //!   target, mean over all pairs;

@@ -1,6 +1,6 @@
 //! The losses against PyTorch autograd (tests/fixtures/losses/loss_cases.json, made by
 //! scripts/fixtures/loss_fixtures.py): values and gradients w.r.t. both logit tensors.
-#![allow(clippy::unwrap_used)] // Test helpers unwrap fixture I/O.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers unwrap fixture I/O.
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Int, Tensor, TensorData};

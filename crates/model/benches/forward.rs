@@ -1,5 +1,6 @@
 //! Forward-pass benchmark on the CPU (`Flex`): a tiny config and a base-shaped config
 //! (22 layers, H 768, I 1152, 12 heads, window 128, global every 3rd) on a 4×128 batch.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Benchmarks abort on a setup failure.
 
 use burn::prelude::*;
 use criterion::{Criterion, criterion_group, criterion_main};

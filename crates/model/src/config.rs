@@ -269,6 +269,13 @@ impl ModernBertConfig {
 
     /// Checks every value the model depends on.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_shapes()?;
+        self.validate_options()?;
+        self.validate_layers()
+    }
+
+    /// Model type and the sizes the weights' shapes follow from.
+    fn validate_shapes(&self) -> Result<(), ConfigError> {
         if let Some(t) = self.extra.get("model_type").and_then(Value::as_str)
             && t != "modernbert"
         {
@@ -304,6 +311,11 @@ impl ModernBertConfig {
                 format!("head dim {} must be even for RoPE", self.head_dim()),
             ));
         }
+        Ok(())
+    }
+
+    /// Activations, pooling and dropout probabilities.
+    fn validate_options(&self) -> Result<(), ConfigError> {
         Activation::parse("hidden_activation", &self.hidden_activation)?;
         Activation::parse("classifier_activation", &self.classifier_activation)?;
         self.pooling()?;
@@ -317,6 +329,11 @@ impl ModernBertConfig {
                 return Err(ConfigError::invalid(key, format!("{p} is not in [0, 1)")));
             }
         }
+        Ok(())
+    }
+
+    /// Per-layer attention types and the RoPE parameters (only the default RoPE is supported).
+    fn validate_layers(&self) -> Result<(), ConfigError> {
         if let Some(types) = &self.layer_types {
             if types.len() != self.num_hidden_layers {
                 return Err(ConfigError::invalid(
@@ -526,7 +543,8 @@ impl OpenProvenceConfig {
         })
     }
 
-    /// The `config.json` of an upstream-layout `final_model/` (spec §4.5.1).
+    /// The `config.json` of an upstream-layout `final_model/` (hotchpotch/open_provence's
+    /// `open_provence/encoder.py::OpenProvenceEncoder.save_pretrained`).
     pub fn to_final_model_json(&self, hub_repo: &str) -> Value {
         let module = format!("{hub_repo}--modeling_open_provence_standalone");
         let bb = &self.base_model_config;
@@ -584,7 +602,8 @@ impl OpenProvenceConfig {
         })
     }
 
-    /// The `config.json` of an upstream-layout `checkpoint-N/` (spec §4.5.2).
+    /// The `config.json` of an upstream-layout `checkpoint-N/` (upstream's
+    /// `open_provence/trainer.py::OpenProvenceTrainer._save`).
     pub fn to_checkpoint_json(&self, hub_repo: &str) -> Value {
         let mut v = self.to_final_model_json(hub_repo);
         if let Some(obj) = v.as_object_mut() {

@@ -474,7 +474,8 @@ impl<B: Backend> OpenProvenceModel<B> {
     }
 
     /// Writes `config.json` and `model.safetensors` (f32) of an upstream-layout `final_model/`
-    /// (spec §4.5.1); `auto_map` points at `<hub_repo>--modeling_open_provence_standalone`.
+    /// (as hotchpotch/open_provence's `open_provence/encoder.py::OpenProvenceEncoder.save_pretrained`
+    /// writes it); `auto_map` points at `<hub_repo>--modeling_open_provence_standalone`.
     /// Tokenizer files are the caller's business.
     pub fn save_final_model(&self, dir: &Path, hub_repo: &str) -> Result<(), SaveError> {
         self.write(
@@ -485,7 +486,8 @@ impl<B: Backend> OpenProvenceModel<B> {
     }
 
     /// Writes `config.json` and `model.safetensors` of an upstream-layout `checkpoint-N/`
-    /// (unprefixed backbone keys + `pruning_head.classifier.*`, spec §4.5.2).
+    /// (unprefixed backbone keys + `pruning_head.classifier.*`, as upstream's
+    /// `open_provence/trainer.py::OpenProvenceTrainer._save` with `OpenProvenceEncoder.state_dict`).
     pub fn save_checkpoint(&self, dir: &Path, hub_repo: &str) -> Result<(), SaveError> {
         self.write(dir, SourceLayout::Checkpoint, &self.config.to_checkpoint_json(hub_repo))
     }

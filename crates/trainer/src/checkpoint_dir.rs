@@ -1,6 +1,6 @@
 //! Checkpoint directories on disk: atomic writes (a crash while saving leaves the previous
 //! checkpoints usable and never a half-written `checkpoint-N/`) and upstream's rotation
-//! (upstream-trainer.md §6.3).
+//! (HF `Trainer._rotate_checkpoints` / `_sorted_checkpoints`).
 
 use std::io;
 use std::path::{Path, PathBuf};

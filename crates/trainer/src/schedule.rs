@@ -1,8 +1,8 @@
 //! Learning-rate schedules of the HF Trainer (`transformers.get_scheduler`), as pure functions.
 //!
 //! The multiplier `λ(s)` applies to the base learning rate for the update with 0-based index `s`
-//! (the global step before it is incremented): `lr(s) = learning_rate · λ(s)`. Spec:
-//! `upstream-trainer.md` §5.6; every formula mirrors `transformers.optimization`.
+//! (the global step before it is incremented): `lr(s) = learning_rate · λ(s)`. Every formula
+//! mirrors `transformers.optimization` (e.g. `get_cosine_schedule_with_warmup`).
 
 use std::f64::consts::PI;
 use std::str::FromStr;

@@ -1,4 +1,5 @@
-//! The training loop (upstream-trainer.md §5): seeded epoch permutation, micro-batches collated
+//! The training loop (HF `Trainer._inner_training_loop` driven by hotchpotch/open_provence's
+//! `open_provence/trainer.py::train` and `OpenProvenceTrainer`): seeded epoch permutation, micro-batches collated
 //! ahead on worker threads, accumulation with each loss divided by its window length, global-norm
 //! clipping, the optimizer step with the scheduled learning rate, dynamic log/eval/save cadence,
 //! atomic checkpoints with full resume, and the upstream-layout `final_model/`.
@@ -275,8 +276,9 @@ fn batch_loss<B: ModelBackend>(
 }
 
 /// Forward, loss and backward of one micro-batch in an accumulation window of `window`
-/// micro-batches (§5.3): the loss is divided by `window` before `backward` and the gradients are
-/// added to `accumulator`. Returns the undivided (total, ranking, pruning) losses.
+/// micro-batches (as HF `Trainer.training_step` does it): the loss is divided by `window` before
+/// `backward` and the gradients are added to `accumulator`. Returns the undivided (total, ranking,
+/// pruning) losses.
 pub fn accumulate_micro_batch<B: AutodiffBackend + ModelBackend>(
     model: &OpenProvenceModel<B>,
     batch: &Batch,
@@ -296,9 +298,10 @@ pub fn accumulate_micro_batch<B: AutodiffBackend + ModelBackend>(
     Ok(losses)
 }
 
-/// The update closing a window (§5.4): global-norm clipping of the accumulated gradients to
-/// `max_grad_norm`, then one optimizer step with the scheduled lr of the update with 0-based
-/// index `global_step`. Returns the updated model, the pre-clip grad norm and the lr used.
+/// The update closing a window (as in HF `Trainer._inner_training_loop`): global-norm clipping of
+/// the accumulated gradients to `max_grad_norm`, then one optimizer step with the scheduled lr of
+/// the update with 0-based index `global_step`. Returns the updated model, the pre-clip grad norm
+/// and the lr used.
 pub fn optimizer_step<B: AutodiffBackend>(
     model: OpenProvenceModel<B>,
     optimizer: &mut Optimizer<B::InnerBackend>,
@@ -318,7 +321,8 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> f64 {
     t.into_scalar().elem::<f64>()
 }
 
-/// The recipe's `eval_datasets` block on `model_dir` (upstream-trainer.md §8): evaluates at
+/// The recipe's `eval_datasets` block on `model_dir` (upstream's
+/// `open_provence/trainer.py::run_eval_datasets_for_model`): evaluates at
 /// `threshold` with `batch_size`, the encoder in `attention`, writes
 /// `<model_dir>/eval_datasets/results.{json,md}` and returns the Markdown; `None` (with a
 /// warning) when the block names no `config`.
@@ -402,7 +406,8 @@ pub(crate) fn build_model<B: Backend>(
     Ok(model)
 }
 
-/// One pass over the eval rows (§5.9): unweighted means over batches.
+/// One pass over the eval rows (upstream's `OpenProvenceTrainer.evaluation_loop` and
+/// `prediction_step`): unweighted means over batches.
 pub(crate) fn evaluate<B: ModelBackend>(
     model: &OpenProvenceModel<B>,
     rows: &[Row],

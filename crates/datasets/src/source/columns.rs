@@ -255,121 +255,169 @@ pub(crate) struct BadRow {
 ///
 /// `teacher` is the name of the column to read as `teacher_score`, when present.
 pub(crate) fn batch_rows(batch: &RecordBatch, teacher: Option<&str>) -> Result<Vec<Result<Row, BadRow>>, String> {
-    fn column<'b>(batch: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef, String> {
-        batch
-            .column_by_name(name)
-            .ok_or_else(|| format!("column {name:?} missing from batch"))
-    }
-    let col = |name: &str| column(batch, name);
-    let bad = |name: &str, kind: Kind| format!("column {name:?} is not {}", kind.describe());
-
-    let ids = match batch.column_by_name(names::ID) {
-        Some(a) => Some(Strings::new(a).ok_or_else(|| bad(names::ID, Kind::Str))?),
-        None => None,
-    };
-    let query = Strings::new(col(names::QUERY)?).ok_or_else(|| bad(names::QUERY, Kind::Str))?;
-    let texts_arr = col(names::TEXTS)?;
-    let (texts_level, texts_child) = ListLevel::peel(texts_arr).ok_or_else(|| bad(names::TEXTS, Kind::ListStr))?;
-    let texts_values = Strings::new(&texts_child).ok_or_else(|| bad(names::TEXTS, Kind::ListStr))?;
-    let spans = NestedInts::new(col(names::CONTEXT_SPANS)?, 3)
-        .ok_or_else(|| bad(names::CONTEXT_SPANS, Kind::ListListListInt))?;
-    let relevance =
-        NestedInts::new(col(names::RELEVANCE)?, 2).ok_or_else(|| bad(names::RELEVANCE, Kind::ListListInt))?;
-    let labels = match batch.column_by_name(names::LABELS) {
-        Some(a) => Some(NestedInts::new(a, 1).ok_or_else(|| bad(names::LABELS, Kind::ListInt))?),
-        None => None,
-    };
-    let teacher = match teacher.and_then(|t| batch.column_by_name(t).map(|a| (t, a))) {
-        Some((name, a)) => {
-            let (level, child) = ListLevel::peel(a).ok_or_else(|| bad(name, Kind::ListFloat))?;
-            Some((level, float_values(&child).ok_or_else(|| bad(name, Kind::ListFloat))?))
-        }
-        None => None,
-    };
-
-    let mut rows = Vec::with_capacity(batch.num_rows());
-    for r in 0..batch.num_rows() {
-        let id = ids.as_ref().and_then(|s| s.get(r)).map(str::to_owned);
-        let row = (|| -> Result<Row, String> {
-            let id = id.clone();
-            let query = query.get(r).ok_or("query is null")?.to_owned();
-            let range = texts_level.get(r).ok_or("texts is null")?;
-            let texts = range
-                .map(|i| {
-                    texts_values
-                        .get(i)
-                        .map(str::to_owned)
-                        .ok_or_else(|| format!("texts[{i}] is null"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let context_spans = {
-                let passages = spans.levels[0].get(r).ok_or("context_spans is null")?;
-                let mut out = Vec::with_capacity(passages.len());
-                for (p, pi) in passages.enumerate() {
-                    let span_range = spans.levels[1]
-                        .get(pi)
-                        .ok_or_else(|| format!("context_spans[{p}] is null"))?;
-                    let mut list = Vec::with_capacity(span_range.len());
-                    for (s, si) in span_range.enumerate() {
-                        let pair_range = spans.levels[2]
-                            .get(si)
-                            .ok_or_else(|| format!("context_spans[{p}][{s}] is null"))?;
-                        let pair = spans.leaf_slice(pair_range, &format!("context_spans[{p}][{s}]"))?;
-                        match pair.as_slice() {
-                            [a, b] => list.push([*a, *b]),
-                            other => {
-                                return Err(format!(
-                                    "context_spans[{p}][{s}] has {} values, expected [start, end]",
-                                    other.len()
-                                ));
-                            }
-                        }
-                    }
-                    out.push(list);
-                }
-                out
-            };
-            let context_spans_relevance = {
-                let passages = relevance.levels[0].get(r).ok_or("context_spans_relevance is null")?;
-                let mut out = Vec::with_capacity(passages.len());
-                for (p, pi) in passages.enumerate() {
-                    let flags = relevance.levels[1]
-                        .get(pi)
-                        .ok_or_else(|| format!("context_spans_relevance[{p}] is null"))?;
-                    out.push(relevance.leaf_slice(flags, &format!("context_spans_relevance[{p}]"))?);
-                }
-                out
-            };
-            let labels = match &labels {
-                Some(l) => {
-                    let range = l.levels[0].get(r).ok_or("labels is null")?;
-                    Some(l.leaf_slice(range, "labels")?)
-                }
-                None => None,
-            };
-            let teacher_score = match &teacher {
-                Some((level, values)) => {
-                    let range = level.get(r).ok_or("teacher scores are null")?;
-                    let scores = values[range]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| v.ok_or_else(|| format!("teacher score [{i}] is null")))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    Some(scores)
-                }
-                None => None,
-            };
-            Ok(Row {
-                id,
-                query,
-                texts,
-                context_spans,
-                labels,
-                context_spans_relevance,
-                teacher_score,
-            })
-        })();
-        rows.push(row.map_err(|problem| BadRow { id, problem }));
-    }
+    let texts = column(batch, names::TEXTS)?;
+    let (texts_level, texts_child) = ListLevel::peel(texts).ok_or_else(|| not_a(names::TEXTS, Kind::ListStr))?;
+    let columns = Columns::new(batch, teacher, texts_level, &texts_child)?;
+    let rows = (0..batch.num_rows())
+        .map(|r| {
+            let id = columns.ids.as_ref().and_then(|s| s.get(r)).map(str::to_owned);
+            columns.row(r, id.clone()).map_err(|problem| BadRow { id, problem })
+        })
+        .collect();
     Ok(rows)
+}
+
+/// Column `name` of `batch`.
+fn column<'b>(batch: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef, String> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| format!("column {name:?} missing from batch"))
+}
+
+/// The error for a column of the wrong type.
+fn not_a(name: &str, kind: Kind) -> String {
+    format!("column {name:?} is not {}", kind.describe())
+}
+
+/// The typed columns of one record batch, read row by row.
+struct Columns<'a> {
+    ids: Option<Strings<'a>>,
+    query: Strings<'a>,
+    texts: (ListLevel, Strings<'a>),
+    spans: NestedInts,
+    relevance: NestedInts,
+    labels: Option<NestedInts>,
+    teacher: Option<(ListLevel, Vec<Option<f64>>)>,
+}
+
+impl<'a> Columns<'a> {
+    /// Checks the columns' types; `texts` is the already peeled `texts` list column.
+    fn new(
+        batch: &'a RecordBatch,
+        teacher: Option<&str>,
+        texts_level: ListLevel,
+        texts_child: &'a ArrayRef,
+    ) -> Result<Self, String> {
+        let ids = match batch.column_by_name(names::ID) {
+            Some(a) => Some(Strings::new(a).ok_or_else(|| not_a(names::ID, Kind::Str))?),
+            None => None,
+        };
+        let query = Strings::new(column(batch, names::QUERY)?).ok_or_else(|| not_a(names::QUERY, Kind::Str))?;
+        let texts_values = Strings::new(texts_child).ok_or_else(|| not_a(names::TEXTS, Kind::ListStr))?;
+        let spans = NestedInts::new(column(batch, names::CONTEXT_SPANS)?, 3)
+            .ok_or_else(|| not_a(names::CONTEXT_SPANS, Kind::ListListListInt))?;
+        let relevance = NestedInts::new(column(batch, names::RELEVANCE)?, 2)
+            .ok_or_else(|| not_a(names::RELEVANCE, Kind::ListListInt))?;
+        let labels = match batch.column_by_name(names::LABELS) {
+            Some(a) => Some(NestedInts::new(a, 1).ok_or_else(|| not_a(names::LABELS, Kind::ListInt))?),
+            None => None,
+        };
+        let teacher = match teacher.and_then(|t| batch.column_by_name(t).map(|a| (t, a))) {
+            Some((name, a)) => {
+                let (level, child) = ListLevel::peel(a).ok_or_else(|| not_a(name, Kind::ListFloat))?;
+                Some((level, float_values(&child).ok_or_else(|| not_a(name, Kind::ListFloat))?))
+            }
+            None => None,
+        };
+        Ok(Self {
+            ids,
+            query,
+            texts: (texts_level, texts_values),
+            spans,
+            relevance,
+            labels,
+            teacher,
+        })
+    }
+
+    /// Row `r`, or what is structurally wrong with it.
+    fn row(&self, r: usize, id: Option<String>) -> Result<Row, String> {
+        let labels = match &self.labels {
+            Some(l) => {
+                let range = l.levels[0].get(r).ok_or("labels is null")?;
+                Some(l.leaf_slice(range, "labels")?)
+            }
+            None => None,
+        };
+        Ok(Row {
+            id,
+            query: self.query.get(r).ok_or("query is null")?.to_owned(),
+            texts: self.texts(r)?,
+            context_spans: self.context_spans(r)?,
+            labels,
+            context_spans_relevance: self.relevance(r)?,
+            teacher_score: self.teacher_score(r)?,
+        })
+    }
+
+    fn texts(&self, r: usize) -> Result<Vec<String>, String> {
+        let (level, values) = &self.texts;
+        let range = level.get(r).ok_or("texts is null")?;
+        range
+            .map(|i| {
+                values
+                    .get(i)
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("texts[{i}] is null"))
+            })
+            .collect()
+    }
+
+    fn context_spans(&self, r: usize) -> Result<Vec<Vec<[i64; 2]>>, String> {
+        let spans = &self.spans;
+        let passages = spans.levels[0].get(r).ok_or("context_spans is null")?;
+        let mut out = Vec::with_capacity(passages.len());
+        for (p, pi) in passages.enumerate() {
+            let span_range = spans.levels[1]
+                .get(pi)
+                .ok_or_else(|| format!("context_spans[{p}] is null"))?;
+            let mut list = Vec::with_capacity(span_range.len());
+            for (s, si) in span_range.enumerate() {
+                let pair_range = spans.levels[2]
+                    .get(si)
+                    .ok_or_else(|| format!("context_spans[{p}][{s}] is null"))?;
+                match spans
+                    .leaf_slice(pair_range, &format!("context_spans[{p}][{s}]"))?
+                    .as_slice()
+                {
+                    [a, b] => list.push([*a, *b]),
+                    other => {
+                        return Err(format!(
+                            "context_spans[{p}][{s}] has {} values, expected [start, end]",
+                            other.len()
+                        ));
+                    }
+                }
+            }
+            out.push(list);
+        }
+        Ok(out)
+    }
+
+    fn relevance(&self, r: usize) -> Result<Vec<Vec<i64>>, String> {
+        let relevance = &self.relevance;
+        let passages = relevance.levels[0].get(r).ok_or("context_spans_relevance is null")?;
+        passages
+            .enumerate()
+            .map(|(p, pi)| {
+                let flags = relevance.levels[1]
+                    .get(pi)
+                    .ok_or_else(|| format!("context_spans_relevance[{p}] is null"))?;
+                relevance.leaf_slice(flags, &format!("context_spans_relevance[{p}]"))
+            })
+            .collect()
+    }
+
+    fn teacher_score(&self, r: usize) -> Result<Option<Vec<f64>>, String> {
+        let Some((level, values)) = &self.teacher else {
+            return Ok(None);
+        };
+        let range = level.get(r).ok_or("teacher scores are null")?;
+        let scores = values[range]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.ok_or_else(|| format!("teacher score [{i}] is null")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(scores))
+    }
 }

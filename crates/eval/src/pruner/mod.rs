@@ -1,4 +1,5 @@
-//! Upstream's `OpenProvenceModel.process()` (spec §2): prune contexts sentence by sentence with
+//! Upstream's `OpenProvenceModel.process()` (hotchpotch/open_provence's
+//! `open_provence/modeling_open_provence_standalone.py`): prune contexts sentence by sentence with
 //! a trained reranker–pruner and score each (query, context) pair.
 //!
 //! Pipeline: titles → sentences (split module) → per-sentence tokens → fragments of
@@ -92,7 +93,8 @@ pub enum Document {
     Sentences(Vec<String>),
 }
 
-/// The input shapes of upstream's `process()` (spec §2.2); they also decide the output shape.
+/// The input shapes of upstream's `process()` (`OpenProvenceModel._normalize_inputs`); they also
+/// decide the output shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessInput {
     /// One query, one text (`str`, `str`).
@@ -174,7 +176,7 @@ impl ProcessInput {
     }
 }
 
-/// Titles (upstream's `title` argument, spec §2.3).
+/// Titles (upstream's `title` argument, normalised by `OpenProvenceModel._prepare_titles`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Title {
     /// No titles.
@@ -227,7 +229,7 @@ pub struct ProcessOptions {
     /// Return `kept_sentences` / `removed_sentences`.
     pub return_sentence_texts: bool,
     /// Reproduce upstream's bug of reading content probabilities shifted left by the title token
-    /// count (spec §5.1). Off by default: windows are read where the tokens are.
+    /// count (see `docs/parity.md`). Off by default: windows are read where the tokens are.
     pub legacy_prefix_offset: bool,
     /// Show a progress bar over the forward batches on stderr (only drawn on a terminal).
     pub progress: bool,
@@ -412,7 +414,7 @@ impl<B: ModelBackend> Pruner<B> {
         provence_config::check_threshold(value).map_err(|message| PruneError::Threshold { origin, message })
     }
 
-    /// Prunes every document of `input` (spec §2).
+    /// Prunes every document of `input`, as upstream's `OpenProvenceModel.process()` does.
     pub fn process(&self, input: ProcessInput, options: &ProcessOptions) -> Result<ProcessOutput, PruneError> {
         let threshold = self.resolve_threshold(options.threshold)?;
         let scored = self.score(input, options)?;
@@ -575,7 +577,8 @@ pub struct BlockOutput {
     pub keep: Vec<f64>,
 }
 
-/// Fragment means → sentence means (spec §2.8); a fragment window that is empty scores 1.0.
+/// Fragment means → sentence means (as in upstream's `OpenProvenceModel._postprocess_contexts`);
+/// a fragment window that is empty scores 1.0.
 fn aggregate(doc: PreparedDocument, blocks: &[BlockOutput], options: &ProcessOptions) -> ScoredDocument {
     let n_sentences = doc.plan.sentences.len();
     let mut sums = vec![0.0f64; n_sentences];

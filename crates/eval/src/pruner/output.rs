@@ -1,4 +1,5 @@
-//! Post-model stages of `process()` (spec §2.8–§2.9): keep decisions, pruned text, compression,
+//! Post-model stages of `process()` (upstream's `OpenProvenceModel._postprocess_contexts` and
+//! `_apply_reordering`): keep decisions, pruned text, compression,
 //! reranking score, reordering, and the upstream-shaped JSON.
 
 use super::{InputShape, ProcessOptions, Timing};

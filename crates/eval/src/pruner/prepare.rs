@@ -1,6 +1,7 @@
-//! Pre-model stages of `process()` (spec §2.3–§2.6): titles, sentences, per-sentence
-//! tokenisation, fragments and blocks with the query repeated per block. Pure functions over a
-//! [`TokenCodec`], so they are testable with a toy tokenizer.
+//! Pre-model stages of `process()` (upstream's `OpenProvenceModel._prepare_titles`,
+//! `_build_preprocess_jobs`, `_run_sequential_fragmentize` and `_assemble_blocks_from_fragments`):
+//! titles, sentences, per-sentence tokenisation, fragments and blocks with the query repeated
+//! per block. Pure functions over a [`TokenCodec`], so they are testable with a toy tokenizer.
 
 use provence_datasets::PretrainedTokenizer;
 
@@ -142,7 +143,7 @@ pub fn split_token_lists(token_lists: &[Vec<u32>], size: usize) -> Vec<Fragment>
 /// Tokenised sentences of one document and their fragments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fragmented {
-    /// Token count of every prefix sentence (for the legacy offset, spec §5.1).
+    /// Token count of every prefix sentence (for the legacy offset, see `docs/parity.md`).
     pub prefix_token_counts: Vec<usize>,
     /// Fragments in document order (empty-decoding ones dropped).
     pub fragments: Vec<Fragment>,
@@ -334,9 +335,10 @@ pub fn bound_query(mut tokens: Vec<u32>, max_length: usize) -> Vec<u32> {
     tokens
 }
 
-/// Greedy blocks (spec §2.6): fragments are appended while `query + [SEP] + fragments` fits in
-/// `max_length - 2`; a fragment that does not fit starts a new block, truncated to the capacity
-/// (its tail is lost). The query is repeated in every block.
+/// Greedy blocks (upstream's `OpenProvenceModel._assemble_blocks_from_fragments`): fragments are
+/// appended while `query + [SEP] + fragments` fits in `max_length - 2`; a fragment that does not
+/// fit starts a new block, truncated to the capacity (its tail is lost). The query is repeated in
+/// every block.
 pub fn build_blocks(query: &[u32], fragments: &[Fragment], max_length: usize, layout: &Layout) -> Vec<Block> {
     let available = max_length.saturating_sub(2);
     let base = query.len() + 1;

@@ -1,6 +1,7 @@
-//! Upstream's English splitter (`create_english_sentence_splitter`): bullet-aware line blocks,
-//! NLTK Punkt inside each block, whitespace glued to the preceding sentence, and a cap on
-//! sentence length (spec §2.4.3).
+//! Upstream's English splitter (`create_english_sentence_splitter`, with `_iter_english_blocks`
+//! and `_split_overlong_sentence`, in hotchpotch/open_provence's
+//! `open_provence/modeling_open_provence_standalone.py`): bullet-aware line blocks, NLTK Punkt
+//! inside each block, whitespace glued to the preceding sentence, and a cap on sentence length.
 
 use std::ops::Range;
 

@@ -1,7 +1,9 @@
-//! Sentence splitting as upstream OpenProvence does it (spec §2.4): language choice (`auto` by
-//! kana density, `en`, `ja`), NLTK Punkt with upstream's block handling for English, bunkai-style
-//! rules for Japanese, the regex fallback splitter, and the sentence normalisation that
-//! `process()` applies to every sentence source.
+//! Sentence splitting as upstream OpenProvence does it (hotchpotch/open_provence's
+//! `open_provence/modeling_open_provence_standalone.py`: `OpenProvenceModel._resolve_sentence_splitter`,
+//! `create_auto_sentence_splitter` and friends): language choice (`auto` by kana density, `en`,
+//! `ja`), NLTK Punkt with upstream's block handling for English, bunkai-style rules for Japanese,
+//! the regex fallback splitter, and the sentence normalisation that `process()` applies to every
+//! sentence source.
 //!
 //! Every built-in splitter returns pieces of the input in order (byte ranges via `split_spans`),
 //! so a caller can rebuild a pruned text by concatenating kept sentences.

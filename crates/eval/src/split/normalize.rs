@@ -1,5 +1,7 @@
-//! Upstream's sentence normalisation (spec §2.4.6), applied to every sentence source of
-//! `process()`: splitter output, user pre-split sentences and title sentences.
+//! Upstream's sentence normalisation (`_normalize_sentences` and `_split_multiline_sentence` in
+//! hotchpotch/open_provence's `open_provence/modeling_open_provence_standalone.py`), applied to
+//! every sentence source of `process()`: splitter output, user pre-split sentences and title
+//! sentences.
 
 use super::DEFAULT_ENGLISH_SENTENCE_MAX_CHARS;
 use super::pytext::{is_blank, py_strip, splitlines_keepends};

@@ -1,6 +1,7 @@
 //! HF `transformers.optimization.Adafactor` as the HF Trainer configures it for upstream
-//! (`upstream-trainer.md` §5.5): `scale_parameter=False, relative_step=False, warmup_init=False,
-//! beta1=None, eps=(1e-30, 1e-3), clip_threshold=1.0, decay_rate=-0.8`.
+//! (`Trainer.get_optimizer_cls_and_kwargs` for `optim: adafactor`): `scale_parameter=False,
+//! relative_step=False, warmup_init=False, beta1=None, eps=(1e-30, 1e-3), clip_threshold=1.0,
+//! decay_rate=-0.8`.
 //!
 //! No first moment; the second moment is factored over the last two dims for tensors with two
 //! or more dims (row and column running means) and full for 1-D tensors; the update is divided

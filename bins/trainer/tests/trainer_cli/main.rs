@@ -1,0 +1,6 @@
+//! Integration tests of `bins/trainer`: one test binary (one link instead of one per file), one module
+//! per concern.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap fixtures and known-good values.
+
+mod cli;
+mod kill_resume;

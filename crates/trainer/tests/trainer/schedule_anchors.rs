@@ -1,0 +1,74 @@
+//! LR multipliers: the spec's toy-run anchors and values from transformers' schedule functions
+//! (tests/fixtures/optim/schedule.json, made by scripts/fixtures/optim_fixtures.py).
+
+use provence_trainer::schedule::{LrSchedule, SchedulerKind, UnknownScheduler, cosine_multiplier, warmup_steps};
+use serde_json::Value;
+
+#[test]
+fn toy_run_anchors() {
+    // upstream-trainer.md §5.6: lr 5e-5, W = ceil(188 · 0.1) = 19, T = 188.
+    assert_eq!(warmup_steps(188, 0.1), 19);
+    let anchors = [
+        (0, 0.0),
+        (1, 0.052632),
+        (18, 0.947368),
+        (19, 1.0),
+        (100, 0.532508),
+        (180, 0.005519),
+        (187, 8.6388e-05),
+    ];
+    for (step, want) in anchors {
+        let got = cosine_multiplier(step, 188, 19);
+        let tol = if want < 1e-3 { 5e-9 } else { 5e-7 };
+        assert!((got - want).abs() <= tol, "λ({step}) = {got}, spec says {want}");
+    }
+    let schedule = LrSchedule {
+        kind: SchedulerKind::Cosine,
+        max_steps: 188,
+        warmup_steps: 19,
+    };
+    assert_eq!(schedule.lr(5e-5, 19), 5e-5);
+}
+
+#[test]
+fn multipliers_match_transformers() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/optim/schedule.json");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 16);
+    for case in cases {
+        let kind: SchedulerKind = case["name"].as_str().unwrap().parse().unwrap();
+        let schedule = LrSchedule {
+            kind,
+            max_steps: case["max_steps"].as_u64().unwrap() as usize,
+            warmup_steps: case["warmup_steps"].as_u64().unwrap() as usize,
+        };
+        for (step, want) in case["multipliers"].as_array().unwrap().iter().enumerate() {
+            let want = want.as_f64().unwrap();
+            let got = schedule.multiplier(step);
+            assert!(
+                (got - want).abs() <= 1e-12,
+                "{schedule:?} λ({step}) = {got}, transformers {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn scheduler_names() {
+    for name in SchedulerKind::NAMES {
+        assert_eq!(name.parse::<SchedulerKind>().unwrap().as_str(), name);
+    }
+    let err = "cosine_with_restarts".parse::<SchedulerKind>().unwrap_err();
+    assert_eq!(
+        err,
+        UnknownScheduler {
+            name: "cosine_with_restarts".to_owned()
+        }
+    );
+    assert!(err.to_string().contains("cosine_with_restarts"));
+    assert_eq!(
+        SchedulerKind::from(provence_config::SchedulerType::Linear),
+        SchedulerKind::Linear
+    );
+}
