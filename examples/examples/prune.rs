@@ -17,7 +17,7 @@
 //! `THRESHOLD` (in [0, 1]) defaults to the model config's `default_threshold`, else 0.1.
 
 use anyhow::{Context, Result, bail};
-use provence_eval::pruner::ScoredBatch;
+use provence_eval::ScoredBatch;
 use provence_eval::{Document, InferenceBackend, ProcessInput, ProcessOptions, Pruner, Title, default_device};
 
 const QUESTION: &str = "How tall is Mount Fuji?";

@@ -17,7 +17,7 @@
 //! `MAX_STEPS` defaults to 6. `RUST_LOG=info` also shows the trainer's own log lines.
 
 use anyhow::{Context, Result, bail};
-use provence_trainer::logs::LogRecord;
+use provence_trainer::LogRecord;
 use provence_trainer::{Precision, StepEvent, TrainBackend, TrainListener};
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -11,7 +11,7 @@ use burn::tensor::activation::softmax;
 use clap::Args;
 use provence_losses::{LossWeights, provence_loss};
 use provence_model::{AttentionLayout, OpenProvenceModel, PackedAttention};
-use provence_trainer::optim::AdafactorConfig;
+use provence_trainer::AdafactorConfig;
 use provence_trainer::{Optimizer, OptimizerKind, ParamTable, TrainBackend, clip_grad_norm};
 use serde_json::json;
 

@@ -9,7 +9,7 @@ use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use provence_trainer::optim::AdafactorConfig;
+use provence_trainer::AdafactorConfig;
 use provence_trainer::{Optimizer, OptimizerKind, ParamTable, TrainBackend};
 use serde_json::json;
 

@@ -12,7 +12,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Distribution, FloatDType};
 use provence_losses::{LossWeights, provence_loss};
 use provence_model::{DEFAULT_HUB_REPO, OpenProvenceModel};
-use provence_trainer::optim::AdafactorConfig;
+use provence_trainer::AdafactorConfig;
 use provence_trainer::{Optimizer, OptimizerKind, ParamTable, TrainBackend, clip_grad_norm};
 
 use crate::DeviceBackend;

@@ -3,11 +3,11 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use provence_eval::pruner::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_eval::{
     AttentionLayout, EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner,
     check_threshold, default_device, error_line, evaluate_and_report, init_cpu_threads,
 };
+use provence_eval::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -44,7 +44,8 @@ struct DatasetsArgs {
     /// Model directory (ours or upstream's final_model/) or Hub model id.
     #[arg(long)]
     model: String,
-    /// One pruning threshold, in [0, 1].
+    /// One pruning threshold, in [0, 1] (default, without --th: the model's default_threshold,
+    /// else 0.1, as `process` chooses).
     #[arg(long, value_parser = threshold, allow_negative_numbers = true)]
     threshold: Option<f64>,
     /// Several thresholds in [0, 1], comma-separated (the model runs once; thresholds apply afterwards).
@@ -151,7 +152,13 @@ fn datasets(args: DatasetsArgs) -> Result<()> {
             thresholds.push(t);
         }
     }
-    let single = thresholds.is_empty().then(|| args.threshold.unwrap_or(0.1));
+    let pruner = load_pruner(&args.model, &args.engine)?;
+    // Without --th, one threshold chosen by the same rule as `process`.
+    let single = if thresholds.is_empty() {
+        Some(pruner.resolve_threshold(args.threshold)?)
+    } else {
+        None
+    };
     thresholds.extend(single);
     let settings = EvalSettings {
         thresholds,
@@ -162,7 +169,6 @@ fn datasets(args: DatasetsArgs) -> Result<()> {
         targets: args.target.into_iter().collect(),
         progress: !args.no_progress,
     };
-    let pruner = load_pruner(&args.model, &args.engine)?;
     let report = evaluate_and_report(
         &pruner,
         &args.model,

@@ -9,6 +9,7 @@
 //! ```
 
 mod error;
+pub mod layout;
 mod recipe;
 mod resume;
 mod run;
@@ -21,9 +22,7 @@ mod yaml;
 
 pub use error::{ConfigError, Location, ResumeError, error_line};
 pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
-pub use resume::{
-    CHECKPOINT_WEIGHTS, ResolvedCheckpoint, TRAINER_STATE, resolve_resume_checkpoint_path, select_resume_request,
-};
+pub use resume::{ResolvedCheckpoint, resolve_resume_checkpoint_path, select_resume_request};
 pub use run::{RunBasis, RunNaming, TIMESTAMP_FORMAT, run_naming, timestamp_now};
 pub use schema::{
     ACCEPTED_UNUSED_KEYS, AttentionLayout, BadRowPolicy, DataArgs, DatasetEntry, EvalDatasetsArgs, FieldInfo,
@@ -31,4 +30,6 @@ pub use schema::{
 };
 pub use setup::{RunSetup, SetupError, prepare_run};
 pub use steps::{StepInputs, StepPlan};
-pub use validate::{MAX_DATALOADER_WORKERS, MAX_ROWS_PER_STEP, check_threshold};
+pub use validate::{
+    DEFAULT_MAX_LENGTH, DEFAULT_THRESHOLD, MAX_DATALOADER_WORKERS, MAX_ROWS_PER_STEP, check_max_length, check_threshold,
+};

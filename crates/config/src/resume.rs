@@ -3,6 +3,7 @@
 //! `open_provence/runner.py::main` and `open_provence/trainer.py::parse_config_file`).
 
 use crate::error::ResumeError;
+use crate::layout::{TRAINER_STATE, is_complete_checkpoint, list_checkpoints, trailing_checkpoint_step};
 use std::path::{Path, PathBuf};
 
 /// A resolved resume target.
@@ -15,12 +16,6 @@ pub struct ResolvedCheckpoint {
     /// The step parsed from the directory name, if it ends in `checkpoint-<digits>`.
     pub steps: Option<u64>,
 }
-
-/// The state file whose presence makes a directory a checkpoint.
-pub const TRAINER_STATE: &str = "trainer_state.json";
-
-/// The weights file every complete checkpoint holds.
-pub const CHECKPOINT_WEIGHTS: &str = "model.safetensors";
 
 /// Resolves a user-given checkpoint or run directory (`~` expanded, made absolute, symlinks
 /// resolved). A directory with `trainer_state.json` is itself the checkpoint; otherwise its
@@ -58,25 +53,14 @@ pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, 
             steps,
         });
     }
-    let entries = std::fs::read_dir(&path).map_err(|source| ResumeError::Io {
+    let checkpoints = list_checkpoints(&path).map_err(|source| ResumeError::Io {
         path: path.clone(),
         source,
     })?;
-    let mut best: Option<(u64, PathBuf)> = None;
-    for entry in entries.flatten() {
-        let child = entry.path();
-        let Some(step) = child
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(full_checkpoint_step)
-        else {
-            continue;
-        };
-        let complete = child.join(TRAINER_STATE).exists() && child.join(CHECKPOINT_WEIGHTS).exists();
-        if child.is_dir() && complete && best.as_ref().is_none_or(|(b, _)| step > *b) {
-            best = Some((step, child));
-        }
-    }
+    let best = checkpoints
+        .into_iter()
+        .rev()
+        .find(|(_, dir)| is_complete_checkpoint(dir));
     match best {
         Some((step, checkpoint_dir)) => Ok(ResolvedCheckpoint {
             checkpoint_dir,
@@ -85,31 +69,6 @@ pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, 
         }),
         None => Err(ResumeError::NoCheckpoints(path)),
     }
-}
-
-/// `checkpoint-<digits>` as the whole name.
-fn full_checkpoint_step(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("checkpoint-")?;
-    parse_digits(digits)
-}
-
-/// A name ending in `checkpoint-<digits>` (search anchored at the end, as upstream's regex).
-fn trailing_checkpoint_step(name: &str) -> Option<u64> {
-    let digits_start = name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    let (head, digits) = name.split_at(digits_start);
-    if head.ends_with("checkpoint-") {
-        parse_digits(digits)
-    } else {
-        None
-    }
-}
-
-fn parse_digits(digits: &str) -> Option<u64> {
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // Leading zeros are allowed (`checkpoint-0500` is step 500); absurdly long numbers saturate.
-    Some(digits.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn expand_user(path: &str) -> PathBuf {

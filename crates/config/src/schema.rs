@@ -168,7 +168,7 @@ section! {
         /// Dropout of the pruning head only (the ranking classifier keeps the backbone's).
         classifier_dropout: f64 = 0.1,
         /// Tokenizer truncation length for (query, passage) pairs, special tokens included.
-        max_length: usize = 512,
+        max_length: usize = crate::DEFAULT_MAX_LENGTH,
         /// Parsed for compatibility; unused.
         config_name: Option<String> = None,
         /// Parsed for compatibility; unused.
@@ -426,7 +426,7 @@ impl Default for EvalDatasetsArgs {
     fn default() -> Self {
         Self {
             config: None,
-            threshold: 0.1,
+            threshold: crate::DEFAULT_THRESHOLD,
             batch_size: 256,
             timing_details: true,
         }

@@ -13,6 +13,24 @@ pub const MAX_ROWS_PER_STEP: usize = 1 << 24;
 /// Collation threads a run may ask for (`dataloader_num_workers`).
 pub const MAX_DATALOADER_WORKERS: usize = 256;
 
+/// Token length of a (query, passage) pair when neither the recipe nor the model's config names
+/// one (upstream's `max_length`).
+pub const DEFAULT_MAX_LENGTH: usize = 512;
+
+/// The one rule for `max_length` (recipes, model configs, the inference path): room for the
+/// special tokens, a query and some passage.
+pub fn check_max_length(value: usize) -> Result<usize, String> {
+    if value >= 8 {
+        Ok(value)
+    } else {
+        Err(format!("must be at least 8 tokens, got {value}"))
+    }
+}
+
+/// The pruning threshold when neither the caller nor the model's config names one (upstream's
+/// default in `process()`, `eval_datasets.py` and recipes' `eval_datasets.threshold`).
+pub const DEFAULT_THRESHOLD: f64 = 0.1;
+
 /// The one rule for a pruning threshold (recipes, the CLIs, the library): sentences are kept
 /// when their keep probability exceeds it, so it must be a finite number in [0, 1].
 pub fn check_threshold(value: f64) -> Result<f64, String> {
@@ -58,11 +76,8 @@ impl TrainConfig {
                 format!("must be in [0, 1), got {}", m.classifier_dropout),
             );
         }
-        if m.max_length < 8 {
-            return fail(
-                "model_args.max_length",
-                format!("must be at least 8 tokens, got {}", m.max_length),
-            );
+        if let Err(message) = check_max_length(m.max_length) {
+            return fail("model_args.max_length", message);
         }
         if m.num_labels == Some(0) {
             return fail("model_args.num_labels", "must be at least 1".into());

@@ -18,11 +18,12 @@ use crate::batch::Batch;
 use crate::row::Row;
 use crate::tokenizer::PretrainedTokenizer;
 
-/// Label value ignored by the pruning loss (query, specials, padding, unlabelled tokens).
-pub const IGNORE_INDEX: i64 = -100;
+/// Label value ignored by the pruning loss (query, specials, padding, unlabelled tokens); the
+/// loss owns it.
+pub use provence_losses::IGNORE_INDEX;
 
 /// Fill value of upstream's ranking-target matrix; the loss reads it back as 0.0.
-const RANKING_TARGET_PAD: f32 = -100.0;
+const RANKING_TARGET_PAD: f32 = IGNORE_INDEX as f32;
 
 pub use provence_config::LabelAlignment;
 
@@ -38,7 +39,7 @@ pub struct CollatorConfig {
 impl Default for CollatorConfig {
     fn default() -> Self {
         Self {
-            max_length: 512,
+            max_length: provence_config::DEFAULT_MAX_LENGTH,
             label_alignment: LabelAlignment::V2,
         }
     }

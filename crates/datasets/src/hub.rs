@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::DatasetError;
+use provence_config::layout;
 
 const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
@@ -139,14 +140,6 @@ pub fn is_hub_id(name: &str) -> bool {
         None => part(name),
     }
 }
-
-/// Files of a model repository a checkpoint directory needs (weights are added from the listing).
-const MODEL_FILES: &[&str] = &[
-    "config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-];
 
 /// A client for dataset (or model) repositories: lists files and fetches them into the shared cache.
 #[derive(Debug)]
@@ -316,15 +309,15 @@ impl HubClient {
     /// sharded index and its shards) and returns the local snapshot directory holding them.
     pub fn fetch_model(&self, repo: &str) -> Result<PathBuf, DatasetError> {
         let files = self.list_files(repo)?;
-        let mut wanted: Vec<String> = MODEL_FILES
-            .iter()
+        let mut wanted: Vec<String> = std::iter::once(&layout::MODEL_CONFIG)
+            .chain(layout::TOKENIZER_FILES)
             .filter(|f| files.iter().any(|have| have == *f))
             .map(|f| (*f).to_owned())
             .collect();
-        if files.iter().any(|f| f == "model.safetensors") {
-            wanted.push("model.safetensors".to_owned());
-        } else if files.iter().any(|f| f == "model.safetensors.index.json") {
-            let index = self.fetch(repo, "model.safetensors.index.json")?;
+        if files.iter().any(|f| f == layout::WEIGHTS) {
+            wanted.push(layout::WEIGHTS.to_owned());
+        } else if files.iter().any(|f| f == layout::WEIGHTS_INDEX) {
+            let index = self.fetch(repo, layout::WEIGHTS_INDEX)?;
             let text = std::fs::read_to_string(&index).map_err(|e| self.hub_error(repo, e.to_string()))?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| self.hub_error(repo, format!("model.safetensors.index.json: {e}")))?;
@@ -337,9 +330,9 @@ impl HubClient {
             shards.dedup();
             wanted.extend(shards);
         } else {
-            return Err(self.not_found(repo, "model.safetensors"));
+            return Err(self.not_found(repo, layout::WEIGHTS));
         }
-        let config = self.fetch(repo, "config.json")?;
+        let config = self.fetch(repo, layout::MODEL_CONFIG)?;
         for file in &wanted {
             self.fetch(repo, file)?;
         }

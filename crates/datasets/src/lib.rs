@@ -5,13 +5,13 @@
 mod batch;
 mod collator;
 mod error;
-pub mod hub;
+mod hub;
 mod prepare;
-pub mod pyrandom;
+mod pyrandom;
 mod row;
-pub mod sampling;
-pub mod schema;
-pub mod source;
+mod sampling;
+mod schema;
+mod source;
 mod tokenizer;
 
 pub use batch::Batch;
@@ -19,7 +19,9 @@ pub use collator::{CollateError, Collator, CollatorConfig, IGNORE_INDEX, LabelAl
 pub use error::DatasetError;
 pub use hub::{HubClient, HubOptions, RepoKind, is_hub_id, resolve_model_dir};
 pub use prepare::{DataOptions, DatasetReport, DatasetSpec, PrepareReport, PreparedData, prepare_datasets};
+pub use pyrandom::{NumpyGenerator, PyRandom};
 pub use row::Row;
+pub use sampling::{filter_zero_relevance, n_samples_target, sample_items, sample_rows, train_test_split, upsample};
 pub use schema::BadRowPolicy;
-pub use source::{DataFile, ResolvedDataset, SourceResolver, SplitData};
+pub use source::{DataFile, ResolvedDataset, SourceResolver, SplitData, split_of_data_file};
 pub use tokenizer::{PretrainedTokenizer, SpecialToken, SpecialTokens, TokenizerError};

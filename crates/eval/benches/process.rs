@@ -9,7 +9,7 @@
 use burn::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use provence_datasets::{BadRowPolicy, PretrainedTokenizer, SourceResolver};
-use provence_eval::metrics::extract_sentences;
+use provence_eval::extract_sentences;
 use provence_eval::{Document, ProcessInput, ProcessOptions, Pruner, Title};
 use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
 use serde_json::json;

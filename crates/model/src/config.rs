@@ -424,10 +424,7 @@ impl ModernBertConfig {
 
     /// Sets the number of labels (also rewriting `id2label` / `label2id`).
     pub fn set_num_labels(&mut self, n: usize) {
-        let id2label: Map<String, Value> = (0..n)
-            .map(|i| (i.to_string(), Value::from(format!("LABEL_{i}"))))
-            .collect();
-        let label2id: Map<String, Value> = (0..n).map(|i| (format!("LABEL_{i}"), Value::from(i))).collect();
+        let (id2label, label2id) = label_maps(n);
         self.id2label = Some(id2label);
         self.extra.insert("label2id".to_owned(), Value::Object(label2id));
         self.num_labels = Some(n);
@@ -478,16 +475,13 @@ pub struct OpenProvenceConfig {
 }
 
 impl OpenProvenceConfig {
-    /// Default inference window of upstream's exported models.
-    pub const DEFAULT_MAX_LENGTH: usize = 512;
-
     /// A config around a backbone, with upstream defaults for the rest.
     pub fn new(base_model_config: ModernBertConfig, pruning_dropout: f64) -> Self {
         Self {
             num_labels: base_model_config.num_labels(),
             base_model_config,
             base_model_name_or_path: None,
-            max_length: Self::DEFAULT_MAX_LENGTH,
+            max_length: provence_config::DEFAULT_MAX_LENGTH,
             pruning_dropout,
             default_threshold: None,
         }
@@ -520,6 +514,14 @@ impl OpenProvenceConfig {
         };
         base_model_config.set_num_labels(num_labels);
         let pruning = value.get("pruning_config");
+        let max_length = match value.get("max_length") {
+            None | Some(Value::Null) => provence_config::DEFAULT_MAX_LENGTH,
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| format!("expected a whole number of tokens, got {v}"))
+                .and_then(|n| provence_config::check_max_length(n as usize))
+                .map_err(|message| ConfigError::invalid("max_length", format!("{}: {message}", path.display())))?,
+        };
         Ok(Self {
             base_model_config,
             base_model_name_or_path: value
@@ -527,10 +529,7 @@ impl OpenProvenceConfig {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             num_labels,
-            max_length: value
-                .get("max_length")
-                .and_then(Value::as_u64)
-                .map_or(Self::DEFAULT_MAX_LENGTH, |n| n as usize),
+            max_length,
             pruning_dropout: pruning
                 .and_then(|p| p.get("classifier_dropout"))
                 .or_else(|| value.get("classifier_dropout"))
@@ -548,16 +547,8 @@ impl OpenProvenceConfig {
     pub fn to_final_model_json(&self, hub_repo: &str) -> Value {
         let module = format!("{hub_repo}--modeling_open_provence_standalone");
         let bb = &self.base_model_config;
-        let labels = |n: usize| -> (Map<String, Value>, Map<String, Value>) {
-            (
-                (0..n)
-                    .map(|i| (i.to_string(), Value::from(format!("LABEL_{i}"))))
-                    .collect(),
-                (0..n).map(|i| (format!("LABEL_{i}"), Value::from(i))).collect(),
-            )
-        };
-        let (id2label, label2id) = labels(self.num_labels);
-        let (p_id2label, p_label2id) = labels(2);
+        let (id2label, label2id) = label_maps(self.num_labels);
+        let (p_id2label, p_label2id) = label_maps(2);
         // The weights are written in f32, whatever dtype the backbone was loaded from.
         let mut base = bb.to_json();
         if let Some(obj) = base.as_object_mut() {
@@ -618,4 +609,14 @@ impl OpenProvenceConfig {
         }
         v
     }
+}
+
+/// transformers' default label maps for `n` labels: `id2label` (`{"0": "LABEL_0", ...}`) and
+/// `label2id` (`{"LABEL_0": 0, ...}`).
+fn label_maps(n: usize) -> (Map<String, Value>, Map<String, Value>) {
+    let id2label = (0..n)
+        .map(|i| (i.to_string(), Value::from(format!("LABEL_{i}"))))
+        .collect();
+    let label2id = (0..n).map(|i| (format!("LABEL_{i}"), Value::from(i))).collect();
+    (id2label, label2id)
 }

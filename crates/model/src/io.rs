@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use burn::tensor::DType;
+use provence_config::layout;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
@@ -157,8 +158,8 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, LoadError> {
 
 impl TensorSource {
     fn read_dir(dir: &Path) -> Result<Self, LoadError> {
-        let single = dir.join("model.safetensors");
-        let index = dir.join("model.safetensors.index.json");
+        let single = dir.join(layout::WEIGHTS);
+        let index = dir.join(layout::WEIGHTS_INDEX);
         let files = if single.is_file() {
             vec![single]
         } else if index.is_file() {
@@ -349,7 +350,7 @@ impl<B: Backend> OpenProvenceModel<B> {
     /// F32/BF16/F16 tensors are cast to the backend's float type. Every missing, unexpected or
     /// mis-shaped tensor is reported in one [`LoadError::Tensors`].
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self, LoadError> {
-        let config_path = dir.join("config.json");
+        let config_path = dir.join(layout::MODEL_CONFIG);
         let json = read_json(&config_path)?;
         let is_provence = json.get("model_type").and_then(Value::as_str) == Some("open_provence")
             || json.get("base_model_config").is_some();
@@ -446,7 +447,7 @@ impl<B: Backend> OpenProvenceModel<B> {
             source,
         })?;
         let tensors = self.collect_tensors(layout);
-        let path = dir.join("model.safetensors");
+        let path = dir.join(layout::WEIGHTS);
         let views: Result<BTreeMap<String, safetensors::tensor::TensorView<'_>>, _> = tensors
             .iter()
             .map(|(k, shape, bytes)| {
@@ -460,7 +461,7 @@ impl<B: Backend> OpenProvenceModel<B> {
         };
         // config.json first: a plain file, created with the process's umask, whose mode the
         // weights then get (safetensors writes them through a private 0600 temp file).
-        let config_path = dir.join("config.json");
+        let config_path = dir.join(layout::MODEL_CONFIG);
         let text = serde_json::to_string_pretty(config).unwrap_or_default();
         std::fs::write(&config_path, text + "\n").map_err(io_error(&config_path))?;
         views

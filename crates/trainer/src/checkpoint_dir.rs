@@ -5,8 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Prefix of checkpoint directories.
-pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
+use provence_config::layout::list_checkpoints;
 
 /// Writes `<run_dir>/<name>` atomically: `fill` writes into a hidden temporary directory, which
 /// is renamed into place only when `fill` succeeded. An existing directory of that name is
@@ -121,30 +120,6 @@ impl RunLock {
     }
 }
 
-/// `checkpoint-<digits>` directories of a run, in step order.
-pub fn list_checkpoints(run_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
-    let mut found = Vec::new();
-    if !run_dir.exists() {
-        return Ok(found);
-    }
-    for entry in std::fs::read_dir(run_dir)? {
-        let path = entry?.path();
-        let step = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix(CHECKPOINT_PREFIX))
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<u64>().ok());
-        if let Some(step) = step
-            && path.is_dir()
-        {
-            found.push((step, path));
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
 /// Deletes the oldest checkpoints beyond `limit` (`None` or `<= 0` keeps all), never the best
 /// one: it is moved to the second-to-last position first, and with `limit == 1` a best that is
 /// not the newest keeps two. Returns the deleted directories.
@@ -236,7 +211,7 @@ mod tests {
 
     fn make(run: &Path, steps: &[u64]) {
         for s in steps {
-            std::fs::create_dir_all(run.join(format!("checkpoint-{s}"))).unwrap();
+            std::fs::create_dir_all(run.join(provence_config::layout::checkpoint_name(*s))).unwrap();
         }
     }
 

@@ -5,71 +5,11 @@
 //! mirrors `transformers.optimization` (e.g. `get_cosine_schedule_with_warmup`).
 
 use std::f64::consts::PI;
-use std::str::FromStr;
+
+use provence_config::SchedulerType;
 
 /// Number of half-cosine cycles used by HF's cosine schedule (`num_cycles = 0.5`).
 pub const COSINE_NUM_CYCLES: f64 = 0.5;
-
-/// A scheduler name that is not one of [`SchedulerKind::NAMES`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown lr_scheduler_type {name:?}: expected one of cosine, linear, constant, constant_with_warmup")]
-pub struct UnknownScheduler {
-    /// The name that was given.
-    pub name: String,
-}
-
-/// The supported learning-rate schedules (HF `lr_scheduler_type` names).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SchedulerKind {
-    /// Linear warmup, then half-cosine decay to 0 at `max_steps` (upstream's default).
-    Cosine,
-    /// Linear warmup, then linear decay to 0 at `max_steps`.
-    Linear,
-    /// Constant multiplier 1 (no warmup).
-    Constant,
-    /// Linear warmup, then constant 1.
-    ConstantWithWarmup,
-}
-
-impl SchedulerKind {
-    /// The accepted names, in the order of the variants.
-    pub const NAMES: [&'static str; 4] = ["cosine", "linear", "constant", "constant_with_warmup"];
-
-    /// The HF name of this schedule.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cosine => "cosine",
-            Self::Linear => "linear",
-            Self::Constant => "constant",
-            Self::ConstantWithWarmup => "constant_with_warmup",
-        }
-    }
-}
-
-impl FromStr for SchedulerKind {
-    type Err = UnknownScheduler;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name {
-            "cosine" => Ok(Self::Cosine),
-            "linear" => Ok(Self::Linear),
-            "constant" => Ok(Self::Constant),
-            "constant_with_warmup" => Ok(Self::ConstantWithWarmup),
-            _ => Err(UnknownScheduler { name: name.to_owned() }),
-        }
-    }
-}
-
-impl From<provence_config::SchedulerType> for SchedulerKind {
-    fn from(kind: provence_config::SchedulerType) -> Self {
-        match kind {
-            provence_config::SchedulerType::Cosine => Self::Cosine,
-            provence_config::SchedulerType::Linear => Self::Linear,
-            provence_config::SchedulerType::Constant => Self::Constant,
-            provence_config::SchedulerType::ConstantWithWarmup => Self::ConstantWithWarmup,
-        }
-    }
-}
 
 /// HF's warmup length from a ratio: `ceil(max_steps · warmup_ratio)`.
 pub fn warmup_steps(max_steps: usize, warmup_ratio: f64) -> usize {
@@ -111,7 +51,7 @@ pub fn constant_with_warmup_multiplier(step: usize, warmup_steps: usize) -> f64 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LrSchedule {
     /// Which schedule.
-    pub kind: SchedulerKind,
+    pub kind: SchedulerType,
     /// Total optimizer steps `T` (HF `max_steps`).
     pub max_steps: usize,
     /// Warmup steps `W`.
@@ -122,10 +62,10 @@ impl LrSchedule {
     /// The multiplier `λ(step)` for the update with 0-based index `step`.
     pub fn multiplier(&self, step: usize) -> f64 {
         match self.kind {
-            SchedulerKind::Cosine => cosine_multiplier(step, self.max_steps, self.warmup_steps),
-            SchedulerKind::Linear => linear_multiplier(step, self.max_steps, self.warmup_steps),
-            SchedulerKind::Constant => 1.0,
-            SchedulerKind::ConstantWithWarmup => constant_with_warmup_multiplier(step, self.warmup_steps),
+            SchedulerType::Cosine => cosine_multiplier(step, self.max_steps, self.warmup_steps),
+            SchedulerType::Linear => linear_multiplier(step, self.max_steps, self.warmup_steps),
+            SchedulerType::Constant => 1.0,
+            SchedulerType::ConstantWithWarmup => constant_with_warmup_multiplier(step, self.warmup_steps),
         }
     }
 

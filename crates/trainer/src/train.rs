@@ -1,35 +1,26 @@
-//! The training loop (HF `Trainer._inner_training_loop` driven by hotchpotch/open_provence's
-//! `open_provence/trainer.py::train` and `OpenProvenceTrainer`): seeded epoch permutation, micro-batches collated
-//! ahead on worker threads, accumulation with each loss divided by its window length, global-norm
-//! clipping, the optimizer step with the scheduled learning rate, dynamic log/eval/save cadence,
-//! atomic checkpoints with full resume, and the upstream-layout `final_model/`.
+//! The pieces the training loop of [`crate::trainer`] is made of (HF
+//! `Trainer._inner_training_loop` as hotchpotch/open_provence's `open_provence/trainer.py::train`
+//! configures it): the run's error type, the recipe's dataset specs and the seeded epoch
+//! permutation, one micro-batch's forward and backward with its loss divided by the window
+//! length, one clipped optimizer step with the scheduled learning rate, evaluation, the
+//! post-training dataset evaluation and the log sinks.
 
-use crate::checkpoint_dir::{
-    CHECKPOINT_PREFIX, RunDirError, rotate_checkpoints, sweep_deletions, write_dir_atomically,
-};
+use crate::checkpoint_dir::RunDirError;
 use crate::logs::{LogRecord, LogValue, python_round};
 use crate::optim::{Optimizer, OptimizerStateError, clip_grad_norm};
 use crate::schedule::LrSchedule;
-use crate::state::TrainerState;
-use crate::tally::LossTally;
 use crate::tensorboard::EventWriter;
-use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use provence_config::{StepPlan, TrainConfig};
+use provence_config::{StepPlan, TrainConfig, layout};
 use provence_datasets::{
-    Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, Row, TokenizerError, pyrandom::PyRandom,
+    Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, PyRandom, Row, TokenizerError,
 };
 use provence_losses::{LossError, LossWeights, provence_loss};
-use provence_model::{
-    DEFAULT_HUB_REPO, LoadError, ModelBackend, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError,
-};
+use provence_model::{LoadError, ModelBackend, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Tokenizer files copied next to the weights of checkpoints and `final_model/`.
-const TOKENIZER_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
 /// Why a training run stopped.
 #[derive(Debug, thiserror::Error)]
@@ -347,7 +338,7 @@ pub fn run_eval_datasets<B: ModelBackend>(
     let settings = provence_eval::EvalSettings {
         thresholds: vec![eval.threshold],
         batch_size: eval.batch_size.max(1),
-        max_batch_tokens: provence_eval::pruner::DEFAULT_MAX_BATCH_TOKENS,
+        max_batch_tokens: provence_eval::DEFAULT_MAX_BATCH_TOKENS,
         split: None,
         limit: None,
         targets: Vec::new(),
@@ -379,7 +370,7 @@ pub(crate) fn build_model<B: Backend>(
 ) -> Result<OpenProvenceModel<B>, TrainError> {
     let m = &config.model_args;
     let mut model = if m.from_scratch {
-        let mut backbone = ModernBertConfig::from_file(&dir.join("config.json"))?;
+        let mut backbone = ModernBertConfig::from_file(&dir.join(layout::MODEL_CONFIG))?;
         if let Some(n) = m.num_labels {
             backbone.set_num_labels(n);
         }
@@ -437,44 +428,8 @@ pub(crate) fn evaluate<B: ModelBackend>(
         .float("eval_steps_per_second", python_round(batches as f64 / runtime, 3)))
 }
 
-/// Writes `checkpoint-<step>/` atomically (weights in upstream's checkpoint layout, tokenizer,
-/// optimizer state, scheduler and RNG position, `trainer_state.json` last), then rotates.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn save_checkpoint<B: AutodiffBackend>(
-    run_dir: &Path,
-    model: &OpenProvenceModel<B>,
-    optimizer: &Optimizer<B::InnerBackend>,
-    state: &mut TrainerState,
-    tally: &LossTally,
-    model_dir: &Path,
-    step: usize,
-    limit: Option<i64>,
-) -> Result<(), TrainError> {
-    let name = format!("{CHECKPOINT_PREFIX}{step}");
-    if let Some(best) = state.best_global_step {
-        let best_dir = run_dir.join(format!("{CHECKPOINT_PREFIX}{best}"));
-        if best as usize == step || best_dir.exists() {
-            state.best_model_checkpoint = Some(best_dir.display().to_string());
-        }
-    }
-    write_dir_atomically::<TrainError>(run_dir, &name, |dir| {
-        model.valid().save_checkpoint(dir, DEFAULT_HUB_REPO)?;
-        copy_tokenizer_files(model_dir, dir)?;
-        optimizer.save_state(&dir.join("optimizer.safetensors"))?;
-        let scheduler = serde_json::json!({ "last_epoch": step });
-        std::fs::write(dir.join("scheduler.json"), scheduler.to_string()).map_err(io_at(dir))?;
-        tally.save(dir).map_err(io_at(dir))?;
-        std::fs::write(dir.join(provence_config::TRAINER_STATE), state.to_json_pretty()).map_err(io_at(dir))?;
-        Ok(())
-    })?;
-    let best = state.best_model_checkpoint.as_deref().map(Path::new);
-    sweep_deletions(run_dir).map_err(io_at(run_dir))?;
-    rotate_checkpoints(run_dir, limit, best).map_err(io_at(run_dir))?;
-    Ok(())
-}
-
 pub(crate) fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<(), TrainError> {
-    for name in TOKENIZER_FILES {
+    for name in layout::TOKENIZER_FILES {
         let source = from.join(name);
         if source.exists() {
             std::fs::copy(&source, to.join(name)).map_err(io_at(&source))?;

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsAccumulator;
-use burn::tensor::backend::AutodiffBackend;
-use provence_config::{RunSetup, StepInputs, StepPlan, TrainConfig};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use provence_config::{RunSetup, StepInputs, StepPlan, TrainConfig, layout};
 use provence_datasets::{
     Batch, Collator, CollatorConfig, HubOptions, PretrainedTokenizer, Row, SourceResolver, prepare_datasets,
     resolve_model_dir,
@@ -21,17 +21,17 @@ use provence_losses::LossWeights;
 use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
 
 use crate::backend::Precision;
-use crate::checkpoint_dir::{RunLock, keep_only_best, write_dir_atomically};
+use crate::checkpoint_dir::{RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically};
 use crate::logs::{LogRecord, LogValue, python_round};
 use crate::optim::{Optimizer, OptimizerKind, ParamTable};
 use crate::prefetch::Prefetcher;
-use crate::schedule::{LrSchedule, SchedulerKind};
+use crate::schedule::LrSchedule;
 use crate::state::{TrainerControlArgs, TrainerState};
 use crate::tally::LossTally;
 use crate::train::{
     LogSinks, ShapeTally, TrainError, TrainOutcome, accumulate_micro_batch, build_model, check_finite,
     copy_tokenizer_files, data_options, dataset_specs, epoch_micro_batches, evaluate, io_at, log_plan, optimizer_step,
-    row_ids, run_eval_datasets, save_checkpoint,
+    row_ids, run_eval_datasets,
 };
 
 /// Observes a training run from the caller's code (see [`run_training_with`]); every method
@@ -199,7 +199,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let plan = &data.plan;
         let state = match &resume {
             Some(dir) => {
-                optimizer.load_state(&dir.join("optimizer.safetensors"), device)?;
+                optimizer.load_state(&dir.join(layout::OPTIMIZER_STATE), device)?;
                 restored_state(dir, plan)?
             }
             None => TrainerState::new(
@@ -229,7 +229,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             run_dir,
             model_dir,
             schedule: LrSchedule {
-                kind: SchedulerKind::from(t.lr_scheduler_type),
+                kind: t.lr_scheduler_type,
                 max_steps: plan.max_steps,
                 warmup_steps: plan.warmup_steps,
             },
@@ -265,7 +265,15 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let mut model = match resume {
             Some(dir) => {
                 tracing::info!("Resuming from checkpoint: {}", dir.display());
-                OpenProvenceModel::load(dir, device)?
+                let model = OpenProvenceModel::load(dir, device)?;
+                let (saved, recipe) = (model.config.max_length, config.model_args.max_length);
+                if saved != recipe {
+                    tracing::warn!(
+                        "the checkpoint was trained with max_length {saved}, the recipe says {recipe}: \
+                         the rest of the run uses {recipe} (batches and the exported config)"
+                    );
+                }
+                with_max_length(model, recipe)
             }
             None => build_model(config, model_dir, device)?,
         };
@@ -414,19 +422,38 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             control.should_save = true;
             control.should_training_stop = last;
             self.state.set_control(&control);
-            let t = &self.config.training_args;
-            save_checkpoint(
-                &self.run_dir,
-                model,
-                &self.optimizer,
-                &mut self.state,
-                &self.tally,
-                &self.model_dir,
-                step,
-                t.save_total_limit,
-            )?;
+            self.save_checkpoint(model)?;
         }
         Ok(last)
+    }
+
+    /// Writes `checkpoint-<step>/` atomically (weights in upstream's checkpoint layout,
+    /// tokenizer, optimizer state, scheduler position, loss tally, `trainer_state.json` last),
+    /// then rotates.
+    fn save_checkpoint(&mut self, model: &OpenProvenceModel<B>) -> Result<(), TrainError> {
+        let (run_dir, step) = (&self.run_dir, self.global_step);
+        let state = &mut self.state;
+        if let Some(best) = state.best_global_step {
+            let best_dir = run_dir.join(layout::checkpoint_name(best));
+            if best as usize == step || best_dir.exists() {
+                state.best_model_checkpoint = Some(best_dir.display().to_string());
+            }
+        }
+        let name = layout::checkpoint_name(step as u64);
+        write_dir_atomically::<TrainError>(run_dir, &name, |dir| {
+            model.valid().save_checkpoint(dir, DEFAULT_HUB_REPO)?;
+            copy_tokenizer_files(&self.model_dir, dir)?;
+            self.optimizer.save_state(&dir.join(layout::OPTIMIZER_STATE))?;
+            let scheduler = serde_json::json!({ "last_epoch": step });
+            std::fs::write(dir.join("scheduler.json"), scheduler.to_string()).map_err(io_at(dir))?;
+            self.tally.save(dir).map_err(io_at(dir))?;
+            std::fs::write(dir.join(layout::TRAINER_STATE), state.to_json_pretty()).map_err(io_at(dir))?;
+            Ok(())
+        })?;
+        let best = state.best_model_checkpoint.as_deref().map(Path::new);
+        sweep_deletions(run_dir).map_err(io_at(run_dir))?;
+        rotate_checkpoints(run_dir, self.config.training_args.save_total_limit, best).map_err(io_at(run_dir))?;
+        Ok(())
     }
 
     /// The training log line of the window closing at this step.
@@ -488,7 +515,8 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
                 best.display(),
                 self.state.best_metric
             );
-            model = OpenProvenceModel::load(&best, &self.device)?;
+            let best_model = OpenProvenceModel::load(&best, &self.device)?;
+            model = with_max_length(best_model, m.max_length);
             if t.save_total_limit == Some(1) {
                 keep_only_best(&self.run_dir, &best).map_err(io_at(&self.run_dir))?;
             }
@@ -541,12 +569,12 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     /// Writes `final_model/` atomically and checks it the way upstream does: reload it and
     /// tokenize a test string.
     fn save_final_model(&self, model: &OpenProvenceModel<B>) -> Result<PathBuf, TrainError> {
-        let final_model = self.run_dir.join("final_model");
-        write_dir_atomically::<TrainError>(&self.run_dir, "final_model", |dir| {
+        let final_model = self.run_dir.join(layout::FINAL_MODEL);
+        write_dir_atomically::<TrainError>(&self.run_dir, layout::FINAL_MODEL, |dir| {
             model.valid().save_final_model(dir, DEFAULT_HUB_REPO)?;
             copy_tokenizer_files(&self.model_dir, dir)?;
             let args = serde_json::to_string_pretty(self.config).unwrap_or_default();
-            std::fs::write(dir.join("training_args.json"), args + "\n").map_err(io_at(dir))?;
+            std::fs::write(dir.join(layout::TRAINING_ARGS), args + "\n").map_err(io_at(dir))?;
             Ok(())
         })?;
         let reloaded = OpenProvenceModel::<B::InnerBackend>::load(&final_model, &self.device)
@@ -576,11 +604,18 @@ pub fn accumulation_window(index: usize, ga: usize, micro_batches: usize) -> std
     start..(start + ga.max(1)).min(micro_batches.max(start + 1))
 }
 
+/// `model` with the recipe's `max_length` in its config (a checkpoint's may differ when a
+/// resumed recipe changed it).
+fn with_max_length<B: Backend>(mut model: OpenProvenceModel<B>, max_length: usize) -> OpenProvenceModel<B> {
+    model.config.max_length = max_length;
+    model
+}
+
 /// The trainer state saved in checkpoint `dir`, with this run's step budget; its cadence wins
 /// over the freshly computed one, as in HF's Trainer (they differ only if the data or the recipe
 /// changed between the runs).
 fn restored_state(dir: &Path, plan: &StepPlan) -> Result<TrainerState, TrainError> {
-    let text = std::fs::read_to_string(dir.join(provence_config::TRAINER_STATE)).map_err(io_at(dir))?;
+    let text = std::fs::read_to_string(dir.join(layout::TRAINER_STATE)).map_err(io_at(dir))?;
     let mut state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
         path: dir.to_owned(),
         message: format!("trainer_state.json: {e}"),

@@ -1,4 +1,5 @@
-//! Collator behaviour checks from the spec (§3): the worked example of §3.6 with a char-level
+//! Collator behaviour checks against upstream's `open_provence/data_collator.py`
+//! (`OpenProvenceDataCollator.__call__`, `_generate_chunk_based_labels_v2`): a worked example with a char-level
 //! tokenizer, relevance normalisation, ranking targets, zip-to-shortest, the offsets fix and
 //! the errors for malformed rows.
 
@@ -80,7 +81,7 @@ const N: i64 = IGNORE_INDEX;
 
 #[test]
 fn worked_example_of_the_spec() {
-    // §3.6: q="Q", passage "abcd", spans [[0,2],[2,4]], relevance [0,1]: the final [SEP] gets 1
+    // Worked example: q="Q", passage "abcd", spans [[0,2],[2,4]], relevance [0,1]: the final [SEP] gets 1
     // because the space inserted between the spans is counted.
     let rows = [row("Q", &["abcd"], vec![vec![[0, 2], [2, 4]]], vec![vec![0, 1]])];
     let batch = collate(&rows, 512, LabelAlignment::V2);
@@ -102,7 +103,7 @@ fn offsets_alignment_never_labels_specials_or_padding() {
     assert_eq!(batch.seq_len, 12);
     let first = &batch.pruning_labels[..12];
     assert_eq!(first, [N, N, N, 0, 0, 1, 1, N, N, N, N, N]);
-    // Second passage: relevance [1] on 3 spans is read as "span 1" (§3.3 quirk, kept); the
+    // Second passage: relevance [1] on 3 spans is read as "span 1" (upstream quirk, kept); the
     // spaces between spans overlap no span and stay unlabelled.
     let second = &batch.pruning_labels[12..];
     assert_eq!(second, [N, N, N, 0, 0, N, 1, 1, N, 0, 0, N]);
@@ -154,7 +155,7 @@ fn ranking_targets_teacher_labels_and_minus_100() {
 
 #[test]
 fn per_passage_lists_are_zipped_to_the_shortest() {
-    // §3.2 quirk: a relevance list shorter than texts silently drops the last passage.
+    // Upstream quirk: a relevance list shorter than texts silently drops the last passage.
     let r = row("Q", &["ab", "cd", "ef"], vec![vec![[0, 2]]; 3], vec![vec![1], vec![0]]);
     let batch = collate(&[r], 512, LabelAlignment::V2);
     assert_eq!(batch.pairs, 2);
@@ -231,7 +232,7 @@ fn max_length_must_leave_room_for_text() {
         .collate(&rows)
         .unwrap();
     // Budget 1 for 1 + 4 tokens: longest-first cuts the query to 0 and the passage to 1 token;
-    // v2 still assumes the full query, so the span lands on the final [SEP] (§3.6 quirk).
+    // v2 still assumes the full query, so the span lands on the final [SEP] (upstream quirk of `compute_span_token_positions`).
     assert_eq!(batch.input_ids, vec![0, 1, 3, 1]);
     assert_eq!(batch.pruning_labels, vec![N, N, N, 1]);
 }

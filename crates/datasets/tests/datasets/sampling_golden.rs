@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use provence_datasets::pyrandom::{NumpyGenerator, PyRandom};
 use provence_datasets::{DataOptions, DatasetSpec, Row, SourceResolver, prepare_datasets};
+use provence_datasets::{NumpyGenerator, PyRandom};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use provence_datasets::pyrandom::PyRandom;
-use provence_datasets::sampling::{filter_zero_relevance, n_samples_target, sample_items, sample_rows, upsample};
+use provence_datasets::PyRandom;
 use provence_datasets::{DataOptions, DatasetError, DatasetSpec, Row, SourceResolver, prepare_datasets};
+use provence_datasets::{filter_zero_relevance, n_samples_target, sample_items, sample_rows, upsample};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/datasets")

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use provence_datasets::source::split_of_data_file;
+use provence_datasets::split_of_data_file;
 use provence_datasets::{BadRowPolicy, DataFile, DatasetError, SourceResolver};
 
 fn fixture(rel: &str) -> PathBuf {

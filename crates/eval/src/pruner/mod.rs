@@ -8,28 +8,29 @@
 //! per fragment → mean of fragment means per sentence → keep iff `> threshold`.
 
 mod batching;
+mod inputs;
 mod jsonl;
+mod options;
 mod output;
 pub mod prepare;
 
 pub use batching::{DEFAULT_MAX_BATCH_TOKENS, plan_batches};
+pub use inputs::{Document, InputShape, ProcessInput, Title};
 pub use jsonl::{JsonlError, parse_request, process_requests, read_requests};
+pub use options::{ProcessOptions, Timing};
 pub use output::{DocumentResult, ProcessOutput, ScoredBatch, ScoredDocument, reorder};
 
-use crate::split::{LanguageSplitter, SentenceSplitter, SplitterLanguage};
+use crate::split::{LanguageSplitter, SentenceSplitter};
 use burn::prelude::Backend;
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Int, Tensor, TensorData};
+use inputs::{apply_first_line_title, resolve_titles};
 use prepare::{Block, Layout, TokenCodec};
+use provence_config::DEFAULT_THRESHOLD;
 use provence_datasets::{PretrainedTokenizer, TokenizerError};
 use provence_model::{AttentionLayout, LoadError, ModelBackend, OpenProvenceModel};
-use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
-
-/// Threshold used when neither the caller nor the model config gives one.
-pub const FALLBACK_THRESHOLD: f64 = 0.1;
 
 /// Errors of the pruning pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -82,221 +83,6 @@ pub enum PruneError {
     /// found in the cache when offline); the message names which.
     #[error(transparent)]
     Locate(Box<provence_datasets::DatasetError>),
-}
-
-/// A document: a text split by the sentence splitter, or pre-split sentences.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Document {
-    /// A text.
-    Text(String),
-    /// Sentences given by the caller (blank ones are dropped).
-    Sentences(Vec<String>),
-}
-
-/// The input shapes of upstream's `process()` (`OpenProvenceModel._normalize_inputs`); they also
-/// decide the output shape.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ProcessInput {
-    /// One query, one text (`str`, `str`).
-    Pair {
-        /// The query.
-        question: String,
-        /// The context.
-        context: String,
-    },
-    /// One query, many documents (`str`, `list`).
-    Documents {
-        /// The query.
-        question: String,
-        /// Its documents.
-        documents: Vec<Document>,
-    },
-    /// Query i with document i (`list`, `list` of equal length).
-    Aligned {
-        /// The queries.
-        questions: Vec<String>,
-        /// One document per query.
-        documents: Vec<Document>,
-    },
-    /// Query i with its own list of documents (`list`, `list[list]`).
-    Nested {
-        /// The queries.
-        questions: Vec<String>,
-        /// Documents per query.
-        documents: Vec<Vec<Document>>,
-    },
-}
-
-/// Upstream's `structure` of the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputShape {
-    /// Scalars out.
-    Str,
-    /// Lists over documents out.
-    List,
-    /// Lists over queries out.
-    Aligned,
-    /// Lists over queries of lists over documents out.
-    Nested,
-}
-
-/// Shape, queries, and documents per query.
-type NormalizedInput = (InputShape, Vec<String>, Vec<Vec<Document>>);
-
-impl ProcessInput {
-    /// Shape, queries and per-query documents; errors when the lists do not line up.
-    fn into_parts(self) -> Result<NormalizedInput, PruneError> {
-        Ok(match self {
-            ProcessInput::Pair { question, context } => {
-                (InputShape::Str, vec![question], vec![vec![Document::Text(context)]])
-            }
-            ProcessInput::Documents { question, documents } => (InputShape::List, vec![question], vec![documents]),
-            ProcessInput::Aligned { questions, documents } => {
-                if questions.len() != documents.len() {
-                    return Err(PruneError::Shape(format!(
-                        "{} questions but {} contexts; aligned input needs one context per question",
-                        questions.len(),
-                        documents.len()
-                    )));
-                }
-                let docs = documents.into_iter().map(|d| vec![d]).collect();
-                (InputShape::Aligned, questions, docs)
-            }
-            ProcessInput::Nested { questions, documents } => {
-                if questions.len() != documents.len() {
-                    return Err(PruneError::Shape(format!(
-                        "{} questions but {} document lists; nested input needs one list per question",
-                        questions.len(),
-                        documents.len()
-                    )));
-                }
-                (InputShape::Nested, questions, documents)
-            }
-        })
-    }
-}
-
-/// Titles (upstream's `title` argument, normalised by `OpenProvenceModel._prepare_titles`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Title {
-    /// No titles.
-    None,
-    /// No prefix; the first content sentence counts as the title for `always_select_title`.
-    #[default]
-    FirstSentence,
-    /// The same title for every document.
-    Fixed(String),
-    /// One title per query, for all its documents.
-    PerQuery(Vec<String>),
-    /// One title per query and document.
-    PerDocument(Vec<Vec<String>>),
-}
-
-/// Options of `process()` with upstream's defaults.
-#[derive(Clone)]
-pub struct ProcessOptions {
-    /// Titles.
-    pub title: Title,
-    /// Take each document's first non-blank line (sentence) as its title.
-    pub first_line_as_title: bool,
-    /// At most this many blocks per forward pass.
-    pub batch_size: usize,
-    /// At most this many padded tokens (blocks × longest block) per forward pass; blocks are
-    /// sorted by length first, and results come back in input order.
-    pub max_batch_tokens: usize,
-    /// Keep sentences with probability above this; `None` → model default → 0.1.
-    pub threshold: Option<f64>,
-    /// Force-keep the title sentence when any sentence is kept.
-    pub always_select_title: bool,
-    /// Sort documents per query by score, descending.
-    pub reorder: bool,
-    /// With `reorder`, keep only the first k documents.
-    pub top_k: Option<usize>,
-    /// Built-in splitter language (ignored when `sentence_splitter` is set).
-    pub language: SplitterLanguage,
-    /// A custom sentence splitter.
-    pub sentence_splitter: Option<Arc<dyn SentenceSplitter>>,
-    /// Max over blocks (true) or the first block's score.
-    pub use_best_reranker_score: bool,
-    /// Score 0.0 when the pruned text is blank.
-    pub zero_score_when_empty: bool,
-    /// Strip sentences and drop blank ones (legacy).
-    pub strip_sentences: bool,
-    /// Fragments of `max_length - 2` instead of `max_length / 2` tokens.
-    pub respect_sentence_boundaries: bool,
-    /// Return `sentence_probabilities`.
-    pub return_sentence_metrics: bool,
-    /// Return `kept_sentences` / `removed_sentences`.
-    pub return_sentence_texts: bool,
-    /// Reproduce upstream's bug of reading content probabilities shifted left by the title token
-    /// count (see `docs/parity.md`). Off by default: windows are read where the tokens are.
-    pub legacy_prefix_offset: bool,
-    /// Show a progress bar over the forward batches on stderr (only drawn on a terminal).
-    pub progress: bool,
-}
-
-impl Default for ProcessOptions {
-    fn default() -> Self {
-        Self {
-            title: Title::FirstSentence,
-            first_line_as_title: false,
-            batch_size: 32,
-            max_batch_tokens: DEFAULT_MAX_BATCH_TOKENS,
-            threshold: None,
-            always_select_title: false,
-            reorder: false,
-            top_k: None,
-            language: SplitterLanguage::Auto,
-            sentence_splitter: None,
-            use_best_reranker_score: true,
-            zero_score_when_empty: true,
-            strip_sentences: false,
-            respect_sentence_boundaries: false,
-            return_sentence_metrics: false,
-            return_sentence_texts: false,
-            legacy_prefix_offset: false,
-            progress: false,
-        }
-    }
-}
-
-/// Seconds spent per stage.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Timing {
-    /// Titles, splitting, tokenising, fragments.
-    pub preprocess_seconds: f64,
-    /// Blocks and padded batches.
-    pub assembly_seconds: f64,
-    /// Model forward passes (incl. copying results to the host).
-    pub inference_seconds: f64,
-    /// Aggregation to sentences.
-    pub postprocess_seconds: f64,
-    /// Wall time of the whole call.
-    pub total_seconds: f64,
-}
-
-impl Timing {
-    /// Every stage's seconds times `factor` (a share of a call that served several requests).
-    pub fn scaled(&self, factor: f64) -> Self {
-        Self {
-            preprocess_seconds: self.preprocess_seconds * factor,
-            assembly_seconds: self.assembly_seconds * factor,
-            inference_seconds: self.inference_seconds * factor,
-            postprocess_seconds: self.postprocess_seconds * factor,
-            total_seconds: self.total_seconds * factor,
-        }
-    }
-
-    /// Upstream's `timing` dict keys.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "preprocess_seconds": self.preprocess_seconds,
-            "assembly_seconds": self.assembly_seconds,
-            "inference_seconds": self.inference_seconds,
-            "postprocess_seconds": self.postprocess_seconds,
-            "total_seconds": self.total_seconds,
-        })
-    }
 }
 
 impl TokenCodec for PretrainedTokenizer {
@@ -403,13 +189,14 @@ impl<B: ModelBackend> Pruner<B> {
         &self.model
     }
 
-    /// `threshold` if given, else the model config's `default_threadshold`, else 0.1; an error
+    /// The threshold rule of `process` and of dataset evaluation alike: `threshold` if given,
+    /// else the model config's `default_threadshold`, else [`DEFAULT_THRESHOLD`] (0.1); an error
     /// if the one chosen is not in [0, 1] ([`provence_config::check_threshold`]).
     pub fn resolve_threshold(&self, threshold: Option<f64>) -> Result<f64, PruneError> {
         let (value, origin) = match (threshold, self.model.config.default_threshold) {
             (Some(t), _) => (t, "threshold"),
             (None, Some(t)) => (t, "the model config's default_threadshold"),
-            (None, None) => (FALLBACK_THRESHOLD, "threshold"),
+            (None, None) => (DEFAULT_THRESHOLD, "threshold"),
         };
         provence_config::check_threshold(value).map_err(|message| PruneError::Threshold { origin, message })
     }
@@ -628,69 +415,6 @@ fn aggregate(doc: PreparedDocument, blocks: &[BlockOutput], options: &ProcessOpt
         block_score,
         title_index: doc.title_index,
     }
-}
-
-/// Applies `first_line_as_title`: the extracted line replaces the title when no explicit title
-/// was given.
-fn apply_first_line_title(
-    document: Document,
-    title: Option<String>,
-    options: &ProcessOptions,
-) -> (Document, Option<String>) {
-    if !options.first_line_as_title {
-        return (document, title);
-    }
-    match document {
-        Document::Text(text) => {
-            let (t, rest) = prepare::extract_first_line_title(&text);
-            if t.is_empty() {
-                (Document::Text(text), title)
-            } else {
-                (Document::Text(rest), Some(t))
-            }
-        }
-        Document::Sentences(sentences) => {
-            let (t, rest) = prepare::extract_first_sentence_title(&sentences);
-            if t.is_empty() {
-                (Document::Sentences(sentences), title)
-            } else {
-                (Document::Sentences(rest), Some(t))
-            }
-        }
-    }
-}
-
-/// Per query, per document explicit title.
-fn resolve_titles(
-    title: &Title,
-    documents: &[Vec<Document>],
-    first_line_as_title: bool,
-) -> Result<Vec<Vec<Option<String>>>, PruneError> {
-    if first_line_as_title && !matches!(title, Title::None | Title::FirstSentence) {
-        return Err(PruneError::Shape(
-            "first_line_as_title cannot be combined with an explicit title".into(),
-        ));
-    }
-    let shape_error = |what: &str| PruneError::Shape(format!("title list does not match the {what}"));
-    documents
-        .iter()
-        .enumerate()
-        .map(|(qi, docs)| match title {
-            Title::None | Title::FirstSentence => Ok(vec![None; docs.len()]),
-            Title::Fixed(t) => Ok(vec![Some(t.clone()); docs.len()]),
-            Title::PerQuery(ts) => {
-                let t = ts.get(qi).ok_or_else(|| shape_error("number of questions"))?;
-                Ok(vec![Some(t.clone()); docs.len()])
-            }
-            Title::PerDocument(ts) => {
-                let ts = ts.get(qi).ok_or_else(|| shape_error("number of questions"))?;
-                if ts.len() != docs.len() {
-                    return Err(shape_error("number of documents"));
-                }
-                Ok(ts.iter().cloned().map(Some).collect())
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

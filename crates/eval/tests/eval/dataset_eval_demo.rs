@@ -6,7 +6,7 @@ use crate::common;
 
 use common::{load, tiny_model_dir};
 use provence_datasets::BadRowPolicy;
-use provence_eval::dataset_eval::select_datasets;
+use provence_eval::select_datasets;
 use provence_eval::{EvalDatasetsConfig, EvalSettings, SourceResolver, evaluate_datasets, json_report, markdown};
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/eval_datasets/demo.yaml");

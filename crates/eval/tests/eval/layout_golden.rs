@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use provence_datasets::PretrainedTokenizer;
-use provence_eval::pruner::prepare::{Fragment, Layout, build_blocks};
+use provence_eval::prepare::{Fragment, Layout, build_blocks};
 use serde_json::Value;
 
 fn ids(v: &Value) -> Vec<u32> {

@@ -4,9 +4,7 @@
 
 use std::path::PathBuf;
 
-use provence_eval::metrics::{
-    DatasetMetrics, MetricsAccumulator, PassageOutcome, extract_sentences, normalize_relevance,
-};
+use provence_eval::{DatasetMetrics, MetricsAccumulator, PassageOutcome, extract_sentences, normalize_relevance};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -441,10 +441,10 @@ fn jsonl_requests_scored_together_equal_one_call_each() {
             }
         })
         .collect();
-    let requests = provence_eval::pruner::read_requests(lines.as_bytes()).unwrap();
+    let requests = provence_eval::read_requests(lines.as_bytes()).unwrap();
     let mut out = Vec::new();
     let options = ProcessOptions::default();
-    provence_eval::pruner::process_requests(&pruner, requests.clone(), &mut out, &options).unwrap();
+    provence_eval::process_requests(&pruner, requests.clone(), &mut out, &options).unwrap();
     let got: Vec<serde_json::Value> = String::from_utf8(out)
         .unwrap()
         .lines()
@@ -470,11 +470,8 @@ fn jsonl_requests_scored_together_equal_one_call_each() {
 /// every block then ran past the model's limit: the work grew with the square of its length).
 #[test]
 fn a_huge_question_is_bounded_to_half_of_max_length() {
-    assert_eq!(
-        provence_eval::pruner::prepare::bound_query(vec![7; 50_000], 64).len(),
-        32
-    );
-    assert_eq!(provence_eval::pruner::prepare::bound_query(vec![7; 10], 64).len(), 10);
+    assert_eq!(provence_eval::prepare::bound_query(vec![7; 50_000], 64).len(), 32);
+    assert_eq!(provence_eval::prepare::bound_query(vec![7; 10], 64).len(), 10);
     let dir = tiny_model_dir(64, None);
     let question = "Which sushi rice is best? ".repeat(4_000); // ~100 KB
     let out = load(dir.path())

@@ -21,7 +21,7 @@ fn document(v: &Value) -> Document {
     }
 }
 
-/// Upstream's input normalisation (spec §2.2) for the shapes the fixtures use.
+/// Upstream's input normalisation (`modeling_open_provence_standalone.py::_normalize_inputs`) for the shapes the fixtures use.
 fn input(question: &Value, context: &Value) -> ProcessInput {
     let docs = |v: &Value| v.as_array().unwrap().iter().map(document).collect::<Vec<_>>();
     match (question, context) {

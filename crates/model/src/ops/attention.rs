@@ -330,7 +330,7 @@ pub fn attention_backward<B: ModelBackend>(
 #[derive(Debug)]
 struct MaskedAttentionBackward;
 
-/// What the backward keeps: q, k, v, the output, the key padding mask and the spec.
+/// What the backward keeps: q, k, v, the output, the key padding mask and the attention spec.
 type SavedAttention<B> = (
     [Primitive<B>; 4],
     Option<<B as burn::tensor::backend::BackendTypes>::BoolTensorPrimitive>,

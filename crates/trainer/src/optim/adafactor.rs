@@ -11,7 +11,7 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use super::rule::{SlotSpec, root_mean_square};
+use super::rule::{ParamUpdate, SlotSpec, UpdateRule};
 
 /// Adafactor hyper-parameters (defaults = upstream's configuration).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,10 +46,20 @@ fn matrix_view(shape: &[usize]) -> (usize, usize, usize) {
     (leading, shape[rank - 2], shape[rank - 1])
 }
 
-impl AdafactorConfig {
-    /// State slots of a parameter of `shape`, with PyTorch's shapes (`grad.shape[:-1]` and
-    /// `grad.shape[:-2] + grad.shape[-1:]` when factored, else the full shape).
-    pub(crate) fn slots(&self, shape: &[usize]) -> Vec<SlotSpec> {
+/// `rms(x) = ‖x‖₂ / sqrt(numel)` as a `[1]` tensor (HF Adafactor's `_rms`).
+fn root_mean_square<B: Backend>(tensor: Tensor<B, 1>) -> Tensor<B, 1> {
+    let numel = tensor.dims()[0];
+    tensor.square().sum().sqrt().div_scalar((numel as f64).sqrt())
+}
+
+impl<B: Backend> UpdateRule<B> for AdafactorConfig {
+    fn name(&self) -> &'static str {
+        "adafactor"
+    }
+
+    /// PyTorch's shapes: `grad.shape[:-1]` and `grad.shape[:-2] + grad.shape[-1:]` when
+    /// factored, else the full shape.
+    fn slots(&self, shape: &[usize]) -> Vec<SlotSpec> {
         let rank = shape.len();
         if rank >= 2 {
             let row = shape[..rank - 1].to_vec();
@@ -60,19 +70,16 @@ impl AdafactorConfig {
         }
     }
 
-    /// One Adafactor update of a flattened f32 parameter; `step` is already incremented (≥ 1).
-    /// Returns the new parameter and the new state slots (same order as [`Self::slots`]).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn update<B: Backend>(
-        &self,
-        lr: f64,
-        weight_decay: f64,
-        step: u64,
-        shape: &[usize],
-        param: Tensor<B, 1>,
-        grad: Tensor<B, 1>,
-        slots: Vec<Tensor<B, 1>>,
-    ) -> (Tensor<B, 1>, Vec<Tensor<B, 1>>) {
+    fn update(&self, update: ParamUpdate<'_, B>) -> (Tensor<B, 1>, Vec<Tensor<B, 1>>) {
+        let ParamUpdate {
+            lr,
+            weight_decay,
+            step,
+            shape,
+            param,
+            grad,
+            slots,
+        } = update;
         let numel = grad.dims()[0];
         let beta2t = 1.0 - (step as f64).powf(self.decay_rate);
         let squared = grad.clone().square().add_scalar(self.eps_sq);

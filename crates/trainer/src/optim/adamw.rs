@@ -6,7 +6,7 @@
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use super::rule::SlotSpec;
+use super::rule::{ParamUpdate, SlotSpec, UpdateRule};
 
 /// AdamW hyper-parameters (defaults = PyTorch's).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,22 +32,26 @@ impl Default for AdamWConfig {
 /// Slot names, as in PyTorch's state dict.
 pub(crate) const ADAMW_SLOTS: [&str; 2] = ["exp_avg", "exp_avg_sq"];
 
-impl AdamWConfig {
-    /// State slots of a parameter of `shape` (both moments have the parameter's shape).
-    pub(crate) fn slots(&self, shape: &[usize]) -> Vec<SlotSpec> {
+impl<B: Backend> UpdateRule<B> for AdamWConfig {
+    fn name(&self) -> &'static str {
+        "adamw_torch"
+    }
+
+    /// Both moments have the parameter's shape.
+    fn slots(&self, shape: &[usize]) -> Vec<SlotSpec> {
         ADAMW_SLOTS.iter().map(|name| (*name, shape.to_vec())).collect()
     }
 
-    /// One AdamW update of a flattened f32 parameter; `step` is already incremented (≥ 1).
-    pub(crate) fn update<B: Backend>(
-        &self,
-        lr: f64,
-        weight_decay: f64,
-        step: u64,
-        param: Tensor<B, 1>,
-        grad: Tensor<B, 1>,
-        slots: Vec<Tensor<B, 1>>,
-    ) -> (Tensor<B, 1>, Vec<Tensor<B, 1>>) {
+    fn update(&self, update: ParamUpdate<'_, B>) -> (Tensor<B, 1>, Vec<Tensor<B, 1>>) {
+        let ParamUpdate {
+            lr,
+            weight_decay,
+            step,
+            param,
+            grad,
+            slots,
+            ..
+        } = update;
         let mut slots = slots.into_iter();
         let (Some(exp_avg), Some(exp_avg_sq)) = (slots.next(), slots.next()) else {
             unreachable!("the optimizer creates two slots for every AdamW parameter")

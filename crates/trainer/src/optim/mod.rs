@@ -31,8 +31,42 @@ pub use adafactor::AdafactorConfig;
 pub use adamw::AdamWConfig;
 pub use clip::clip_grad_norm;
 pub use params::{ParamEntry, ParamTable, is_no_decay};
-pub use rule::OptimizerKind;
+pub use rule::{ParamUpdate, SlotSpec, UpdateRule};
 pub use state::OptimizerStateError;
+
+/// Which optimizer updates the parameters: the registry of [`UpdateRule`]s by recipe name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OptimizerKind {
+    /// HF Adafactor as upstream configures it.
+    Adafactor(AdafactorConfig),
+    /// PyTorch AdamW.
+    AdamW(AdamWConfig),
+}
+
+impl OptimizerKind {
+    /// The rule's arithmetic.
+    pub fn rule<B: Backend>(&self) -> &dyn UpdateRule<B> {
+        match self {
+            Self::Adafactor(config) => config,
+            Self::AdamW(config) => config,
+        }
+    }
+
+    /// The name stored in saved optimizer state (the HF `optim` name); it does not depend on
+    /// the backend, so any backend's view of the rule answers.
+    pub fn name(&self) -> &'static str {
+        self.rule::<burn::backend::Flex>().name()
+    }
+}
+
+impl From<provence_config::Optimizer> for OptimizerKind {
+    fn from(kind: provence_config::Optimizer) -> Self {
+        match kind {
+            provence_config::Optimizer::Adafactor => Self::Adafactor(AdafactorConfig::default()),
+            provence_config::Optimizer::AdamW => Self::AdamW(AdamWConfig::default()),
+        }
+    }
+}
 
 /// The optimizer state of one parameter: its step counter and its f32 state slots, flattened.
 #[derive(Debug, Clone)]
@@ -86,7 +120,7 @@ impl<B: Backend> Optimizer<B> {
     pub fn state_tensor(&self, id: &ParamId, slot: &str) -> Option<TensorData> {
         let state = self.states.get(id)?;
         let entry = self.params.get(id)?;
-        let specs = self.kind.slots(&entry.shape);
+        let specs = self.kind.rule::<B>().slots(&entry.shape);
         let index = specs.iter().position(|(name, _)| *name == slot)?;
         let values = state.slots.get(index)?.clone().into_data();
         Some(TensorData::new(values.to_vec::<f32>().ok()?, specs[index].1.clone()))
@@ -128,21 +162,22 @@ impl<B: Backend> Optimizer<B> {
             step: 0,
             slots: self
                 .kind
+                .rule::<B>()
                 .slots(&dims)
                 .iter()
                 .map(|(_, shape)| zeros_f32(shape.iter().product(), &device))
                 .collect(),
         });
         let step = state.step + 1;
-        let (updated, slots) = self.kind.update(
+        let (updated, slots) = self.kind.rule::<B>().update(ParamUpdate {
             lr,
             weight_decay,
             step,
-            &dims,
-            to_f32(param).reshape([numel]),
-            to_f32(grad).reshape([numel]),
-            state.slots,
-        );
+            shape: &dims,
+            param: to_f32(param).reshape([numel]),
+            grad: to_f32(grad).reshape([numel]),
+            slots: state.slots,
+        });
         self.states.insert(id, ParamState { step, slots });
         let updated = updated.reshape(dims);
         if dtype == DType::F32 {

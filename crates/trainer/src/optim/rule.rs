@@ -1,70 +1,41 @@
-//! The choice of update rule and the pieces the rules share.
+//! The extension point of the optimizers: an update rule over one flattened f32 parameter and
+//! its state slots. [`super::Optimizer`] owns the parameter bookkeeping (groups, lazily created
+//! state, dtype casts, saving); a rule only says which state it keeps and how one step updates
+//! it. Adding an optimizer is one file implementing [`UpdateRule`] plus its name in
+//! [`super::OptimizerKind`] (and in the recipe's `optimizer` values).
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use super::adafactor::AdafactorConfig;
-use super::adamw::AdamWConfig;
-
 /// A state slot of one parameter: its PyTorch state-dict name and shape.
-pub(crate) type SlotSpec = (&'static str, Vec<usize>);
+pub type SlotSpec = (&'static str, Vec<usize>);
 
-/// `rms(x) = ‖x‖₂ / sqrt(numel)` as a `[1]` tensor (HF Adafactor's `_rms`).
-pub(crate) fn root_mean_square<B: Backend>(tensor: Tensor<B, 1>) -> Tensor<B, 1> {
-    let numel = tensor.dims()[0];
-    tensor.square().sum().sqrt().div_scalar((numel as f64).sqrt())
+/// One parameter's step, as an update rule sees it.
+pub struct ParamUpdate<'a, B: Backend> {
+    /// The scheduled learning rate.
+    pub lr: f64,
+    /// The decoupled weight decay of the parameter's group (0 in the no-decay group).
+    pub weight_decay: f64,
+    /// The parameter's update count, this update included (≥ 1).
+    pub step: u64,
+    /// The parameter's shape (the tensors below are flattened).
+    pub shape: &'a [usize],
+    /// The parameter, flattened, in f32.
+    pub param: Tensor<B, 1>,
+    /// Its gradient, flattened, in f32.
+    pub grad: Tensor<B, 1>,
+    /// Its state, in the order of [`UpdateRule::slots`] (zeros before the first update).
+    pub slots: Vec<Tensor<B, 1>>,
 }
 
-/// Which optimizer updates the parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum OptimizerKind {
-    /// HF Adafactor as upstream configures it.
-    Adafactor(AdafactorConfig),
-    /// PyTorch AdamW.
-    AdamW(AdamWConfig),
-}
-
-impl OptimizerKind {
+/// An optimizer's arithmetic for one parameter.
+pub trait UpdateRule<B: Backend> {
     /// The name stored in saved optimizer state (the HF `optim` name).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Adafactor(_) => "adafactor",
-            Self::AdamW(_) => "adamw_torch",
-        }
-    }
+    fn name(&self) -> &'static str;
 
-    /// State slots of a parameter of `shape`, in update order.
-    pub(crate) fn slots(&self, shape: &[usize]) -> Vec<SlotSpec> {
-        match self {
-            Self::Adafactor(config) => config.slots(shape),
-            Self::AdamW(config) => config.slots(shape),
-        }
-    }
+    /// The state slots of a parameter of `shape`, in update order, with PyTorch's names and shapes.
+    fn slots(&self, shape: &[usize]) -> Vec<SlotSpec>;
 
-    /// One update of a flattened f32 parameter with its (already incremented) step counter.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn update<B: Backend>(
-        &self,
-        lr: f64,
-        weight_decay: f64,
-        step: u64,
-        shape: &[usize],
-        param: Tensor<B, 1>,
-        grad: Tensor<B, 1>,
-        slots: Vec<Tensor<B, 1>>,
-    ) -> (Tensor<B, 1>, Vec<Tensor<B, 1>>) {
-        match self {
-            Self::Adafactor(config) => config.update(lr, weight_decay, step, shape, param, grad, slots),
-            Self::AdamW(config) => config.update(lr, weight_decay, step, param, grad, slots),
-        }
-    }
-}
-
-impl From<provence_config::Optimizer> for OptimizerKind {
-    fn from(kind: provence_config::Optimizer) -> Self {
-        match kind {
-            provence_config::Optimizer::Adafactor => Self::Adafactor(AdafactorConfig::default()),
-            provence_config::Optimizer::AdamW => Self::AdamW(AdamWConfig::default()),
-        }
-    }
+    /// One update: the new parameter and the new state slots (same order as [`Self::slots`]).
+    fn update(&self, update: ParamUpdate<'_, B>) -> (Tensor<B, 1>, Vec<Tensor<B, 1>>);
 }

@@ -95,7 +95,7 @@ impl<B: Backend> Optimizer<B> {
                 name: format!("<unnamed parameter {id}>"),
             })?;
             steps.insert(entry.name.clone(), state.step);
-            for ((slot, shape), tensor) in self.kind.slots(&entry.shape).into_iter().zip(&state.slots) {
+            for ((slot, shape), tensor) in self.kind.rule::<B>().slots(&entry.shape).into_iter().zip(&state.slots) {
                 let key = tensor_key(&entry.name, slot);
                 let values = tensor
                     .clone()
@@ -169,7 +169,7 @@ impl<B: Backend> Optimizer<B> {
                 .get(name.as_str())
                 .ok_or_else(|| OptimizerStateError::UnknownParam { name: name.clone() })?;
             let mut slots = Vec::new();
-            for (slot, shape) in self.kind.slots(&entry.shape) {
+            for (slot, shape) in self.kind.rule::<B>().slots(&entry.shape) {
                 let key = tensor_key(&name, slot);
                 let bad = |found: String| OptimizerStateError::BadTensor {
                     key: key.clone(),

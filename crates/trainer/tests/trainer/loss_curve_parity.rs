@@ -15,10 +15,11 @@ use burn::optim::GradientsAccumulator;
 use provence_datasets::Batch;
 use provence_losses::LossWeights;
 use provence_model::{AttentionLayout, OpenProvenceModel};
+use provence_trainer::SchedulerType;
 use provence_trainer::accumulation_window;
-use provence_trainer::optim::{Optimizer, OptimizerKind, ParamTable};
-use provence_trainer::schedule::{LrSchedule, SchedulerKind, warmup_steps};
-use provence_trainer::train::{accumulate_micro_batch, optimizer_step};
+use provence_trainer::{LrSchedule, warmup_steps};
+use provence_trainer::{Optimizer, OptimizerKind, ParamTable};
+use provence_trainer::{accumulate_micro_batch, optimizer_step};
 use serde::Deserialize;
 
 type B = Autodiff<Flex>;
@@ -117,7 +118,7 @@ fn replay(curve: &Curve, run: &Run, layout: AttentionLayout) -> Vec<(f64, f64, f
         ParamTable::from_module(&model, &names),
     );
     let schedule = LrSchedule {
-        kind: SchedulerKind::Cosine,
+        kind: SchedulerType::Cosine,
         max_steps: curve.max_steps,
         warmup_steps: warmup_steps(curve.max_steps, curve.warmup_ratio),
     };

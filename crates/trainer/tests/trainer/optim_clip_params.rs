@@ -12,7 +12,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use common::floats;
-use provence_trainer::optim::{ParamTable, clip_grad_norm, is_no_decay};
+use provence_trainer::{ParamTable, clip_grad_norm, is_no_decay};
 use serde_json::Value;
 
 type B = Autodiff<Flex>;

@@ -13,7 +13,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
 use common::floats;
-use provence_trainer::optim::{AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, ParamTable};
+use provence_trainer::{AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, ParamTable};
 use serde_json::Value;
 
 /// The CPU test backend.

@@ -14,8 +14,9 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use common::floats;
 use provence_losses::{LossWeights, provence_loss};
-use provence_trainer::optim::{AdafactorConfig, Optimizer, OptimizerKind, ParamTable, clip_grad_norm};
-use provence_trainer::schedule::{LrSchedule, SchedulerKind};
+use provence_trainer::LrSchedule;
+use provence_trainer::SchedulerType;
+use provence_trainer::{AdafactorConfig, Optimizer, OptimizerKind, ParamTable, clip_grad_norm};
 use serde_json::Value;
 
 type B = Autodiff<Flex>;
@@ -100,7 +101,7 @@ fn update_loop_matches_pytorch() {
         table,
     );
     let schedule = LrSchedule {
-        kind: SchedulerKind::Cosine,
+        kind: SchedulerType::Cosine,
         max_steps: fx["max_steps"].as_u64().unwrap() as usize,
         warmup_steps: fx["warmup_steps"].as_u64().unwrap() as usize,
     };

@@ -3,7 +3,7 @@
 //! uninterrupted run's final weights bit for bit.
 
 use provence_config::prepare_run;
-use provence_trainer::logs::{LogRecord, LogValue};
+use provence_trainer::{LogRecord, LogValue};
 use provence_trainer::{
     Precision, StepEvent, TrainBackend, TrainListener, TrainOutcome, run_training, run_training_with,
 };
@@ -242,7 +242,7 @@ fn resume_keeps_the_checkpoints_cadence() {
         .iter()
         .filter(|r| r.get("loss").is_some())
         .filter_map(|r| match r.get("step") {
-            Some(provence_trainer::logs::LogValue::Int(s)) => Some(s as u64),
+            Some(provence_trainer::LogValue::Int(s)) => Some(s as u64),
             _ => None,
         })
         .collect();
@@ -260,4 +260,37 @@ fn copy_dir(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
+}
+
+/// A recipe whose max_length differs from the checkpoint's wins for the rest of the run, and the
+/// exported config says so (rather than the checkpoint's value silently staying in it).
+#[test]
+fn resume_with_another_max_length_exports_the_recipes() {
+    let _turn = crate::common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Default::default();
+    let run = tmp.path().join("run");
+    let overrides = [("max_steps".to_owned(), Some("2".to_owned()))];
+    let setup = prepare_run(&recipe(tmp.path(), &run), &overrides, None, "20260101_000000").unwrap();
+    run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
+    let saved_max_length = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["max_length"].as_u64()
+    };
+    assert_eq!(saved_max_length(&run.join("checkpoint-2")), Some(96));
+
+    std::fs::remove_dir_all(run.join("final_model")).unwrap();
+    let overrides = [
+        ("max_steps".to_owned(), Some("3".to_owned())),
+        ("max_length".to_owned(), Some("64".to_owned())),
+    ];
+    let setup = prepare_run(
+        &recipe(tmp.path(), &run),
+        &overrides,
+        Some(run.to_str().unwrap()),
+        "20260101_000001",
+    )
+    .unwrap();
+    run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
+    assert_eq!(saved_max_length(&run.join("final_model")), Some(64));
 }

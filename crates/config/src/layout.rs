@@ -1,0 +1,96 @@
+//! The files of a model directory and of a run directory (`checkpoint-N/`, `final_model/`), as
+//! Hugging Face's Trainer and upstream's `OpenProvenceTrainer._save` lay them out: every crate that
+//! reads or writes them takes the names from here.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Model weights (single file).
+pub const WEIGHTS: &str = "model.safetensors";
+/// The index of sharded model weights.
+pub const WEIGHTS_INDEX: &str = "model.safetensors.index.json";
+/// The model configuration.
+pub const MODEL_CONFIG: &str = "config.json";
+/// The tokenizer files a model directory carries next to its weights.
+pub const TOKENIZER_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+/// The trainer state whose presence makes a directory a checkpoint.
+pub const TRAINER_STATE: &str = "trainer_state.json";
+/// The optimizer state of a checkpoint.
+pub const OPTIMIZER_STATE: &str = "optimizer.safetensors";
+/// The recipe saved with `final_model/`.
+pub const TRAINING_ARGS: &str = "training_args.json";
+/// The exported model of a run.
+pub const FINAL_MODEL: &str = "final_model";
+/// The prefix of checkpoint directories: `checkpoint-<step>`.
+pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
+
+/// The directory name of the checkpoint at optimizer step `step`.
+pub fn checkpoint_name(step: u64) -> String {
+    format!("{CHECKPOINT_PREFIX}{step}")
+}
+
+/// The step of a directory named exactly `checkpoint-<digits>` (leading zeros allowed; absurdly
+/// long numbers saturate).
+pub fn checkpoint_step(name: &str) -> Option<u64> {
+    parse_digits(name.strip_prefix(CHECKPOINT_PREFIX)?)
+}
+
+/// The step of a name ending in `checkpoint-<digits>` (anchored at the end, as upstream's
+/// `re.search(r"checkpoint-(\d+)$", ...)`).
+pub fn trailing_checkpoint_step(name: &str) -> Option<u64> {
+    let digits_start = name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (head, digits) = name.split_at(digits_start);
+    if head.ends_with(CHECKPOINT_PREFIX) {
+        parse_digits(digits)
+    } else {
+        None
+    }
+}
+
+fn parse_digits(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+/// The `checkpoint-<digits>` directories of a run, in step order (none when it does not exist).
+pub fn list_checkpoints(run_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    if !run_dir.exists() {
+        return Ok(found);
+    }
+    for entry in std::fs::read_dir(run_dir)? {
+        let path = entry?.path();
+        let step = path.file_name().and_then(|n| n.to_str()).and_then(checkpoint_step);
+        if let Some(step) = step
+            && path.is_dir()
+        {
+            found.push((step, path));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Whether checkpoint directory `dir` is complete enough to resume from: its trainer state and
+/// weights are there (a checkpoint a killed run was deleting is not).
+pub fn is_complete_checkpoint(dir: &Path) -> bool {
+    dir.join(TRAINER_STATE).exists() && dir.join(WEIGHTS).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_names_round_trip() {
+        assert_eq!(checkpoint_step(&checkpoint_name(42)), Some(42));
+        assert_eq!(checkpoint_step("checkpoint-0500"), Some(500));
+        assert_eq!(checkpoint_step("checkpoint-final"), None);
+        assert_eq!(checkpoint_step("checkpoint-"), None);
+        assert_eq!(checkpoint_step("my-checkpoint-3"), None);
+        assert_eq!(trailing_checkpoint_step("my-checkpoint-3"), Some(3));
+        assert_eq!(trailing_checkpoint_step("checkpoint-3x"), None);
+    }
+}
