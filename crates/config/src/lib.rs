@@ -18,7 +18,7 @@ mod setup;
 mod steps;
 mod validate;
 mod value;
-mod yaml;
+pub mod yaml;
 
 pub use error::{ConfigError, Location, ResumeError, error_line};
 pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
@@ -33,3 +33,4 @@ pub use steps::{StepInputs, StepPlan};
 pub use validate::{
     DEFAULT_MAX_LENGTH, DEFAULT_THRESHOLD, MAX_DATALOADER_WORKERS, MAX_ROWS_PER_STEP, check_max_length, check_threshold,
 };
+pub use value::{FieldError, FieldValue};

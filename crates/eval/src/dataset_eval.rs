@@ -6,6 +6,8 @@
 
 use crate::metrics::{DatasetMetrics, MetricsAccumulator, PassageOutcome, extract_sentences};
 use crate::pruner::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, Timing, Title};
+use provence_config::yaml::{Located, Node, parse_document};
+use provence_config::{FieldError, FieldValue};
 use provence_datasets::{BadRowPolicy, DatasetError, Row, SourceResolver};
 use provence_model::ModelBackend;
 use serde::Serialize;
@@ -25,10 +27,14 @@ pub enum DatasetEvalError {
         source: std::io::Error,
     },
     /// The config is not valid YAML or does not follow the schema.
-    #[error("{path}: {message}")]
+    #[error("{}{}: {key}: {message}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
     Config {
         /// The file.
         path: PathBuf,
+        /// 1-based line of the offending value (0 when unknown).
+        line: u64,
+        /// Key path of the offending value (`datasets[1].n_samples`).
+        key: String,
         /// What is wrong.
         message: String,
     },
@@ -84,36 +90,65 @@ impl EvalDatasetsConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text).map_err(|message| DatasetEvalError::Config {
+        Self::parse(&text).map_err(|e| DatasetEvalError::Config {
             path: path.to_owned(),
-            message,
+            line: e.line,
+            key: e.sub_key,
+            message: e.message,
         })
     }
 
-    /// Parses config text (errors name the offending key).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let value: Value = serde_saphyr::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
-        let split = match value.get("split") {
-            None | Some(Value::Null) => "test".to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => return Err(format!("`split` must be a string, found {other}")),
+    /// Parses config text with the recipes' located-YAML reader: an error names the key path
+    /// (`datasets[1].n_samples`) and its line.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let root = parse_document(text).map_err(|e| FieldError {
+            sub_key: String::new(),
+            line: 0,
+            column: 0,
+            message: format!("invalid YAML: {e}"),
+        })?;
+        let Some(entries) = root.as_map() else {
+            return Err(FieldError::at(
+                &root,
+                format!("expected a mapping with `datasets`, got {}", root.describe()),
+            ));
         };
-        let list = value
-            .get("datasets")
-            .and_then(Value::as_array)
-            .filter(|l| !l.is_empty())
-            .ok_or("`datasets` must be a non-empty list")?;
-        let datasets = list
-            .iter()
-            .enumerate()
-            .map(|(i, item)| parse_entry(item).map_err(|m| format!("datasets[{i}]: {m}")))
-            .collect::<Result<_, _>>()?;
-        Ok(Self { split, datasets })
+        let (mut split, mut datasets) = (None, None);
+        for (key, value) in entries {
+            match key.as_key().as_deref() {
+                Some("split") => split = Option::<String>::from_node(value).map_err(|e| e.within("split"))?,
+                Some("datasets") => datasets = Some(parse_entries(value)?),
+                other => tracing::warn!("eval datasets config line {}: key {other:?} ignored", key.line),
+            }
+        }
+        let datasets = datasets.ok_or_else(|| FieldError::at(&root, "`datasets` is required").within("datasets"))?;
+        Ok(Self {
+            split: split.unwrap_or_else(|| "test".to_owned()),
+            datasets,
+        })
     }
 }
 
-fn parse_entry(item: &Value) -> Result<DatasetEntry, String> {
-    if let Value::String(name) = item {
+/// The `datasets` list: a non-empty sequence of names or mappings.
+fn parse_entries(list: &Located) -> Result<Vec<DatasetEntry>, FieldError> {
+    let items = match &list.node {
+        Node::Seq(items) if !items.is_empty() => items,
+        _ => {
+            let message = format!("expected a non-empty list, got {}", list.describe());
+            return Err(FieldError::at(list, message).within("datasets"));
+        }
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| parse_entry(item).map_err(|e| e.within(&format!("datasets[{i}]"))))
+        .collect()
+}
+
+/// One entry: a dataset name, or a mapping with `dataset_name` and optional `subset`, `split`,
+/// `n_samples`.
+fn parse_entry(item: &Located) -> Result<DatasetEntry, FieldError> {
+    if let Node::Str(name) = &item.node {
         return Ok(DatasetEntry {
             dataset_name: name.clone(),
             subset: None,
@@ -121,27 +156,34 @@ fn parse_entry(item: &Value) -> Result<DatasetEntry, String> {
             n_samples: None,
         });
     }
-    let string = |key: &str| -> Result<Option<String>, String> {
-        match item.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("`{key}` must be a string, found {other}")),
+    let Some(fields) = item.as_map() else {
+        return Err(FieldError::at(
+            item,
+            format!("expected a name or a mapping, got {}", item.describe()),
+        ));
+    };
+    let mut entry = DatasetEntry {
+        dataset_name: String::new(),
+        subset: None,
+        split: None,
+        n_samples: None,
+    };
+    let mut named = false;
+    for (key, value) in fields {
+        let name = key.as_key().unwrap_or_default();
+        let at = |e: FieldError| e.within(&format!(".{name}"));
+        match name.as_str() {
+            "dataset_name" => (entry.dataset_name, named) = (String::from_node(value).map_err(at)?, true),
+            "subset" => entry.subset = Option::from_node(value).map_err(at)?,
+            "split" => entry.split = Option::from_node(value).map_err(at)?,
+            "n_samples" => entry.n_samples = Option::from_node(value).map_err(at)?,
+            other => tracing::warn!("eval datasets config line {}: key {other:?} ignored", key.line),
         }
-    };
-    let dataset_name = string("dataset_name")?.ok_or("`dataset_name` is required")?;
-    let n_samples = match item.get("n_samples") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(
-            v.as_u64()
-                .ok_or_else(|| format!("`n_samples` must be a non-negative integer, found {v}"))? as usize,
-        ),
-    };
-    Ok(DatasetEntry {
-        dataset_name,
-        subset: string("subset")?,
-        split: string("split")?,
-        n_samples,
-    })
+    }
+    if !named {
+        return Err(FieldError::at(item, "`dataset_name` is required").within(".dataset_name"));
+    }
+    Ok(entry)
 }
 
 /// Settings of one evaluation run (the CLI flags).
@@ -418,7 +460,17 @@ mod tests {
             (Some("dev"), Some(5))
         );
         let err = EvalDatasetsConfig::parse("datasets:\n  - subset: x\n").unwrap_err();
-        assert!(err.contains("datasets[0]") && err.contains("dataset_name"), "{err}");
+        assert_eq!(
+            (err.sub_key.as_str(), err.line),
+            ("datasets[0].dataset_name", 2),
+            "{err:?}"
+        );
+        let err = EvalDatasetsConfig::parse("datasets:\n  - a\n  - dataset_name: b\n    n_samples: -3\n").unwrap_err();
+        assert_eq!(
+            (err.sub_key.as_str(), err.line),
+            ("datasets[1].n_samples", 4),
+            "{err:?}"
+        );
         assert!(EvalDatasetsConfig::parse("split: test\n").is_err());
     }
 

@@ -54,7 +54,7 @@ fn root_mean_square<B: Backend>(tensor: Tensor<B, 1>) -> Tensor<B, 1> {
 
 impl<B: Backend> UpdateRule<B> for AdafactorConfig {
     fn name(&self) -> &'static str {
-        "adafactor"
+        provence_config::Optimizer::Adafactor.as_str()
     }
 
     /// PyTorch's shapes: `grad.shape[:-1]` and `grad.shape[:-2] + grad.shape[-1:]` when

@@ -34,7 +34,7 @@ pub(crate) const ADAMW_SLOTS: [&str; 2] = ["exp_avg", "exp_avg_sq"];
 
 impl<B: Backend> UpdateRule<B> for AdamWConfig {
     fn name(&self) -> &'static str {
-        "adamw_torch"
+        provence_config::Optimizer::AdamW.as_str()
     }
 
     /// Both moments have the parameter's shape.
