@@ -92,7 +92,7 @@ fn peak_rss_mib() -> Option<f64> {
 fn count_params<B: Backend>(model: &OpenProvenceModel<B>) -> (usize, usize) {
     let total = model.num_params();
     let cfg = &model.config.base_model_config;
-    (total, cfg.vocab_size * cfg.hidden_size)
+    (total, cfg.vocab_size() * cfg.hidden_size())
 }
 
 /// Tensors of one batch on `device`: ids, mask, labels, targets.
@@ -139,7 +139,7 @@ fn build_model(
         other => return Err(format!("unknown precision {other:?} (expected f32 or bf16)")),
     };
     let config = shapes::config(&args.shape)?;
-    let vocab = config.base_model_config.vocab_size;
+    let vocab = config.base_model_config.vocab_size();
     TrainBackend::seed(device, args.seed);
     let mut model = OpenProvenceModel::<TrainBackend>::from_scratch(config, device).map_err(|e| e.to_string())?;
     if let Some(dtype) = dtype {

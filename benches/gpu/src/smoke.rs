@@ -75,7 +75,7 @@ fn step<AB: AutodiffBackend + provence_model::ModelBackend>(
     let model = OpenProvenceModel::<AB>::load(dir, device)
         .map_err(|e| e.to_string())?
         .with_compute_dtype(compute);
-    let b = make_batch(7, 0, 4, 200, model.config.base_model_config.vocab_size);
+    let b = make_batch(7, 0, 4, 200, model.config.base_model_config.vocab_size());
     let ints = |v: &[i32]| Tensor::<AB, 2, Int>::from_data(TensorData::new(v.to_vec(), [b.pairs, b.len]), device);
     let out = model.forward(ints(&b.input_ids), ints(&b.attention_mask));
     let ranking = floats(out.ranking_logits.clone());

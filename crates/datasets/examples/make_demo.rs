@@ -541,5 +541,41 @@ fn main() -> Result<(), BoxError> {
     let vocab = train_tokenizer(&corpus, &model_dir)?;
     write_model_files(&model_dir, vocab)?;
     println!("wrote {} (vocab {vocab})", model_dir.display());
+    let bert_dir = out.join("model-bert");
+    write_bert_model(&model_dir, &bert_dir, vocab)?;
+    println!("wrote {} (vocab {vocab})", bert_dir.display());
     Ok(())
+}
+
+/// The demo tokenizer with a tiny BERT config (for `configs/demo-bert.yaml`).
+fn write_bert_model(model_dir: &Path, bert_dir: &Path, vocab: usize) -> Result<(), BoxError> {
+    std::fs::create_dir_all(bert_dir)?;
+    for file in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+        std::fs::copy(model_dir.join(file), bert_dir.join(file))?;
+    }
+    write_json(
+        &bert_dir.join("config.json"),
+        &json!({
+            "architectures": ["BertForSequenceClassification"],
+            "attention_probs_dropout_prob": 0.0,
+            "classifier_dropout": null,
+            "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.0,
+            "hidden_size": 64,
+            "id2label": {"0": "LABEL_0"},
+            "initializer_range": 0.02,
+            "intermediate_size": 128,
+            "label2id": {"LABEL_0": 0},
+            "layer_norm_eps": 1e-12,
+            "max_position_embeddings": MAX_LENGTH,
+            "model_type": "bert",
+            "num_attention_heads": 4,
+            "num_hidden_layers": 3,
+            "pad_token_id": 3,
+            "position_embedding_type": "absolute",
+            "torch_dtype": "float32",
+            "type_vocab_size": 2,
+            "vocab_size": vocab
+        }),
+    )
 }

@@ -36,7 +36,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
         Self::Invalid {
             key: key.to_owned(),
             message: message.into(),
@@ -457,11 +457,135 @@ impl ModernBertConfig {
     }
 }
 
+/// The configuration of any supported backbone, chosen by its `config.json`'s `model_type`
+/// (`modernbert`, the default when absent; `bert`; `roberta` / `xlm-roberta`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackboneConfig {
+    /// ModernBERT.
+    ModernBert(ModernBertConfig),
+    /// BERT or (XLM-)RoBERTa.
+    Bert(crate::bert::BertConfig),
+}
+
+impl From<ModernBertConfig> for BackboneConfig {
+    fn from(config: ModernBertConfig) -> Self {
+        Self::ModernBert(config)
+    }
+}
+
+impl From<crate::bert::BertConfig> for BackboneConfig {
+    fn from(config: crate::bert::BertConfig) -> Self {
+        Self::Bert(config)
+    }
+}
+
+impl BackboneConfig {
+    /// The `model_type` values a backbone config may have.
+    pub const MODEL_TYPES: [&'static str; 4] = ["modernbert", "bert", "roberta", "xlm-roberta"];
+
+    /// Parses and validates a backbone config from its JSON value.
+    pub fn from_json(value: Value) -> Result<Self, ConfigError> {
+        match value.get("model_type").and_then(Value::as_str) {
+            None | Some("modernbert") => Ok(Self::ModernBert(ModernBertConfig::from_json(value)?)),
+            Some(t) if crate::bert::BertConfig::MODEL_TYPES.contains(&t) => {
+                Ok(Self::Bert(crate::bert::BertConfig::from_json(value)?))
+            }
+            Some(t) => Err(ConfigError::invalid(
+                "model_type",
+                format!("unsupported backbone {t:?}: expected one of {:?}", Self::MODEL_TYPES),
+            )),
+        }
+    }
+
+    /// Reads and validates a backbone `config.json`.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let value: Value = serde_json::from_str(&text).map_err(|source| ConfigError::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json(value)
+    }
+
+    /// The `model_type` (upstream's `encoder_architecture`).
+    pub fn model_type(&self) -> &str {
+        match self {
+            Self::ModernBert(_) => "modernbert",
+            Self::Bert(c) => &c.model_type,
+        }
+    }
+
+    /// The config as its `config.json` holds it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::ModernBert(c) => c.to_json(),
+            Self::Bert(c) => c.to_json(),
+        }
+    }
+
+    /// Vocabulary size.
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Self::ModernBert(c) => c.vocab_size,
+            Self::Bert(c) => c.vocab_size,
+        }
+    }
+
+    /// Hidden size H (what the pruning head reads).
+    pub fn hidden_size(&self) -> usize {
+        match self {
+            Self::ModernBert(c) => c.hidden_size,
+            Self::Bert(c) => c.hidden_size,
+        }
+    }
+
+    /// Number of ranking labels.
+    pub fn num_labels(&self) -> usize {
+        match self {
+            Self::ModernBert(c) => c.num_labels(),
+            Self::Bert(c) => c.num_labels(),
+        }
+    }
+
+    /// Sets the number of ranking labels.
+    pub fn set_num_labels(&mut self, n: usize) {
+        match self {
+            Self::ModernBert(c) => c.set_num_labels(n),
+            Self::Bert(c) => c.set_num_labels(n),
+        }
+    }
+
+    /// The longest sequence the backbone can embed: its position table's rows past the first
+    /// position (`None` for RoPE backbones, which have no table).
+    pub fn max_sequence_length(&self) -> Option<usize> {
+        match self {
+            Self::ModernBert(_) => None,
+            Self::Bert(c) => Some(c.max_sequence_length()),
+        }
+    }
+
+    /// Whether the backbone reads token types (BERT with more than one type).
+    pub fn reads_token_types(&self) -> bool {
+        matches!(self, Self::Bert(c) if c.type_vocab_size > 1)
+    }
+
+    /// Standard deviation of the backbone's weight init (the pruning head uses it too).
+    pub fn initializer_range(&self) -> f64 {
+        match self {
+            Self::ModernBert(c) => c.initializer_range,
+            Self::Bert(c) => c.initializer_range,
+        }
+    }
+}
+
 /// The top-level `config.json` of an OpenProvence `final_model/` or `checkpoint-N/`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenProvenceConfig {
     /// The backbone configuration (`base_model_config`).
-    pub base_model_config: ModernBertConfig,
+    pub base_model_config: BackboneConfig,
     /// Hub id or path of the training base model (`base_model_name_or_path`).
     pub base_model_name_or_path: Option<String>,
     /// Number of ranking labels C.
@@ -476,14 +600,32 @@ pub struct OpenProvenceConfig {
 
 impl OpenProvenceConfig {
     /// A config around a backbone, with upstream defaults for the rest.
-    pub fn new(base_model_config: ModernBertConfig, pruning_dropout: f64) -> Self {
+    /// `max_length` is the default, or less when the backbone's position table is shorter.
+    pub fn new(base_model_config: impl Into<BackboneConfig>, pruning_dropout: f64) -> Self {
+        let base_model_config = base_model_config.into();
+        let limit = base_model_config.max_sequence_length().unwrap_or(usize::MAX);
         Self {
             num_labels: base_model_config.num_labels(),
             base_model_config,
             base_model_name_or_path: None,
-            max_length: provence_config::DEFAULT_MAX_LENGTH,
+            max_length: provence_config::DEFAULT_MAX_LENGTH.min(limit),
             pruning_dropout,
             default_threshold: None,
+        }
+    }
+
+    /// Checks `max_length` against what the backbone can embed.
+    pub fn check_max_length(&self) -> Result<(), ConfigError> {
+        match self.base_model_config.max_sequence_length() {
+            Some(limit) if self.max_length > limit => Err(ConfigError::invalid(
+                "max_length",
+                format!(
+                    "{} tokens do not fit the {} backbone's position embeddings ({limit} positions)",
+                    self.max_length,
+                    self.base_model_config.model_type()
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -504,7 +646,7 @@ impl OpenProvenceConfig {
                 format!("{}: missing (needed to rebuild the backbone offline)", path.display()),
             )
         })?;
-        let mut base_model_config = ModernBertConfig::from_json(base)?;
+        let mut base_model_config = BackboneConfig::from_json(base)?;
         // Upstream's loader defaults num_labels to 1 when the key is missing.
         let num_labels = match value.get("num_labels") {
             Some(v) => v.as_u64().map(|n| n as usize).ok_or_else(|| {
@@ -514,14 +656,7 @@ impl OpenProvenceConfig {
         };
         base_model_config.set_num_labels(num_labels);
         let pruning = value.get("pruning_config");
-        let max_length = match value.get("max_length") {
-            None | Some(Value::Null) => provence_config::DEFAULT_MAX_LENGTH,
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| format!("expected a whole number of tokens, got {v}"))
-                .and_then(|n| provence_config::check_max_length(n as usize))
-                .map_err(|message| ConfigError::invalid("max_length", format!("{}: {message}", path.display())))?,
-        };
+        let max_length = max_length_of(path, value, &base_model_config)?;
         Ok(Self {
             base_model_config,
             base_model_name_or_path: value
@@ -569,8 +704,8 @@ impl OpenProvenceConfig {
             "base_model_name_or_path": self.base_model_name_or_path,
             "default_threadshold": self.default_threshold,
             "dtype": "float32",
-            "encoder_architecture": "modernbert",
-            "hidden_size": bb.hidden_size,
+            "encoder_architecture": bb.model_type(),
+            "hidden_size": bb.hidden_size(),
             "id2label": id2label,
             "label2id": label2id,
             "max_length": self.max_length,
@@ -580,7 +715,7 @@ impl OpenProvenceConfig {
             "num_pruning_labels": 2,
             "pruning_config": {
                 "classifier_dropout": self.pruning_dropout,
-                "hidden_size": bb.hidden_size,
+                "hidden_size": bb.hidden_size(),
                 "id2label": p_id2label,
                 "label2id": p_label2id,
                 "model_type": "open_provence_head",
@@ -589,7 +724,7 @@ impl OpenProvenceConfig {
                 "use_weighted_pooling": false,
             },
             "tokenizer_name_or_path": null,
-            "vocab_size": bb.vocab_size,
+            "vocab_size": bb.vocab_size(),
         })
     }
 
@@ -603,7 +738,7 @@ impl OpenProvenceConfig {
             }
             obj.insert(
                 "pruning_config".to_owned(),
-                serde_json::json!({ "hidden_size": self.base_model_config.hidden_size }),
+                serde_json::json!({ "hidden_size": self.base_model_config.hidden_size() }),
             );
             obj.insert("classifier_dropout".to_owned(), Value::from(self.pruning_dropout));
         }
@@ -611,9 +746,30 @@ impl OpenProvenceConfig {
     }
 }
 
+/// `max_length` of an OpenProvence `config.json`: the default when absent, checked, and cut
+/// (with a warning) to what the backbone's position table holds.
+fn max_length_of(path: &Path, value: &Value, base_model_config: &BackboneConfig) -> Result<usize, ConfigError> {
+    let max_length = match value.get("max_length") {
+        None | Some(Value::Null) => provence_config::DEFAULT_MAX_LENGTH,
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| format!("expected a whole number of tokens, got {v}"))
+            .and_then(|n| provence_config::check_max_length(n as usize))
+            .map_err(|message| ConfigError::invalid("max_length", format!("{}: {message}", path.display())))?,
+    };
+    let limit = base_model_config.max_sequence_length().unwrap_or(usize::MAX);
+    if max_length > limit {
+        tracing::warn!(
+            "{}: max_length {max_length} does not fit the backbone's {limit} positions; using {limit}",
+            path.display()
+        );
+    }
+    Ok(max_length.min(limit))
+}
+
 /// transformers' default label maps for `n` labels: `id2label` (`{"0": "LABEL_0", ...}`) and
 /// `label2id` (`{"LABEL_0": 0, ...}`).
-fn label_maps(n: usize) -> (Map<String, Value>, Map<String, Value>) {
+pub(crate) fn label_maps(n: usize) -> (Map<String, Value>, Map<String, Value>) {
     let id2label = (0..n)
         .map(|i| (i.to_string(), Value::from(format!("LABEL_{i}"))))
         .collect();

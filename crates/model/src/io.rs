@@ -12,8 +12,8 @@ use provence_config::layout;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
-use crate::config::{ConfigError, ModernBertConfig, OpenProvenceConfig};
-use crate::params::{ParamSlot, ParamVisitor, apply_init, init_rule};
+use crate::config::{BackboneConfig, ConfigError, OpenProvenceConfig};
+use crate::params::{ParamSlot, ParamVisitor, apply_init, cutoff_factor, init_rule};
 use crate::provence::{OpenProvenceModel, check_pruning_dropout};
 
 /// The hub repository whose modeling file `auto_map` points at by default.
@@ -221,10 +221,24 @@ fn to_f32_data(t: &StoredTensor) -> Option<TensorData> {
 enum SourceLayout {
     FinalModel,
     Checkpoint,
-    /// `model.*`, `head.*`, `classifier.*` (task model).
-    BackboneTask,
-    /// Bare `ModernBertModel`: no prefix, no head or classifier.
-    BackboneBare,
+    /// A transformers task model: the encoder under `encoder` (`model.`, `bert.`, `roberta.`),
+    /// heads beside it (`head.*`, `classifier.*`).
+    BackboneTask {
+        encoder: &'static str,
+    },
+    /// A bare encoder (`ModernBertModel`, `BertModel`): no prefix, no head or classifier.
+    BackboneBare {
+        encoder: &'static str,
+    },
+}
+
+/// The prefix of the encoder's tensors inside a transformers task model of `config`, and a key
+/// every encoder of that architecture has (without the prefix).
+fn encoder_keys(config: &BackboneConfig) -> (&'static str, &'static str) {
+    match config {
+        BackboneConfig::ModernBert(_) => ("model.", "embeddings.tok_embeddings.weight"),
+        BackboneConfig::Bert(c) => (c.encoder_prefix(), "embeddings.word_embeddings.weight"),
+    }
 }
 
 enum Plan {
@@ -246,14 +260,15 @@ impl SourceLayout {
                 key: backbone.unwrap_or(name).to_owned(),
                 optional: false,
             },
-            Self::BackboneTask => match backbone {
+            // Heads (and BERT's pooler) may be missing from a pre-trained encoder's repository.
+            Self::BackboneTask { encoder } => match backbone {
                 Some(key) => Plan::Load {
                     key: key.to_owned(),
-                    optional: !key.starts_with("model."),
+                    optional: !key.starts_with(encoder) || key.contains(".pooler."),
                 },
                 None => Plan::Init,
             },
-            Self::BackboneBare => match backbone.and_then(|k| k.strip_prefix("model.")) {
+            Self::BackboneBare { encoder } => match backbone.and_then(|k| k.strip_prefix(encoder)) {
                 Some(key) => Plan::Load {
                     key: key.to_owned(),
                     optional: false,
@@ -267,13 +282,15 @@ impl SourceLayout {
         match self {
             Self::FinalModel => CheckpointLayout::FinalModel,
             Self::Checkpoint => CheckpointLayout::Checkpoint,
-            Self::BackboneTask | Self::BackboneBare => CheckpointLayout::Backbone,
+            Self::BackboneTask { .. } | Self::BackboneBare { .. } => CheckpointLayout::Backbone,
         }
     }
 
-    /// Keys a loader may ignore (MLM decoder of a masked-LM backbone).
+    /// Keys a loader may ignore: the masked-LM heads of a pre-trained encoder (ModernBERT's
+    /// `decoder.*`, BERT's `cls.*`, RoBERTa's `lm_head.*`) and old `position_ids` buffers.
     fn ignorable(self, key: &str) -> bool {
-        matches!(self, Self::BackboneTask) && key.starts_with("decoder.")
+        matches!(self, Self::BackboneTask { .. } | Self::BackboneBare { .. })
+            && (["decoder.", "cls.", "lm_head."].iter().any(|p| key.starts_with(p)) || key.ends_with("position_ids"))
     }
 
     /// Key a parameter is written under.
@@ -288,7 +305,7 @@ impl SourceLayout {
 struct Loader<'a> {
     source: &'a TensorSource,
     layout: SourceLayout,
-    config: &'a ModernBertConfig,
+    config: &'a BackboneConfig,
     used: BTreeSet<String>,
     problems: Vec<TensorProblem>,
     initialised: Vec<String>,
@@ -297,7 +314,7 @@ struct Loader<'a> {
 impl<B: Backend> ParamVisitor<B> for Loader<'_> {
     fn visit(&mut self, name: &str, mut slot: ParamSlot<'_, B>) {
         let init = |slot: &mut ParamSlot<'_, B>, list: &mut Vec<String>| {
-            apply_init(slot, init_rule(self.config, name), self.config.cutoff_factor());
+            apply_init(slot, init_rule(self.config, name), cutoff_factor(self.config));
             list.push(name.to_owned());
         };
         let (key, optional) = match self.layout.plan(name) {
@@ -357,22 +374,21 @@ impl<B: Backend> OpenProvenceModel<B> {
         let config = if is_provence {
             OpenProvenceConfig::from_json(&config_path, &json)?
         } else {
-            let bb = ModernBertConfig::from_file(&config_path)?;
+            let bb = BackboneConfig::from_file(&config_path)?;
             OpenProvenceConfig::new(bb, DEFAULT_PRUNING_DROPOUT)
         };
         let source = TensorSource::read_dir(dir)?;
+        let (encoder, probe) = encoder_keys(&config.base_model_config);
         let layout = if is_provence {
             if source.tensors.keys().any(|k| k.starts_with("ranking_model.")) {
                 SourceLayout::FinalModel
             } else {
                 SourceLayout::Checkpoint
             }
-        } else if source.has("embeddings.tok_embeddings.weight")
-            && !source.has("model.embeddings.tok_embeddings.weight")
-        {
-            SourceLayout::BackboneBare
+        } else if source.has(probe) && !source.has(&format!("{encoder}{probe}")) {
+            SourceLayout::BackboneBare { encoder }
         } else {
-            SourceLayout::BackboneTask
+            SourceLayout::BackboneTask { encoder }
         };
         let mut model = Self::empty(config, device)?;
         let bb = model.config.base_model_config.clone();

@@ -7,7 +7,10 @@
 //!   from the pre-final-norm hidden state), random init ([`OpenProvenceModel::from_scratch`]),
 //!   loading ([`OpenProvenceModel::load`]) and saving in upstream's layouts.
 
+mod backbone;
+mod bert;
 mod config;
+mod encoder;
 mod io;
 mod modernbert;
 mod ops;
@@ -15,7 +18,12 @@ mod packing;
 mod params;
 mod provence;
 
-pub use config::{Activation, ConfigError, ModernBertConfig, OpenProvenceConfig, Pooling};
+pub use backbone::{Backbone, BackboneOutput, RankingModel};
+pub use bert::{
+    BertConfig, BertEmbeddings, BertFlavour, BertForSequenceClassification, BertLayer, BertModel, BertResidualOutput,
+    BertSelfAttention,
+};
+pub use config::{Activation, BackboneConfig, ConfigError, ModernBertConfig, OpenProvenceConfig, Pooling};
 pub use io::{CheckpointLayout, DEFAULT_HUB_REPO, DEFAULT_PRUNING_DROPOUT, LoadError, SaveError, TensorProblem};
 pub use modernbert::{
     ModernBertAttention, ModernBertEmbeddings, ModernBertEncoderLayer, ModernBertForSequenceClassification,

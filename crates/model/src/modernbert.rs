@@ -4,8 +4,6 @@
 // local variables, so the allowance has to cover the whole module.
 #![allow(non_snake_case)]
 
-use std::sync::Arc;
-
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
@@ -13,8 +11,9 @@ use burn::prelude::*;
 use burn::tensor::{DType, FloatDType};
 
 use crate::config::{Activation, ModernBertConfig, Pooling};
-use crate::ops::{AttentionSpec, ModelBackend, activate, attention_with_dropout, to_dtype};
-use crate::packing::{PackedAttention, Packing, index_tensor};
+use crate::encoder::{Sequences, embed};
+use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
+use crate::packing::{PackedAttention, Packing};
 use crate::params::{NamedParams, ParamVisitor};
 use provence_config::AttentionLayout;
 
@@ -92,14 +91,7 @@ impl<B: Backend> ModernBertEmbeddings<B> {
 
     /// `[B, T]` ids → `[B, T, H]`.
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-        let mut embedded = self.tok_embeddings.forward(input_ids.clone());
-        if let Some(pad) = self.padding_idx {
-            // Same values, but pad positions read a detached copy of the pad row.
-            let [b, t, h] = embedded.dims();
-            let is_pad = input_ids.equal_elem(pad as i64).unsqueeze_dim::<3>(2).expand([b, t, h]);
-            let pad_row = self.tok_embeddings.weight.val().slice(pad..pad + 1).detach();
-            embedded = embedded.mask_where(is_pad, pad_row.unsqueeze::<3>().expand([b, t, h]));
-        }
+        let embedded = embed(&self.tok_embeddings, input_ids, self.padding_idx);
         self.drop.forward(self.norm.forward(embedded))
     }
 }
@@ -157,97 +149,9 @@ impl<B: Backend> ModernBertAttention<B> {
         let part = |i| heads.clone().narrow(0, i, 1).reshape([b, nh, t, d]);
         let (q, k, v) = (part(0), part(1), part(2));
         let spec = AttentionSpec::padded((d as f64).powf(-0.5), half_window);
-        // The memory-efficient op has no dropout on the probabilities.
-        let dropout = self.attention_dropout.prob > 0.0 && B::ad_enabled(&k.device());
-        let attend = |q, k, v, key_pad: Tensor<B, 2, Bool>, spec| {
-            if dropout {
-                attention_with_dropout(q, k, v, key_pad, spec, &self.attention_dropout)
-            } else {
-                B::masked_attention(q, k, v, Some(key_pad), spec)
-            }
-        };
-        let o = match sequences {
-            Sequences::Padded { key_pad } => attend(q, k, v, key_pad.clone(), spec),
-            Sequences::Packed { repadded: Some(r), .. } => {
-                r.unpad(attend(r.repad(q), r.repad(k), r.repad(v), r.key_pad.clone(), spec))
-            }
-            Sequences::Packed { cu_seqlens, .. } => {
-                let spec = AttentionSpec {
-                    cu_seqlens: Some(cu_seqlens.clone()),
-                    ..spec
-                };
-                B::masked_attention(q, k, v, None, spec)
-            }
-        };
+        let o = sequences.attend(q, k, v, spec, &self.attention_dropout);
         let o = o.swap_dims(1, 2).reshape([b, t, h]);
         self.out_drop.forward(project(&self.Wo, o))
-    }
-}
-
-/// How the tokens of one forward pass are laid out; prepared once, read by every layer.
-enum Sequences<B: Backend> {
-    /// `[B, T]` rows, one sequence each.
-    Padded {
-        /// `[B, T]`, true on padding keys (masked for every query).
-        key_pad: Tensor<B, 2, Bool>,
-    },
-    /// One packed stream `[1, N]` of several sequences.
-    Packed {
-        /// Sequence starts in the stream, then its length: attention runs per sequence...
-        cu_seqlens: Arc<[usize]>,
-        /// ...unless it runs on this padded copy ([`PackedAttention::Repadded`], or attention
-        /// dropout while training, which only the plain padded formulation has).
-        repadded: Option<Repadded<B>>,
-    },
-}
-
-/// A padded `[P, L]` view of a packed stream, for attention.
-struct Repadded<B: Backend> {
-    /// For every padded slot `[P·L]`, the stream token it copies (pad slots read token 0).
-    repad_index: Tensor<B, 1, Int>,
-    /// For every stream token `[N]`, the padded slot it copies back (filler reads slot 0).
-    unpad_index: Tensor<B, 1, Int>,
-    /// `[P, L]`, true on padding: the key mask of the padded copy.
-    key_pad: Tensor<B, 2, Bool>,
-    pairs: usize,
-    seq_len: usize,
-}
-
-impl<B: Backend> Repadded<B> {
-    fn new(packing: &Packing, device: &B::Device) -> Self {
-        let (n, slots) = (packing.len(), packing.pairs() * packing.seq_len());
-        // "One past the end" (see `Packing`) becomes any valid index: those values are unused.
-        let in_range = |index: Vec<usize>, end: usize| -> Vec<usize> {
-            index.into_iter().map(|i| if i >= end { 0 } else { i }).collect()
-        };
-        let padded_to_stream = packing.padded_to_stream();
-        let key_pad: Vec<bool> = padded_to_stream.iter().map(|&i| i >= n).collect();
-        Self {
-            repad_index: index_tensor(&in_range(padded_to_stream, n), device),
-            unpad_index: index_tensor(&in_range(packing.stream_to_padded(), slots), device),
-            key_pad: Tensor::from_data(TensorData::new(key_pad, [packing.pairs(), packing.seq_len()]), device),
-            pairs: packing.pairs(),
-            seq_len: packing.seq_len(),
-        }
-    }
-
-    /// Stream `[1, heads, N, D]` → padded copy `[P, heads, L, D]`.
-    fn repad(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [_, nh, n, d] = x.dims();
-        x.reshape([nh, n, d])
-            .select(1, self.repad_index.clone())
-            .reshape([nh, self.pairs, self.seq_len, d])
-            .swap_dims(0, 1)
-    }
-
-    /// Padded copy `[P, heads, L, D]` → stream `[1, heads, N, D]`.
-    fn unpad(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let [p, nh, l, d] = x.dims();
-        let n = self.unpad_index.dims()[0];
-        x.swap_dims(0, 1)
-            .reshape([nh, p * l, d])
-            .select(1, self.unpad_index.clone())
-            .reshape([1, nh, n, d])
     }
 }
 
@@ -519,10 +423,7 @@ impl<B: Backend> ModernBertModel<B> {
         let device = input_ids.device();
         let kernel = self.packed_attention.unwrap_or(B::PACKED_ATTENTION);
         let dropout = B::ad_enabled(&device) && self.layers.iter().any(|l| l.attn.attention_dropout.prob > 0.0);
-        let sequences = Sequences::Packed {
-            cu_seqlens: packing.offsets().into(),
-            repadded: (kernel == PackedAttention::Repadded || dropout).then(|| Repadded::new(packing, &device)),
-        };
+        let sequences = Sequences::packed(packing, kernel == PackedAttention::Repadded || dropout, &device);
         let ids = packing.pack_ids(input_ids, self.embeddings.pad_id());
         let x = self.encode(ids, &packing.positions(), &sequences);
         ModernBertOutput {

@@ -6,7 +6,8 @@ use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-use crate::config::ModernBertConfig;
+use crate::bert::{BertConfig, BertFlavour};
+use crate::config::{BackboneConfig, ModernBertConfig};
 
 /// One parameter handed to a [`ParamVisitor`].
 pub(crate) enum ParamSlot<'a, B: Backend> {
@@ -147,14 +148,52 @@ pub(crate) enum InitRule {
         /// Standard deviation.
         std: f64,
     },
+    /// Normal N(0, σ²) with one row zeroed (an embedding's `padding_idx`).
+    NormalZeroRow {
+        /// Standard deviation.
+        std: f64,
+        /// The row set to zero.
+        row: usize,
+    },
     /// All ones (LayerNorm weight).
     Ones,
     /// All zeros (biases).
     Zeros,
 }
 
-/// The init rule of the parameter named `name` (final_model naming).
-pub(crate) fn init_rule(cfg: &ModernBertConfig, name: &str) -> InitRule {
+/// The init rule of the parameter named `name` (final_model naming), as the backbone's
+/// transformers class initialises it.
+pub(crate) fn init_rule(cfg: &BackboneConfig, name: &str) -> InitRule {
+    match cfg {
+        BackboneConfig::ModernBert(cfg) => modernbert_init_rule(cfg, name),
+        BackboneConfig::Bert(cfg) => bert_init_rule(cfg, name),
+    }
+}
+
+/// `BertPreTrainedModel._init_weights`: normals for weights and embeddings (their
+/// `padding_idx` row zeroed), zeros for biases, ones for LayerNorm weights.
+fn bert_init_rule(cfg: &BertConfig, name: &str) -> InitRule {
+    let std = cfg.initializer_range;
+    let roberta = cfg.flavour() == BertFlavour::Roberta;
+    let pad_row = |padded: bool| match cfg.padding_idx() {
+        Some(row) if padded => InitRule::NormalZeroRow { std, row },
+        _ => InitRule::Normal { std },
+    };
+    if name.ends_with(".bias") {
+        InitRule::Zeros
+    } else if name.ends_with("LayerNorm.weight") {
+        InitRule::Ones
+    } else if name.ends_with("word_embeddings.weight") {
+        pad_row(true)
+    } else if name.ends_with("position_embeddings.weight") {
+        pad_row(roberta)
+    } else {
+        InitRule::Normal { std }
+    }
+}
+
+/// ModernBERT's `_init_weights`.
+fn modernbert_init_rule(cfg: &ModernBertConfig, name: &str) -> InitRule {
     let range = cfg.initializer_range;
     if name.ends_with(".bias") {
         InitRule::Zeros
@@ -200,24 +239,31 @@ pub(crate) fn apply_init<B: Backend>(slot: &mut ParamSlot<'_, B>, rule: InitRule
     let n: usize = shape.iter().product();
     let flat: Tensor<B, 2> = match rule {
         InitRule::TruncNormal { std } => trunc_normal(shape.clone(), std, cutoff, &device),
-        InitRule::Normal { std } => Tensor::random([1, n], Distribution::Normal(0.0, std), &device),
+        InitRule::Normal { std } | InitRule::NormalZeroRow { std, .. } => {
+            Tensor::random([1, n], Distribution::Normal(0.0, std), &device)
+        }
         InitRule::Ones => Tensor::ones([1, n], &device),
         InitRule::Zeros => Tensor::zeros([1, n], &device),
     };
     let data = flat.into_data().convert::<f32>();
-    let values: Vec<f32> = data.to_vec().unwrap_or_default();
+    let mut values: Vec<f32> = data.to_vec().unwrap_or_default();
+    if let (InitRule::NormalZeroRow { row, .. }, [_, width]) = (rule, shape.as_slice())
+        && let Some(row) = values.get_mut(row * width..(row + 1) * width)
+    {
+        row.fill(0.0);
+    }
     slot.set_torch_values(TensorData::new(values, shape));
 }
 
 /// Visitor that initialises every parameter the way transformers does.
 pub(crate) struct HfInit<'a> {
-    pub(crate) config: &'a ModernBertConfig,
+    pub(crate) config: &'a BackboneConfig,
 }
 
 impl<B: Backend> ParamVisitor<B> for HfInit<'_> {
     fn visit(&mut self, name: &str, mut slot: ParamSlot<'_, B>) {
         let rule = init_rule(self.config, name);
-        apply_init(&mut slot, rule, self.config.cutoff_factor());
+        apply_init(&mut slot, rule, cutoff_factor(self.config));
     }
 }
 
@@ -230,5 +276,13 @@ pub(crate) struct NameCollector {
 impl<B: Backend> ParamVisitor<B> for NameCollector {
     fn visit(&mut self, name: &str, slot: ParamSlot<'_, B>) {
         self.names.push((slot.id(), name.to_owned()));
+    }
+}
+
+/// The truncation of ModernBERT's truncated normals (other backbones draw plain normals).
+pub(crate) fn cutoff_factor(config: &BackboneConfig) -> f64 {
+    match config {
+        BackboneConfig::ModernBert(c) => c.cutoff_factor(),
+        BackboneConfig::Bert(_) => f64::INFINITY,
     }
 }

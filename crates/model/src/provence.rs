@@ -1,11 +1,13 @@
-//! The OpenProvence reranker–pruner: ModernBERT sequence classifier + token pruning head.
+//! The OpenProvence reranker–pruner: a backbone sequence classifier + token pruning head.
 
 use burn::module::ParamId;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use crate::config::{ConfigError, OpenProvenceConfig};
+use crate::backbone::{Backbone, RankingModel};
+use crate::bert::BertForSequenceClassification;
+use crate::config::{BackboneConfig, ConfigError, OpenProvenceConfig};
 use crate::modernbert::{ModernBertForSequenceClassification, project};
 use crate::ops::{ModelBackend, to_dtype};
 use crate::packing::PackedAttention;
@@ -47,9 +49,10 @@ pub struct OpenProvenceOutput<B: Backend> {
     pub ranking_logits: Tensor<B, 2>,
     /// Pruning logits [P, L, 2].
     pub pruning_logits: Tensor<B, 3>,
-    /// Last encoder layer before `final_norm` (what the pruning head reads) [P, L, H].
+    /// What the pruning head reads [P, L, H] (ModernBERT: the last layer before `final_norm`;
+    /// BERT-like: `last_hidden_state`).
     pub hidden_state: Tensor<B, 3>,
-    /// `final_norm` output (what the ranking head pools) [P, L, H].
+    /// `last_hidden_state` [P, L, H] (ModernBERT: after `final_norm`).
     pub last_hidden_state: Tensor<B, 3>,
 }
 
@@ -59,8 +62,8 @@ pub struct OpenProvenceOutput<B: Backend> {
 /// `pruning_head.classifier.*` (see [`OpenProvenceModel::named_param_ids`]).
 #[derive(Module, Debug)]
 pub struct OpenProvenceModel<B: Backend> {
-    /// `ranking_model` (ModernBertForSequenceClassification).
-    pub ranking_model: ModernBertForSequenceClassification<B>,
+    /// `ranking_model`: the backbone with its classification head.
+    pub ranking_model: RankingModel<B>,
     /// `pruning_head`.
     pub pruning_head: PruningHead<B>,
     /// Configuration written back on save.
@@ -74,10 +77,15 @@ impl<B: Backend> OpenProvenceModel<B> {
         check_pruning_dropout(config.pruning_dropout)?;
         let mut bb = config.base_model_config.clone();
         bb.set_num_labels(config.num_labels);
-        let ranking_model = ModernBertForSequenceClassification::new(&bb, device)?;
+        let ranking_model = match &bb {
+            BackboneConfig::ModernBert(c) => {
+                RankingModel::ModernBert(ModernBertForSequenceClassification::new(c, device)?)
+            }
+            BackboneConfig::Bert(c) => RankingModel::Bert(BertForSequenceClassification::new(c, device)?),
+        };
         let pruning_head = PruningHead {
             dropout: DropoutConfig::new(config.pruning_dropout).init(),
-            classifier: LinearConfig::new(bb.hidden_size, 2)
+            classifier: LinearConfig::new(bb.hidden_size(), 2)
                 .with_initializer(burn::nn::Initializer::Zeros)
                 .init(device),
         };
@@ -91,9 +99,10 @@ impl<B: Backend> OpenProvenceModel<B> {
         })
     }
 
-    /// A randomly initialised model (transformers' ModernBERT `_init_weights`: truncated normals
-    /// with std `initializer_range`, `/sqrt(2·L)` for output projections, `H^-0.5` for the
-    /// classifier; norms 1, biases 0; pruning head N(0, 0.02)). Seed with `B::seed(&device, s)`.
+    /// A randomly initialised model, as the backbone's transformers class initialises it
+    /// (ModernBERT: truncated normals with std `initializer_range`, `/sqrt(2·L)` for output
+    /// projections, `H^-0.5` for the classifier; BERT-like: normals, `padding_idx` rows zero;
+    /// norms 1, biases 0; pruning head N(0, 0.02)). Seed with `B::seed(&device, s)`.
     pub fn from_scratch(config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
         let mut model = Self::empty(config, device)?;
         let cfg = model.config.base_model_config.clone();
@@ -116,10 +125,10 @@ impl<B: Backend> OpenProvenceModel<B> {
         collector.names
     }
 
-    /// The same model computing attention and the MLPs in `dtype` (see
-    /// [`crate::ModernBertModel::set_compute_dtype`]); parameters stay as they are.
+    /// The same model computing attention and the feed-forward blocks in `dtype` (see
+    /// [`Backbone::set_compute_dtype`]); parameters stay as they are.
     pub fn with_compute_dtype(mut self, dtype: burn::tensor::FloatDType) -> Self {
-        self.ranking_model.model.set_compute_dtype(dtype);
+        self.ranking_model.set_compute_dtype(dtype);
         self
     }
 
@@ -128,18 +137,18 @@ impl<B: Backend> OpenProvenceModel<B> {
     /// gives zero hidden states (so pruning logits equal the head's bias), the padded one gives
     /// ordinary values, as transformers' flash-attention and eager paths do.
     pub fn with_attention(mut self, layout: AttentionLayout) -> Self {
-        self.ranking_model.model.set_attention(layout);
+        self.ranking_model.set_attention(layout);
         self
     }
 
     /// The layout set by [`Self::with_attention`].
     pub fn attention(&self) -> AttentionLayout {
-        self.ranking_model.model.attention()
+        self.ranking_model.attention()
     }
 
     /// The same model computing packed attention with `kernel` instead of the backend's choice.
     pub fn with_packed_attention(mut self, kernel: PackedAttention) -> Self {
-        self.ranking_model.model.set_packed_attention(kernel);
+        self.ranking_model.set_packed_attention(kernel);
         self
     }
 
@@ -150,15 +159,29 @@ impl<B: Backend> OpenProvenceModel<B> {
     where
         B: ModelBackend,
     {
-        let out = self.ranking_model.forward(input_ids, attention_mask);
-        let compute = self.ranking_model.model.compute_dtype();
-        let hidden = to_dtype(out.encoder.hidden_state.clone(), compute);
+        self.forward_with_token_types(input_ids, attention_mask, None)
+    }
+
+    /// [`Self::forward`] with `token_type_ids` [P, L] for backbones that read them (BERT); upstream
+    /// trains without them (zeros) and passes the tokenizer's in `process()`.
+    pub fn forward_with_token_types(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        token_type_ids: Option<Tensor<B, 2, Int>>,
+    ) -> OpenProvenceOutput<B>
+    where
+        B: ModelBackend,
+    {
+        let out = self.ranking_model.forward(input_ids, attention_mask, token_type_ids);
+        let compute = self.ranking_model.compute_dtype();
+        let hidden = to_dtype(out.pruning_hidden.clone(), compute);
         let pruning_logits = to_dtype(self.pruning_head.forward(hidden), DType::F32);
         OpenProvenceOutput {
             ranking_logits: out.logits,
             pruning_logits,
-            hidden_state: out.encoder.hidden_state,
-            last_hidden_state: out.encoder.last_hidden_state,
+            hidden_state: out.pruning_hidden,
+            last_hidden_state: out.last_hidden_state,
         }
     }
 }

@@ -18,7 +18,7 @@ use provence_datasets::{
     Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, PyRandom, Row, TokenizerError,
 };
 use provence_losses::{LossError, LossWeights, provence_loss};
-use provence_model::{LoadError, ModelBackend, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, SaveError};
+use provence_model::{BackboneConfig, LoadError, ModelBackend, OpenProvenceConfig, OpenProvenceModel, SaveError};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -370,7 +370,7 @@ pub(crate) fn build_model<B: Backend>(
 ) -> Result<OpenProvenceModel<B>, TrainError> {
     let m = &config.model_args;
     let mut model = if m.from_scratch {
-        let mut backbone = ModernBertConfig::from_file(&dir.join(layout::MODEL_CONFIG))?;
+        let mut backbone = BackboneConfig::from_file(&dir.join(layout::MODEL_CONFIG))?;
         if let Some(n) = m.num_labels {
             backbone.set_num_labels(n);
         }
@@ -391,6 +391,7 @@ pub(crate) fn build_model<B: Backend>(
         model
     };
     model.config.max_length = m.max_length;
+    model.config.check_max_length()?;
     if model.config.base_model_name_or_path.is_none() {
         model.config.base_model_name_or_path = Some(m.model_name_or_path.clone());
     }

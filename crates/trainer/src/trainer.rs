@@ -273,7 +273,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
                          the rest of the run uses {recipe} (batches and the exported config)"
                     );
                 }
-                with_max_length(model, recipe)
+                with_max_length(model, recipe)?
             }
             None => build_model(config, model_dir, device)?,
         };
@@ -516,7 +516,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
                 self.state.best_metric
             );
             let best_model = OpenProvenceModel::load(&best, &self.device)?;
-            model = with_max_length(best_model, m.max_length);
+            model = with_max_length(best_model, m.max_length)?;
             if t.save_total_limit == Some(1) {
                 keep_only_best(&self.run_dir, &best).map_err(io_at(&self.run_dir))?;
             }
@@ -606,9 +606,13 @@ pub fn accumulation_window(index: usize, ga: usize, micro_batches: usize) -> std
 
 /// `model` with the recipe's `max_length` in its config (a checkpoint's may differ when a
 /// resumed recipe changed it).
-fn with_max_length<B: Backend>(mut model: OpenProvenceModel<B>, max_length: usize) -> OpenProvenceModel<B> {
+fn with_max_length<B: Backend>(
+    mut model: OpenProvenceModel<B>,
+    max_length: usize,
+) -> Result<OpenProvenceModel<B>, TrainError> {
     model.config.max_length = max_length;
-    model
+    model.config.check_max_length()?;
+    Ok(model)
 }
 
 /// The trainer state saved in checkpoint `dir`, with this run's step budget; its cadence wins

@@ -1,5 +1,5 @@
 //! Our recipes under `configs/` (the six upstream recipes with their values unchanged, and the
-//! demo) load and validate with no unknown key, and carry upstream's values.
+//! demos) load and validate with no unknown key, and carry upstream's values.
 
 use provence_config::{Optimizer, Origin, SchedulerType, TrainConfig};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ fn every_recipe_loads_and_validates() {
     assert_eq!(
         names,
         [
+            "demo-bert.yaml",
             "demo.yaml",
             "open-provence-reranker-large-v1.yaml",
             "open-provence-reranker-v1-gte-modernbert-base.yaml",

@@ -201,6 +201,9 @@ pub fn fragmentize(
 pub struct Block {
     /// Token ids of the whole sequence.
     pub input_ids: Vec<u32>,
+    /// Token types of the whole sequence (read by backbones with token types, e.g. BERT), as
+    /// the tokenizer's `create_token_type_ids_from_sequences` gives them (see [`PairTypes`]).
+    pub token_type_ids: Vec<u32>,
     /// Per fragment in the block: (index into [`Fragmented::fragments`], `[start, end)` in
     /// `input_ids`); empty when the block has no context token.
     pub ranges: Vec<(usize, usize, usize)>,
@@ -223,6 +226,32 @@ pub struct Layout {
     pub suffix: Vec<u32>,
     /// Whether `suffix` is also appended when the context is empty (builder layouts).
     pub suffix_without_context: bool,
+    /// The token types of the pair.
+    pub types: PairTypes,
+}
+
+/// Token types of a block, as upstream's `process()` takes them from the tokenizer's
+/// `create_token_type_ids_from_sequences(query, context)`, padded with its last value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairTypes {
+    /// The pair post-processor's types: one per special token of `prefix`, `middle` and
+    /// `suffix`, and one for every query and every context token (BERT: 0 up to the first
+    /// `[SEP]`, 1 after; RoBERTa/XLM-R: all 0).
+    Template {
+        /// Types of `prefix`.
+        prefix: Vec<u32>,
+        /// Type of every query token.
+        query: u32,
+        /// Types of `middle`.
+        middle: Vec<u32>,
+        /// Type of every context token.
+        context: u32,
+        /// Types of `suffix`.
+        suffix: Vec<u32>,
+    },
+    /// transformers' base class: `[0] · len(query) + [1] · len(context)`, padded with its last
+    /// value, so the specials shift the boundary (the first `len(query)` positions are 0).
+    Shifted,
 }
 
 impl Layout {
@@ -233,6 +262,7 @@ impl Layout {
             middle: vec![sep],
             suffix: vec![sep],
             suffix_without_context: false,
+            types: PairTypes::Shifted,
         }
     }
 
@@ -268,6 +298,38 @@ impl Layout {
     }
 
     /// The sequence of one block.
+    /// The token types of [`Self::sequence`]`(query, context)`.
+    fn token_types(&self, query_len: usize, context_len: usize) -> Vec<u32> {
+        let with_suffix = context_len > 0 || self.suffix_without_context;
+        match &self.types {
+            PairTypes::Template {
+                prefix,
+                query,
+                middle,
+                context,
+                suffix,
+            } => {
+                let mut types = prefix.clone();
+                types.extend(std::iter::repeat_n(*query, query_len));
+                types.extend_from_slice(middle);
+                types.extend(std::iter::repeat_n(*context, context_len));
+                if with_suffix {
+                    types.extend_from_slice(suffix);
+                }
+                types
+            }
+            PairTypes::Shifted => {
+                let len = self.prefix.len()
+                    + query_len
+                    + self.middle.len()
+                    + context_len
+                    + if with_suffix { self.suffix.len() } else { 0 };
+                let last = if context_len > 0 { 1 } else { 0 };
+                (0..len).map(|i| if i < query_len { 0 } else { last }).collect()
+            }
+        }
+    }
+
     fn sequence(&self, query: &[u32], context: &[u32]) -> Vec<u32> {
         let mut ids = self.prefix.clone();
         ids.extend_from_slice(query);
@@ -304,7 +366,7 @@ fn pair_template(tokenizer: &tokenizers::Tokenizer) -> Result<Layout, PruneError
     let built = tokenizer
         .post_process(encoding(&QUERY, 0), Some(encoding(&[CONTEXT], 1)), true)
         .map_err(|e| failed(e.to_string()))?;
-    let ids = built.get_ids();
+    let (ids, types) = (built.get_ids(), built.get_type_ids());
     let find = |id: u32| ids.iter().position(|&t| t == id);
     let (Some(q), Some(c)) = (find(QUERY[0]), find(CONTEXT)) else {
         return Err(failed("the post-processor dropped the query or the context".to_owned()));
@@ -312,11 +374,19 @@ fn pair_template(tokenizer: &tokenizers::Tokenizer) -> Result<Layout, PruneError
     if c < q + QUERY.len() || ids.get(q + 1) != Some(&QUERY[1]) {
         return Err(failed("the post-processor reorders the pair".to_owned()));
     }
+    let type_at = |i: usize| types.get(i).copied().unwrap_or(0);
     Ok(Layout {
         prefix: ids[..q].to_vec(),
         middle: ids[q + QUERY.len()..c].to_vec(),
         suffix: ids[c + 1..].to_vec(),
         suffix_without_context: true,
+        types: PairTypes::Template {
+            prefix: (0..q).map(type_at).collect(),
+            query: type_at(q),
+            middle: (q + QUERY.len()..c).map(type_at).collect(),
+            context: type_at(c),
+            suffix: (c + 1..ids.len()).map(type_at).collect(),
+        },
     })
 }
 
@@ -384,6 +454,7 @@ pub fn build_blocks(query: &[u32], fragments: &[Fragment], max_length: usize, la
             };
             Block {
                 input_ids: layout.sequence(query, &context),
+                token_type_ids: layout.token_types(query.len(), context.len()),
                 ranges,
             }
         })

@@ -108,10 +108,10 @@ fn assert_close(case: &str, field: &str, got: &Value, want: &Value) {
     }
 }
 
-#[test]
-fn process_matches_upstream_on_every_fixture_case() {
-    let pruner = Pruner::<Flex>::load(&Path::new(FIXTURES).join("model"), Default::default()).unwrap();
-    let text = std::fs::read_to_string(Path::new(FIXTURES).join("cases.json")).unwrap();
+/// Every case of the fixture directory `dir` (`model/` and `cases.json`) against upstream.
+fn check_fixture(dir: &Path) {
+    let pruner = Pruner::<Flex>::load(&dir.join("model"), Default::default()).unwrap();
+    let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
     let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
     let pairs: usize = cases.iter().map(|c| pair_count(&c["question"], &c["context"])).sum();
     assert!(pairs >= 40, "only {pairs} (question, document) pairs in the fixtures");
@@ -125,4 +125,21 @@ fn process_matches_upstream_on_every_fixture_case() {
             assert_close(name, field, &out[field.as_str()], want);
         }
     }
+}
+
+#[test]
+fn process_matches_upstream_on_every_fixture_case() {
+    check_fixture(Path::new(FIXTURES));
+}
+
+/// BERT: `[CLS] q [SEP] c [SEP]` with token types 0 then 1, as upstream passes them.
+#[test]
+fn process_matches_upstream_with_a_bert_backbone() {
+    check_fixture(&Path::new(FIXTURES).with_file_name("process_bert"));
+}
+
+/// XLM-R: `<s> q </s></s> c </s>`, positions from `pad_token_id + 1`.
+#[test]
+fn process_matches_upstream_with_an_xlm_roberta_backbone() {
+    check_fixture(&Path::new(FIXTURES).with_file_name("process_xlmr"));
 }

@@ -3,7 +3,6 @@
 use crate::common;
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use common::*;
 use provence_model::OpenProvenceModel;
 
@@ -24,26 +23,27 @@ fn gradients_match_pytorch() {
     let mask = int2::<CpuAd>(&exp["attention_mask"], &device);
     let labels = int2::<CpuAd>(&exp["pruning_labels"], &device);
     let targets = float::<CpuAd, 1>(&exp["targets"], &device);
-    let [p, l] = labels.dims();
 
     let out = model.forward(ids, mask);
-    let z = out.ranking_logits.narrow(1, 0, 1).reshape([p]);
-    let ranking = (z - targets).powi_scalar(2).mean();
-    let valid = labels.clone().not_equal_elem(-100);
-    let safe = labels.mask_fill(valid.clone().bool_not(), 0);
-    let logp = log_softmax(out.pruning_logits, 2);
-    let picked = logp.gather(2, safe.reshape([p, l, 1])).reshape([p, l]);
-    let valid_f = valid.float();
-    let pruning = (picked * valid_f.clone()).sum().neg() / valid_f.sum();
-    let loss = ranking.mul_scalar(0.05) + pruning;
+    let loss = reference_loss(out.ranking_logits, out.pruning_logits, targets, labels);
 
     let (_, loss_v) = values(loss.clone());
     let loss_ref = exp["loss"].f32[0];
     assert!((loss_v[0] - loss_ref).abs() <= 1e-5, "loss {} vs {loss_ref}", loss_v[0]);
 
     let grads = loss.backward();
-    let emb = &model.ranking_model.model.embeddings.tok_embeddings.weight;
-    let wqkv = &model.ranking_model.model.layers[1].attn.Wqkv.weight;
+    let emb = &model
+        .ranking_model
+        .as_modernbert()
+        .unwrap()
+        .model
+        .embeddings
+        .tok_embeddings
+        .weight;
+    let wqkv = &model.ranking_model.as_modernbert().unwrap().model.layers[1]
+        .attn
+        .Wqkv
+        .weight;
     let pruning_w = &model.pruning_head.classifier.weight;
     let checks = [
         (

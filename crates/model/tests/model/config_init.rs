@@ -107,7 +107,7 @@ fn param(model: &OpenProvenceModel<Cpu>, name: &str) -> Vec<f32> {
             found = Some(v);
         }
     };
-    let m = &model.ranking_model;
+    let m = model.ranking_model.as_modernbert().unwrap();
     for (p, t) in [
         (
             m.model.embeddings.tok_embeddings.weight.id,

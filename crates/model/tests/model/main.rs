@@ -4,6 +4,7 @@
 
 mod attention;
 mod backward;
+mod bert;
 mod checkpoints;
 mod common;
 mod config_init;

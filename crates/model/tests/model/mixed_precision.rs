@@ -91,7 +91,10 @@ fn gradients_stay_f32() {
             int2::<CpuAd>(&exp["attention_mask"], &device),
         );
         let grads = (out.ranking_logits.sum() + out.pruning_logits.powi_scalar(2).mean()).backward();
-        let wqkv = &model.ranking_model.model.layers[1].attn.Wqkv.weight;
+        let wqkv = &model.ranking_model.as_modernbert().unwrap().model.layers[1]
+            .attn
+            .Wqkv
+            .weight;
         wqkv.val().grad(&grads).unwrap()
     };
     let (full, mixed) = (run(FloatDType::F32), run(FloatDType::BF16));

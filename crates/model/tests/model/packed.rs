@@ -309,7 +309,7 @@ fn attention_dropout_while_training_packed_equals_padded() {
     let _rng = rng_lock();
     let device = Default::default();
     let mut model = long_model_with::<CpuAd>(&device, 0.1);
-    for layer in &mut model.ranking_model.model.layers {
+    for layer in &mut model.ranking_model.as_modernbert_mut().unwrap().model.layers {
         layer.attn.out_drop = burn::nn::DropoutConfig::new(0.0).init();
     }
     let inputs = Inputs::rows(&LONG_ROWS, 50);

@@ -2,6 +2,7 @@
 //! per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap fixtures and known-good values.
 
+mod backbones;
 mod common;
 mod loss_curve_parity;
 mod optim_clip_params;

@@ -120,3 +120,23 @@ pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
     RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// The fixtures' loss, written out independently of `provence-losses`:
+/// `0.05·MSE(ranking_logits[:,0], targets) + mean token CE over labels ≠ -100`.
+pub fn reference_loss(
+    ranking_logits: Tensor<CpuAd, 2>,
+    pruning_logits: Tensor<CpuAd, 3>,
+    targets: Tensor<CpuAd, 1>,
+    labels: Tensor<CpuAd, 2, Int>,
+) -> Tensor<CpuAd, 1> {
+    let [p, l] = labels.dims();
+    let z = ranking_logits.narrow(1, 0, 1).reshape([p]);
+    let ranking = (z - targets).powi_scalar(2).mean();
+    let valid = labels.clone().not_equal_elem(-100);
+    let safe = labels.mask_fill(valid.clone().bool_not(), 0);
+    let logp = burn::tensor::activation::log_softmax(pruning_logits, 2);
+    let picked = logp.gather(2, safe.reshape([p, l, 1])).reshape([p, l]);
+    let valid_f = valid.float();
+    let pruning = (picked * valid_f.clone()).sum().neg() / valid_f.sum();
+    ranking.mul_scalar(0.05) + pruning
+}
