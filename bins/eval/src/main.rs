@@ -8,6 +8,7 @@ use provence_eval::{
     check_threshold, default_device, error_line, evaluate_and_report, init_cpu_threads,
 };
 use provence_eval::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
+use provence_serve::{Limits, ServeConfig};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -34,6 +35,9 @@ enum Commands {
     Datasets(DatasetsArgs),
     /// Prune one context (or a JSONL file of them) with a trained model.
     Process(ProcessArgs),
+    /// HTTP service: TEI-compatible POST /rerank, POST /prune (process() over HTTP), GET /health,
+    /// /info, /metrics; concurrent requests share forward passes (docs/serving.md).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +113,43 @@ struct ProcessArgs {
     engine: EngineArgs,
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Model directory (ours or upstream's final_model/) or Hub model id.
+    #[arg(long)]
+    model: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0: any free port, logged at start).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Default pruning threshold in [0, 1] (requests may give their own; default: the model's
+    /// default_threshold, else 0.1).
+    #[arg(long, value_parser = threshold, allow_negative_numbers = true)]
+    threshold: Option<f64>,
+    /// Requests merged into one model call (1 turns dynamic batching off).
+    #[arg(long = "max-batch-requests", default_value_t = Limits::default().max_batch_requests)]
+    max_batch_requests: usize,
+    /// Milliseconds the batcher waits for more requests once it holds one (0: only what is queued).
+    #[arg(long = "batch-wait-ms", default_value_t = Limits::default().batch_wait.as_millis() as u64)]
+    batch_wait_ms: u64,
+    /// At most this many blocks per forward pass.
+    #[arg(long = "batch-size", default_value_t = Limits::default().max_batch_blocks)]
+    batch_size: usize,
+    /// Requests in flight at once (queued or being scored); more are answered 429.
+    #[arg(long = "max-concurrent-requests", default_value_t = Limits::default().max_concurrent_requests)]
+    max_concurrent_requests: usize,
+    /// Texts (documents) per request; more are answered 422.
+    #[arg(long = "max-client-batch-size", default_value_t = Limits::default().max_client_batch_size)]
+    max_client_batch_size: usize,
+    /// Bytes per request body; more are answered 413.
+    #[arg(long = "max-body-bytes", default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
 /// How the model runs (shared by the subcommands).
 #[derive(Debug, clap::Args)]
 struct EngineArgs {
@@ -137,6 +178,7 @@ fn run() -> Result<()> {
     match cli.command {
         Commands::Datasets(args) => datasets(args),
         Commands::Process(args) => process(args),
+        Commands::Serve(args) => serve(args),
     }
 }
 
@@ -231,6 +273,26 @@ fn process(args: ProcessArgs) -> Result<()> {
     };
     tracing::info!(requests = count, "done");
     Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let pruner = load_pruner(&args.model, &args.engine)?;
+    let config = ServeConfig {
+        host: args.host,
+        port: args.port,
+        threshold: args.threshold,
+        limits: Limits {
+            max_batch_tokens: args.engine.max_batch_tokens,
+            max_batch_requests: args.max_batch_requests,
+            max_batch_blocks: args.batch_size,
+            batch_wait: std::time::Duration::from_millis(args.batch_wait_ms),
+            max_concurrent_requests: args.max_concurrent_requests,
+            max_client_batch_size: args.max_client_batch_size,
+            max_body_bytes: args.max_body_bytes,
+        },
+        ..ServeConfig::new(args.model)
+    };
+    Ok(provence_serve::serve(pruner, &config)?)
 }
 
 fn main() -> ExitCode {

@@ -156,3 +156,73 @@ fn no_colour_codes_when_stderr_is_piped() {
     assert!(stderr.contains("CPU threads: 1"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+/// A tiny random model with the demo tokenizer.
+fn tiny_model() -> tempfile::TempDir {
+    use burn::prelude::Backend;
+    use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
+    let backbone = ModernBertConfig::from_json(serde_json::json!({
+        "vocab_size": 2000, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+        "num_attention_heads": 2, "num_labels": 1, "pad_token_id": 3, "cls_token_id": 1, "sep_token_id": 2,
+    }))
+    .unwrap();
+    burn::backend::Flex::seed(&Default::default(), 7);
+    let config = OpenProvenceConfig::new(backbone, 0.0);
+    let model = OpenProvenceModel::<burn::backend::Flex>::from_scratch(config, &Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    model.save_final_model(dir.path(), "test/tiny").unwrap();
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/model");
+    for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+        std::fs::copy(demo.join(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
+
+/// `serve` on port 0 logs its address, answers `/prune` and `/rerank`, and on SIGTERM drains
+/// and exits 0.
+#[cfg(unix)]
+#[test]
+fn serve_answers_http_and_exits_0_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let model = tiny_model();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_open_provence_eval"))
+        .args(["--threads", "1", "serve", "--port", "0", "--model"])
+        .arg(model.path())
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve exited before listening").unwrap();
+        if let Some(rest) = line.split("address=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep reading stderr so that the server never blocks on a full pipe.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let body = r#"{"question": "capital of Japan", "contexts": "Tokyo is the capital. Rain fell."}"#;
+    let mut reply = agent.post(&format!("http://{addr}/prune")).send(body).unwrap();
+    assert_eq!(reply.status(), 200);
+    let json: serde_json::Value = serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
+    assert!(json["pruned_context"].is_string(), "{json}");
+    let body = r#"{"query": "capital of Japan", "texts": ["Rain fell.", "Tokyo is the capital."]}"#;
+    let mut reply = agent.post(&format!("http://{addr}/rerank")).send(body).unwrap();
+    assert_eq!(reply.status(), 200);
+    let ranks: serde_json::Value = serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(ranks.as_array().unwrap().len(), 2, "{ranks}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let log = rest.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("shutdown signal received") && log.contains("stopped"),
+        "{log}"
+    );
+}

@@ -27,8 +27,8 @@ pub use provence_config::{DEFAULT_THRESHOLD, check_threshold, error_line};
 pub use provence_datasets::SourceResolver;
 pub use provence_model::{AttentionLayout, init_cpu_threads};
 pub use pruner::{
-    BlockOutput, DEFAULT_MAX_BATCH_TOKENS, Document, DocumentResult, InputShape, JsonlError, ProcessInput,
-    ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, Timing, Title, parse_request,
-    plan_batches, prepare, process_requests, read_requests, reorder,
+    BlockOutput, DEFAULT_MAX_BATCH_TOKENS, Document, DocumentResult, ForwardPass, InputShape, JsonlError, ProcessInput,
+    ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, Timing, Title,
+    parse_request, plan_batches, prepare, process_requests, read_requests, reorder,
 };
 pub use report::{EvalReport, ReportContext, evaluate_and_report, json_report, markdown};

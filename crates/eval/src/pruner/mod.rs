@@ -124,6 +124,60 @@ struct PreparedDocument {
     title_index: Option<usize>,
 }
 
+/// Every document of one request, prepared for the model.
+struct PreparedRequest {
+    shape: InputShape,
+    documents: Vec<Vec<PreparedDocument>>,
+}
+
+impl PreparedRequest {
+    /// The blocks of every document, in order.
+    fn blocks(&self) -> impl Iterator<Item = &Block> {
+        self.documents.iter().flatten().flat_map(|d| &d.blocks)
+    }
+
+    /// Sentence probabilities of every document from the next outputs of `outputs` (one per
+    /// block, in [`Self::blocks`] order).
+    fn aggregate(
+        self,
+        outputs: &mut impl Iterator<Item = BlockOutput>,
+        options: &ProcessOptions,
+    ) -> Vec<Vec<ScoredDocument>> {
+        self.documents
+            .into_iter()
+            .map(|docs| {
+                docs.into_iter()
+                    .map(|doc| {
+                        let block_outputs: Vec<BlockOutput> = outputs.by_ref().take(doc.blocks.len()).collect();
+                        aggregate(doc, &block_outputs, options)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// What one forward pass of [`Pruner::score_many`] held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardPass {
+    /// Blocks (sequences) in the pass.
+    pub blocks: usize,
+    /// Blocks times the longest block.
+    pub padded_tokens: usize,
+    /// Tokens of the blocks themselves.
+    pub real_tokens: usize,
+}
+
+/// The results of [`Pruner::score_many`]: one per request, in request order, and the forward
+/// passes they shared.
+#[derive(Debug)]
+pub struct ScoredMany {
+    /// Per request: its scores, or why it failed.
+    pub results: Vec<Result<ScoredBatch, PruneError>>,
+    /// The forward passes, in the order they ran.
+    pub passes: Vec<ForwardPass>,
+}
+
 impl<B: ModelBackend> Pruner<B> {
     /// Loads the model and the tokenizer files of `dir` (an upstream or our `final_model/`).
     pub fn load(dir: &Path, device: B::Device) -> Result<Self, PruneError> {
@@ -216,6 +270,80 @@ impl<B: ModelBackend> Pruner<B> {
     /// a threshold (see [`ScoredBatch::finish`]).
     pub fn score(&self, input: ProcessInput, options: &ProcessOptions) -> Result<ScoredBatch, PruneError> {
         let total = Instant::now();
+        let mut timing = Timing::default();
+        let start = Instant::now();
+        let prepared = self.prepare_request(input, options)?;
+        timing.preprocess_seconds = start.elapsed().as_secs_f64();
+
+        let all_blocks: Vec<&Block> = prepared.blocks().collect();
+        let budget = (options.batch_size, options.max_batch_tokens);
+        let (outputs, _) = self.forward_all(&all_blocks, budget, options.progress, &mut timing);
+        let start = Instant::now();
+        let shape = prepared.shape;
+        let documents = prepared.aggregate(&mut outputs.into_iter(), options);
+        timing.postprocess_seconds = start.elapsed().as_secs_f64();
+        timing.total_seconds = total.elapsed().as_secs_f64();
+        Ok(ScoredBatch {
+            shape,
+            documents,
+            timing,
+        })
+    }
+
+    /// Scores independent requests together (a server's dynamic batch): each request is prepared
+    /// with its own options, the blocks of all of them share length-sorted forward passes of at
+    /// most `max_blocks` blocks and `max_tokens` padded tokens ([`plan_batches`]), and each
+    /// request gets exactly its own [`ScoredBatch`], equal to what [`Pruner::score`] gives it
+    /// alone, or its own error, which leaves the others untouched. Each result's `timing` holds
+    /// its own preprocessing and aggregation and the shared forward time in proportion to its
+    /// blocks.
+    pub fn score_many(
+        &self,
+        requests: Vec<(ProcessInput, &ProcessOptions)>,
+        max_blocks: usize,
+        max_tokens: usize,
+    ) -> ScoredMany {
+        let mut prepared: Vec<Result<(PreparedRequest, f64), PruneError>> = Vec::with_capacity(requests.len());
+        let mut all_options = Vec::with_capacity(requests.len());
+        for (input, options) in requests {
+            let start = Instant::now();
+            let request = self.prepare_request(input, options);
+            prepared.push(request.map(|r| (r, start.elapsed().as_secs_f64())));
+            all_options.push(options);
+        }
+        let all_blocks: Vec<&Block> = prepared.iter().flatten().flat_map(|(r, _)| r.blocks()).collect();
+        let total_blocks = all_blocks.len().max(1) as f64;
+        let mut shared = Timing::default();
+        let (outputs, passes) = self.forward_all(&all_blocks, (max_blocks, max_tokens), false, &mut shared);
+        let mut outputs = outputs.into_iter();
+        let results = prepared
+            .into_iter()
+            .zip(all_options)
+            .map(|(request, options)| {
+                let (request, preprocess_seconds) = request?;
+                let share = request.blocks().count() as f64 / total_blocks;
+                let start = Instant::now();
+                let shape = request.shape;
+                let documents = request.aggregate(&mut outputs, options);
+                let mut timing = shared.scaled(share);
+                timing.preprocess_seconds = preprocess_seconds;
+                timing.postprocess_seconds = start.elapsed().as_secs_f64();
+                timing.total_seconds = preprocess_seconds
+                    + timing.assembly_seconds
+                    + timing.inference_seconds
+                    + timing.postprocess_seconds;
+                Ok(ScoredBatch {
+                    shape,
+                    documents,
+                    timing,
+                })
+            })
+            .collect();
+        ScoredMany { results, passes }
+    }
+
+    /// Titles, sentences, fragments and blocks of every document of one request.
+    fn prepare_request(&self, input: ProcessInput, options: &ProcessOptions) -> Result<PreparedRequest, PruneError> {
         let (shape, questions, documents) = input.into_parts()?;
         let titles = resolve_titles(&options.title, &documents, options.first_line_as_title)?;
         let default_splitter = LanguageSplitter::new(options.language);
@@ -225,9 +353,6 @@ impl<B: ModelBackend> Pruner<B> {
         };
         let max_length = self.model.config.max_length;
         let fragment_size = prepare::fragment_size(max_length, options.respect_sentence_boundaries);
-
-        let mut timing = Timing::default();
-        let start = Instant::now();
         let mut prepared: Vec<Vec<PreparedDocument>> = Vec::with_capacity(questions.len());
         for (qi, (question, docs)) in questions.iter().zip(documents).enumerate() {
             let query_tokens = prepare::bound_query(self.tokenizer.encode(question)?, max_length);
@@ -256,40 +381,33 @@ impl<B: ModelBackend> Pruner<B> {
             }
             prepared.push(per_query);
         }
-        timing.preprocess_seconds = start.elapsed().as_secs_f64();
-
-        let all_blocks: Vec<&Block> = prepared.iter().flatten().flat_map(|d| &d.blocks).collect();
-        let outputs = self.forward_all(&all_blocks, options, &mut timing);
-        let start = Instant::now();
-        let mut outputs = outputs.into_iter();
-        let documents = prepared
-            .into_iter()
-            .map(|docs| {
-                docs.into_iter()
-                    .map(|doc| {
-                        let block_outputs: Vec<BlockOutput> = outputs.by_ref().take(doc.blocks.len()).collect();
-                        aggregate(doc, &block_outputs, options)
-                    })
-                    .collect()
-            })
-            .collect();
-        timing.postprocess_seconds = start.elapsed().as_secs_f64();
-        timing.total_seconds = total.elapsed().as_secs_f64();
-        Ok(ScoredBatch {
+        Ok(PreparedRequest {
             shape,
-            documents,
-            timing,
+            documents: prepared,
         })
     }
 
     /// Model outputs of every block, in input order, from forward batches planned by
-    /// [`plan_batches`].
-    fn forward_all(&self, blocks: &[&Block], options: &ProcessOptions, timing: &mut Timing) -> Vec<BlockOutput> {
+    /// [`plan_batches`] within `(max_blocks, max_tokens)`, and what each pass held.
+    fn forward_all(
+        &self,
+        blocks: &[&Block],
+        (max_blocks, max_tokens): (usize, usize),
+        progress: bool,
+        timing: &mut Timing,
+    ) -> (Vec<BlockOutput>, Vec<ForwardPass>) {
         let lengths: Vec<usize> = blocks.iter().map(|b| b.input_ids.len()).collect();
-        let batches = plan_batches(&lengths, options.batch_size, options.max_batch_tokens);
-        let bar = progress_bar(options.progress, batches.len(), blocks.len());
+        let batches = plan_batches(&lengths, max_blocks, max_tokens);
+        let bar = progress_bar(progress, batches.len(), blocks.len());
         let mut outputs: Vec<Option<BlockOutput>> = vec![None; blocks.len()];
+        let mut passes = Vec::with_capacity(batches.len());
         for batch in batches {
+            let longest = batch.iter().map(|&i| lengths[i]).max().unwrap_or(0);
+            passes.push(ForwardPass {
+                blocks: batch.len(),
+                padded_tokens: batch.len() * longest,
+                real_tokens: batch.iter().map(|&i| lengths[i]).sum(),
+            });
             let members: Vec<&Block> = batch.iter().map(|&i| blocks[i]).collect();
             for (i, output) in batch.into_iter().zip(self.forward_blocks(&members, timing)) {
                 outputs[i] = Some(output);
@@ -297,7 +415,7 @@ impl<B: ModelBackend> Pruner<B> {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        outputs.into_iter().flatten().collect()
+        (outputs.into_iter().flatten().collect(), passes)
     }
 
     /// One padded forward pass over `blocks`: sigmoid ranking score and per-token keep
@@ -308,21 +426,41 @@ impl<B: ModelBackend> Pruner<B> {
         let width = blocks.iter().map(|b| b.input_ids.len()).max().unwrap_or(0);
         let mut ids = vec![self.pad_id as i64; rows * width];
         let mut mask = vec![0i64; rows * width];
+        let mut types = vec![0i64; rows * width];
         for (r, block) in blocks.iter().enumerate() {
             for (c, &id) in block.input_ids.iter().enumerate() {
                 ids[r * width + c] = i64::from(id);
                 mask[r * width + c] = 1;
             }
+            for (c, &t) in block.token_type_ids.iter().enumerate() {
+                types[r * width + c] = i64::from(t);
+            }
         }
-        let input_ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [rows, width]), &self.device);
-        let attention_mask = Tensor::<B, 2, Int>::from_data(TensorData::new(mask, [rows, width]), &self.device);
+        let tensor =
+            |values: Vec<i64>| Tensor::<B, 2, Int>::from_data(TensorData::new(values, [rows, width]), &self.device);
+        let (input_ids, attention_mask) = (tensor(ids), tensor(mask));
+        let token_types = self
+            .model
+            .config
+            .base_model_config
+            .reads_token_types()
+            .then(|| tensor(types));
         timing.assembly_seconds += start.elapsed().as_secs_f64();
 
         let start = Instant::now();
-        let out = self.model.forward(input_ids, attention_mask);
-        let ranking = sigmoid(out.ranking_logits.narrow(1, 0, 1)).reshape([rows]);
+        let out = self
+            .model
+            .forward_with_token_types(input_ids, attention_mask, token_types);
+        let logits = out.ranking_logits.narrow(1, 0, 1);
+        let ranking = sigmoid(logits.clone()).reshape([rows]);
         let keep = softmax(out.pruning_logits, 2).narrow(2, 1, 1).reshape([rows, width]);
         let ranking: Vec<f32> = ranking.into_data().convert::<f32>().to_vec().unwrap_or_default();
+        let logits: Vec<f32> = logits
+            .reshape([rows])
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .unwrap_or_default();
         let keep: Vec<f32> = keep.into_data().convert::<f32>().to_vec().unwrap_or_default();
         timing.inference_seconds += start.elapsed().as_secs_f64();
         blocks
@@ -330,6 +468,7 @@ impl<B: ModelBackend> Pruner<B> {
             .enumerate()
             .map(|(r, block)| BlockOutput {
                 score: f64::from(ranking.get(r).copied().unwrap_or(0.0)),
+                logit: f64::from(logits.get(r).copied().unwrap_or(0.0)),
                 keep: keep
                     .get(r * width..r * width + block.input_ids.len())
                     .unwrap_or_default()
@@ -360,6 +499,8 @@ fn progress_bar(show: bool, batches: usize, blocks: usize) -> indicatif::Progres
 pub struct BlockOutput {
     /// Sigmoid of the first ranking logit.
     pub score: f64,
+    /// The first ranking logit itself.
+    pub logit: f64,
     /// Keep probability per sequence position.
     pub keep: Vec<f64>,
 }
@@ -402,10 +543,13 @@ fn aggregate(doc: PreparedDocument, blocks: &[BlockOutput], options: &ProcessOpt
         .zip(&counts)
         .map(|(&s, &c)| if c == 0 { 0.0 } else { (s / c as f64).clamp(0.0, 1.0) })
         .collect();
-    let block_score = if options.use_best_reranker_score {
-        blocks.iter().map(|b| b.score).reduce(f64::max)
+    let (block_score, block_logit) = if options.use_best_reranker_score {
+        (
+            blocks.iter().map(|b| b.score).reduce(f64::max),
+            blocks.iter().map(|b| b.logit).reduce(f64::max),
+        )
     } else {
-        blocks.first().map(|b| b.score)
+        (blocks.first().map(|b| b.score), blocks.first().map(|b| b.logit))
     };
     ScoredDocument {
         base_chars: doc.plan.base_text.chars().count(),
@@ -413,6 +557,7 @@ fn aggregate(doc: PreparedDocument, blocks: &[BlockOutput], options: &ProcessOpt
         n_prefix: doc.plan.n_prefix,
         sentence_probabilities,
         block_score,
+        block_logit,
         title_index: doc.title_index,
     }
 }
@@ -443,10 +588,12 @@ mod tests {
             blocks: vec![
                 Block {
                     input_ids: vec![0; 8],
+                    token_type_ids: vec![0; 8],
                     ranges: vec![(0, 3, 5), (1, 5, 7)],
                 },
                 Block {
                     input_ids: vec![0; 5],
+                    token_type_ids: vec![0; 5],
                     ranges: vec![(2, 3, 4)],
                 },
             ],
@@ -458,10 +605,12 @@ mod tests {
         vec![
             BlockOutput {
                 score: 0.2,
+                logit: -1.4,
                 keep: vec![0.0, 0.0, 0.0, 0.2, 0.4, 0.6, 1.0, 0.0],
             },
             BlockOutput {
                 score: 0.7,
+                logit: 0.85,
                 keep: vec![0.0, 0.0, 0.0, 0.1, 0.0],
             },
         ]
@@ -475,7 +624,7 @@ mod tests {
         // fragment means 0.8 and 0.1 weigh the same although they cover 2 and 1 tokens.
         assert!((p[1] - 0.45).abs() < 1e-12);
         assert_eq!(p[2], 0.0, "a sentence without fragments scores 0");
-        assert_eq!(doc.block_score, Some(0.7));
+        assert_eq!((doc.block_score, doc.block_logit), (Some(0.7), Some(0.85)));
         let first = ProcessOptions {
             use_best_reranker_score: false,
             ..ProcessOptions::default()

@@ -17,6 +17,8 @@ pub struct ScoredDocument {
     pub sentence_probabilities: Vec<f64>,
     /// Sigmoid ranking score (max over blocks, or the first block); `None` without blocks.
     pub block_score: Option<f64>,
+    /// The ranking logit `block_score` is the sigmoid of; `None` without blocks.
+    pub block_logit: Option<f64>,
     /// Code points of the compression base text.
     pub base_chars: usize,
     /// Sentence forced into the output by `always_select_title`.
@@ -216,6 +218,7 @@ mod tests {
             n_prefix,
             sentence_probabilities: probs.to_vec(),
             block_score: Some(0.73),
+            block_logit: Some(0.99),
             base_chars,
             title_index,
         }
