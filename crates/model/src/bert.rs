@@ -14,7 +14,7 @@ use burn::tensor::{DType, FloatDType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::{Activation, ConfigError, label_maps};
+use crate::config::{Activation, ConfigError, check_sizes, label_maps};
 use crate::encoder::{Sequences, embed};
 use crate::modernbert::project;
 use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
@@ -166,28 +166,17 @@ impl BertConfig {
                 format!("expected one of {:?}, found {:?}", Self::MODEL_TYPES, self.model_type),
             ));
         }
-        for (key, v) in [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("intermediate_size", self.intermediate_size),
-            ("max_position_embeddings", self.max_position_embeddings),
-            ("type_vocab_size", self.type_vocab_size),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::invalid(key, "must be positive"));
-            }
-        }
-        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
-            return Err(ConfigError::invalid(
-                "hidden_size",
-                format!(
-                    "{} is not a multiple of num_attention_heads {}",
-                    self.hidden_size, self.num_attention_heads
-                ),
-            ));
-        }
+        check_sizes(
+            &[
+                ("vocab_size", self.vocab_size),
+                ("num_hidden_layers", self.num_hidden_layers),
+                ("intermediate_size", self.intermediate_size),
+                ("max_position_embeddings", self.max_position_embeddings),
+                ("type_vocab_size", self.type_vocab_size),
+            ],
+            self.hidden_size,
+            self.num_attention_heads,
+        )?;
         if self.position_embedding_type != "absolute" {
             return Err(ConfigError::invalid(
                 "position_embedding_type",
@@ -559,9 +548,8 @@ impl<B: Backend> BertModel<B> {
         B: ModelBackend,
     {
         let device = input_ids.device();
-        let kernel = self.packed_attention.unwrap_or(B::PACKED_ATTENTION);
-        let dropout = B::ad_enabled(&device) && self.layers.iter().any(|l| l.attention_self.dropout.prob > 0.0);
-        let sequences = Sequences::packed(packing, kernel == PackedAttention::Repadded || dropout, &device);
+        let dropout = self.layers.iter().any(|l| l.attention_self.dropout.prob > 0.0);
+        let sequences = Sequences::for_stream(packing, self.packed_attention, dropout, &device);
         let pad = self.embeddings.padding_idx.map_or(0, |p| p as i64);
         let ids = packing.pack_ids(input_ids, pad);
         let types = packing.pack_ids(token_type_ids, 0);

@@ -284,27 +284,16 @@ impl ModernBertConfig {
                 format!("expected \"modernbert\", found {t:?}"),
             ));
         }
-        for (key, v) in [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("intermediate_size", self.intermediate_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("global_attn_every_n_layers", self.global_attn_every_n_layers),
-        ] {
-            if v == 0 {
-                return Err(ConfigError::invalid(key, "must be positive"));
-            }
-        }
-        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
-            return Err(ConfigError::invalid(
-                "hidden_size",
-                format!(
-                    "{} is not a multiple of num_attention_heads {}",
-                    self.hidden_size, self.num_attention_heads
-                ),
-            ));
-        }
+        check_sizes(
+            &[
+                ("vocab_size", self.vocab_size),
+                ("intermediate_size", self.intermediate_size),
+                ("num_hidden_layers", self.num_hidden_layers),
+                ("global_attn_every_n_layers", self.global_attn_every_n_layers),
+            ],
+            self.hidden_size,
+            self.num_attention_heads,
+        )?;
         if !self.head_dim().is_multiple_of(2) {
             return Err(ConfigError::invalid(
                 "num_attention_heads",
@@ -765,6 +754,31 @@ fn max_length_of(path: &Path, value: &Value, base_model_config: &BackboneConfig)
         );
     }
     Ok(max_length.min(limit))
+}
+
+/// The size checks every backbone config shares: each of `sizes` positive, `hidden_size` a
+/// positive multiple of a positive `num_attention_heads`.
+pub(crate) fn check_sizes(
+    sizes: &[(&str, usize)],
+    hidden_size: usize,
+    num_attention_heads: usize,
+) -> Result<(), ConfigError> {
+    let shape = [
+        ("hidden_size", hidden_size),
+        ("num_attention_heads", num_attention_heads),
+    ];
+    for &(key, v) in sizes.iter().chain(&shape) {
+        if v == 0 {
+            return Err(ConfigError::invalid(key, "must be positive"));
+        }
+    }
+    if !hidden_size.is_multiple_of(num_attention_heads) {
+        return Err(ConfigError::invalid(
+            "hidden_size",
+            format!("{hidden_size} is not a multiple of num_attention_heads {num_attention_heads}"),
+        ));
+    }
+    Ok(())
 }
 
 /// transformers' default label maps for `n` labels: `id2label` (`{"0": "LABEL_0", ...}`) and

@@ -8,7 +8,7 @@ use burn::nn::{Dropout, Embedding};
 use burn::prelude::*;
 
 use crate::ops::{AttentionSpec, ModelBackend, attention_with_dropout};
-use crate::packing::{Packing, index_tensor};
+use crate::packing::{PackedAttention, Packing, index_tensor};
 
 /// How the tokens of one forward pass are laid out; prepared once, read by every layer.
 pub(crate) enum Sequences<B: Backend> {
@@ -78,8 +78,25 @@ impl<B: Backend> Repadded<B> {
 }
 
 impl<B: Backend> Sequences<B> {
+    /// An encoder's packed stream: attention runs as `kernel` says (else as the backend
+    /// prefers), and on a padded copy whenever attention dropout is on while training (only the
+    /// padded formulation has it).
+    pub(crate) fn for_stream(
+        packing: &Packing,
+        kernel: Option<PackedAttention>,
+        attention_dropout: bool,
+        device: &B::Device,
+    ) -> Self
+    where
+        B: ModelBackend,
+    {
+        let kernel = kernel.unwrap_or(B::PACKED_ATTENTION);
+        let dropout = attention_dropout && B::ad_enabled(device);
+        Self::packed(packing, kernel == PackedAttention::Repadded || dropout, device)
+    }
+
     /// A packed stream: attention per sequence, or on a padded copy when `repad`.
-    pub(crate) fn packed(packing: &Packing, repad: bool, device: &B::Device) -> Self {
+    fn packed(packing: &Packing, repad: bool, device: &B::Device) -> Self {
         Self::Packed {
             cu_seqlens: packing.offsets().into(),
             repadded: repad.then(|| Repadded::new(packing, device)),

@@ -421,9 +421,8 @@ impl<B: Backend> ModernBertModel<B> {
         B: ModelBackend,
     {
         let device = input_ids.device();
-        let kernel = self.packed_attention.unwrap_or(B::PACKED_ATTENTION);
-        let dropout = B::ad_enabled(&device) && self.layers.iter().any(|l| l.attn.attention_dropout.prob > 0.0);
-        let sequences = Sequences::packed(packing, kernel == PackedAttention::Repadded || dropout, &device);
+        let dropout = self.layers.iter().any(|l| l.attn.attention_dropout.prob > 0.0);
+        let sequences = Sequences::for_stream(packing, self.packed_attention, dropout, &device);
         let ids = packing.pack_ids(input_ids, self.embeddings.pad_id());
         let x = self.encode(ids, &packing.positions(), &sequences);
         ModernBertOutput {
