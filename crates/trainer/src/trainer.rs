@@ -180,14 +180,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let (m, t) = (&config.model_args, &config.training_args);
         // A local directory, or a Hub model id fetched into (or read from) the shared HF cache.
         let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env())?;
-        let tokenizer = PretrainedTokenizer::from_pretrained(&model_dir)?;
-        let collator = Arc::new(Collator::new(
-            &tokenizer,
-            CollatorConfig {
-                max_length: m.max_length,
-                label_alignment: config.data_args.label_alignment,
-            },
-        )?);
+        let collator = collator(config, &model_dir)?;
         let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
         let model = Self::model(config, &model_dir, resume.as_deref(), device, precision)?;
         let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
@@ -202,14 +195,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
                 optimizer.load_state(&dir.join(layout::OPTIMIZER_STATE), device)?;
                 restored_state(dir, plan)?
             }
-            None => TrainerState::new(
-                plan.eval_steps as u64,
-                plan.logging_steps as u64,
-                plan.save_steps as u64,
-                plan.max_steps as u64,
-                plan.epochs as u64,
-                t.per_device_train_batch_size as u64,
-            ),
+            None => fresh_state(plan, t.per_device_train_batch_size),
         };
         // A resumed run's JSONL log restarts from the checkpoint's history, so that the steps
         // re-run after it are not logged twice.
@@ -613,6 +599,31 @@ fn with_max_length<B: Backend>(
     model.config.max_length = max_length;
     model.config.check_max_length()?;
     Ok(model)
+}
+
+/// The collator of the recipe, with the tokenizer of `model_dir`.
+fn collator(config: &TrainConfig, model_dir: &Path) -> Result<Arc<Collator>, TrainError> {
+    let tokenizer = PretrainedTokenizer::from_pretrained(model_dir)?;
+    let collator = Collator::new(
+        &tokenizer,
+        CollatorConfig {
+            max_length: config.model_args.max_length,
+            label_alignment: config.data_args.label_alignment,
+        },
+    )?;
+    Ok(Arc::new(collator))
+}
+
+/// The trainer state of a fresh run: the plan's cadence and budget, no history.
+fn fresh_state(plan: &StepPlan, batch_size: usize) -> TrainerState {
+    TrainerState::new(
+        plan.eval_steps as u64,
+        plan.logging_steps as u64,
+        plan.save_steps as u64,
+        plan.max_steps as u64,
+        plan.epochs as u64,
+        batch_size as u64,
+    )
 }
 
 /// The trainer state saved in checkpoint `dir`, with this run's step budget; its cadence wins

@@ -72,6 +72,23 @@ pub struct SplitData {
 /// How many dropped rows are described individually in a [`SplitData`].
 const MAX_SKIPPED_EXAMPLES: usize = 5;
 
+impl SplitData {
+    /// A row that failed its checks: the error under [`BadRowPolicy::Fail`], else counted and
+    /// (the first few) described.
+    fn bad_row(&mut self, error: DatasetError, policy: BadRowPolicy) -> Result<(), DatasetError> {
+        match policy {
+            BadRowPolicy::Fail => Err(error),
+            BadRowPolicy::Skip => {
+                self.skipped += 1;
+                if self.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
+                    self.skipped_examples.push(error.to_string());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Finds dataset files locally or on the Hub and reads splits.
 #[derive(Debug)]
 pub struct SourceResolver {
@@ -134,6 +151,20 @@ impl SourceResolver {
         Ok(ResolvedDataset { label, splits })
     }
 
+    /// Where `file` is on disk (a Hub file is fetched into the cache first).
+    fn local_path(&self, file: &DataFile) -> Result<PathBuf, DatasetError> {
+        match file {
+            DataFile::Parquet(p) | DataFile::Arrow(p) => Ok(p.clone()),
+            DataFile::Hub { repo, file } => {
+                let hub = self
+                    .hub
+                    .as_ref()
+                    .ok_or_else(|| DatasetError::HubDisabled { dataset: repo.clone() })?;
+                hub.fetch(repo, file)
+            }
+        }
+    }
+
     /// Reads and checks one split. Only this split's files are downloaded.
     pub fn load_split(
         &self,
@@ -155,27 +186,16 @@ impl SourceResolver {
         };
         let mut index = 0usize;
         for (n, file) in files.iter().enumerate() {
-            let (path, parquet) = match file {
-                DataFile::Parquet(p) => (p.clone(), true),
-                DataFile::Arrow(p) => (p.clone(), false),
-                DataFile::Hub { repo, file } => {
-                    let hub = self
-                        .hub
-                        .as_ref()
-                        .ok_or_else(|| DatasetError::HubDisabled { dataset: repo.clone() })?;
-                    (hub.fetch(repo, file)?, true)
-                }
-            };
+            let path = self.local_path(file)?;
             let ctx = files::ReadContext {
                 dataset: &dataset.label,
                 split,
                 teacher_column,
                 path: &path,
             };
-            let (columns, rows) = if parquet {
-                files::read_parquet(&ctx)?
-            } else {
-                files::read_arrow(&ctx)?
+            let (columns, rows) = match file {
+                DataFile::Arrow(_) => files::read_arrow(&ctx)?,
+                DataFile::Parquet(_) | DataFile::Hub { .. } => files::read_parquet(&ctx)?,
             };
             if n == 0 {
                 out.columns = columns;
@@ -195,15 +215,7 @@ impl SourceResolver {
                             id: bad.id,
                             problem: bad.problem,
                         };
-                        match policy {
-                            BadRowPolicy::Fail => return Err(error),
-                            BadRowPolicy::Skip => {
-                                out.skipped += 1;
-                                if out.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
-                                    out.skipped_examples.push(error.to_string());
-                                }
-                            }
-                        }
+                        out.bad_row(error, policy)?;
                     }
                 }
                 index += 1;
