@@ -35,6 +35,23 @@ struct Cli {
     /// CPU worker threads (default: one per core, or RAYON_NUM_THREADS).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Data-parallel training on these devices, e.g. `0,1,2,3` (CUDA ordinals; on CPU builds each
+    /// entry is one more CPU worker). Effective batch = per-device × accumulation × workers.
+    #[arg(long, value_delimiter = ',', value_name = "LIST", help_heading = "Data parallel")]
+    devices: Option<Vec<usize>>,
+    /// Machines in a multi-machine run (torchrun's --nnodes); each runs this command with its
+    /// own --node-rank.
+    #[arg(long, default_value_t = 1, value_name = "N", help_heading = "Data parallel")]
+    nnodes: usize,
+    /// This machine's index, 0..nnodes; node 0 hosts the orchestrator, logs and saves.
+    #[arg(long, default_value_t = 0, value_name = "R", help_heading = "Data parallel")]
+    node_rank: usize,
+    /// HOST:PORT of node 0 (the orchestrator listens on PORT, node R on PORT+1+R).
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Data parallel")]
+    master_addr: Option<String>,
+    /// Seconds a worker waits for the others (joining, each step) before the group stops.
+    #[arg(long, default_value_t = 1800, value_name = "SECS", help_heading = "Data parallel")]
+    dist_timeout: u64,
     /// Only run the recipe's eval_datasets evaluation on this model directory, then exit.
     #[arg(long, visible_alias = "only-eval-datasets-model", value_name = "PATH")]
     eval_datasets_model: Option<PathBuf>,
@@ -144,7 +161,22 @@ fn run() -> Result<()> {
     if t.bf16 && cli.precision == PrecisionArg::Auto && !provence_trainer::HAS_GPU {
         tracing::warn!("bf16 requested but this build has no GPU backend: training in f32 on the CPU");
     }
-    let outcome = provence_trainer::run_training::<provence_trainer::TrainBackend>(&setup, &device, precision)?;
+    let devices = provence_trainer::train_devices(cli.devices.as_deref().unwrap_or(&[0]));
+    let spec = provence_trainer::GroupSpec {
+        nnodes: cli.nnodes,
+        node_rank: cli.node_rank,
+        master_addr: cli.master_addr.clone(),
+        timeout: std::time::Duration::from_secs(cli.dist_timeout),
+    };
+    let outcome =
+        provence_trainer::train_data_parallel::<provence_trainer::TrainBackend>(&setup, &devices, &spec, precision)?;
+    let Some(outcome) = outcome else {
+        println!(
+            "Worker finished (node {} of {}); node 0 wrote the model.",
+            cli.node_rank, cli.nnodes
+        );
+        return Ok(());
+    };
     if let Some(markdown) = &outcome.eval_markdown {
         print_results(markdown);
     }

@@ -17,6 +17,9 @@ pub const TOKENIZER_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json"
 pub const TRAINER_STATE: &str = "trainer_state.json";
 /// The optimizer state of a checkpoint.
 pub const OPTIMIZER_STATE: &str = "optimizer.safetensors";
+/// How many micro-batches each optimizer step of a checkpoint's run consumed (accumulation ×
+/// data-parallel workers), which fixes where a resumed run continues in the data.
+pub const DATA_PARALLEL: &str = "data_parallel.json";
 /// The recipe saved with `final_model/`.
 pub const TRAINING_ARGS: &str = "training_args.json";
 /// The exported model of a run.

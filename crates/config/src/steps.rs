@@ -12,7 +12,8 @@ pub struct StepInputs {
     pub batch_size: usize,
     /// Micro-batches per optimizer step `GA`.
     pub gradient_accumulation_steps: usize,
-    /// Data-parallel devices (0 on the CPU counts as 1).
+    /// Data-parallel workers (0 counts as 1): each optimizer step consumes `GA · n_gpu`
+    /// micro-batches of the epoch.
     pub n_gpu: usize,
     /// Epochs (fractions allowed).
     pub num_train_epochs: f64,
@@ -39,7 +40,7 @@ pub struct StepPlan {
     pub save_steps: usize,
     /// Micro-batches per epoch (`ceil(N / B)`, the last may be short).
     pub micro_batches_per_epoch: usize,
-    /// Optimizer steps per epoch (the last window may be short).
+    /// Optimizer steps per epoch, each `GA · n_gpu` micro-batches (the last may be short).
     pub updates_per_epoch: usize,
     /// The optimizer-step budget that drives the scheduler and the stop condition.
     pub max_steps: usize,
@@ -65,7 +66,8 @@ impl StepPlan {
         let save_steps = inputs.yaml_save_steps.filter(|&s| s > 0).unwrap_or(eval_steps);
 
         let micro_batches_per_epoch = inputs.train_rows.div_ceil(b);
-        let updates_per_epoch = micro_batches_per_epoch.div_ceil(ga).max(1);
+        let workers = inputs.n_gpu.max(1);
+        let updates_per_epoch = micro_batches_per_epoch.div_ceil(ga.saturating_mul(workers)).max(1);
         let max_steps = if inputs.max_steps > 0 {
             inputs.max_steps as usize
         } else {

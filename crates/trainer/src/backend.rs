@@ -9,6 +9,18 @@ pub type TrainBackend = burn::backend::Autodiff<burn::backend::Flex>;
 #[cfg(feature = "cuda")]
 pub type TrainBackend = burn::backend::Autodiff<burn::backend::Cuda>;
 
+/// The devices of `--devices`: CUDA ordinals on GPU builds; on CPU builds each entry is one
+/// more CPU worker (threads of this process sharing the cores; for testing data parallelism).
+pub fn train_devices(ordinals: &[usize]) -> Vec<burn::tensor::Device<TrainBackend>> {
+    #[cfg(feature = "cuda")]
+    return ordinals
+        .iter()
+        .map(|&i| burn::backend::cuda::CudaDevice::new(i))
+        .collect();
+    #[cfg(not(feature = "cuda"))]
+    return ordinals.iter().map(|_| Default::default()).collect();
+}
+
 /// Whether this build trains on a GPU (bf16/fp16 recipes fall back to f32 when it does not).
 pub const HAS_GPU: bool = cfg!(feature = "cuda");
 

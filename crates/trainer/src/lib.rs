@@ -2,6 +2,7 @@
 
 mod backend;
 mod checkpoint_dir;
+mod distributed;
 mod logs;
 mod optim;
 mod prefetch;
@@ -12,8 +13,9 @@ mod tensorboard;
 mod train;
 mod trainer;
 
-pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend};
+pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend, train_devices};
 pub use checkpoint_dir::RunDirError;
+pub use distributed::{BurnCollective, Collective, GroupError, GroupSpec, Solo, train_data_parallel};
 pub use logs::{LogRecord, LogValue};
 pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable, ParamUpdate,

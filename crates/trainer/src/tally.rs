@@ -65,13 +65,13 @@ impl LossTally {
         }
     }
 
-    /// Adds one micro-batch: its total loss divided by its accumulation window, and its raw
-    /// ranking and pruning losses.
-    pub fn add(&mut self, window_share: f64, ranking: f64, pruning: f64) {
+    /// Adds one optimizer step: Σ over its `micro_batches` of their total loss divided by the
+    /// step's micro-batch count, and Σ of their raw ranking and pruning losses.
+    pub fn add_step(&mut self, window_share: f64, ranking: f64, pruning: f64, micro_batches: usize) {
         self.tr_loss += window_share;
         self.rank_sum += ranking;
         self.prune_sum += pruning;
-        self.comp_count += 1;
+        self.comp_count += micro_batches;
     }
 
     /// Closes the logging window at optimizer step `step`: its averages.
@@ -108,14 +108,13 @@ mod tests {
     #[test]
     fn windows_average_per_step_and_per_micro_batch() {
         let mut tally = LossTally::starting_at(0);
-        tally.add(0.5, 2.0, 1.0);
-        tally.add(0.25, 4.0, 3.0);
+        tally.add_step(0.75, 6.0, 4.0, 2);
         let w = tally.close_window(1);
         assert_eq!((w.loss, w.ranking, w.pruning), (0.75, 3.0, 2.0));
-        tally.add(1.0, 0.0, 0.0);
-        tally.add(1.0, 0.0, 0.0);
+        tally.add_step(1.0, 0.0, 0.0, 1);
+        tally.add_step(1.0, 0.0, 0.0, 1);
         assert_eq!(tally.close_window(3).loss, 1.0);
-        tally.add(0.5, 0.0, 0.0);
+        tally.add_step(0.5, 0.0, 0.0, 1);
         assert_eq!(tally.train_loss(4), (0.75 + 2.0 + 0.5) / 4.0);
     }
 }

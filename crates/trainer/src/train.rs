@@ -68,6 +68,9 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// The data-parallel group failed to form or stopped.
+    #[error(transparent)]
+    Group(#[from] crate::distributed::GroupError),
     /// The datasets produced no training rows.
     #[error("the datasets produced no training rows")]
     NoTrainingRows,
@@ -296,13 +299,12 @@ pub fn accumulate_micro_batch<B: AutodiffBackend + ModelBackend>(
 pub fn optimizer_step<B: AutodiffBackend>(
     model: OpenProvenceModel<B>,
     optimizer: &mut Optimizer<B::InnerBackend>,
-    accumulator: &mut GradientsAccumulator<OpenProvenceModel<B>>,
+    mut grads: GradientsParams,
     schedule: &LrSchedule,
     learning_rate: f64,
     max_grad_norm: f64,
     global_step: usize,
 ) -> (OpenProvenceModel<B>, f64, f64) {
-    let mut grads = accumulator.grads();
     let grad_norm = clip_grad_norm::<B, _>(&model, &mut grads, max_grad_norm);
     let lr = schedule.lr(learning_rate, global_step);
     (optimizer.step::<B, _>(lr, model, grads), grad_norm, lr)

@@ -22,6 +22,7 @@ use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
 
 use crate::backend::Precision;
 use crate::checkpoint_dir::{RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically};
+use crate::distributed::{Collective, GroupError, Solo, StepSums, broadcast_params, check_agreement, sync_step};
 use crate::logs::{LogRecord, LogValue, python_round};
 use crate::optim::{Optimizer, OptimizerKind, ParamTable};
 use crate::prefetch::Prefetcher;
@@ -81,16 +82,46 @@ pub fn run_training_with<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelB
     precision: Precision,
     listener: &mut dyn TrainListener,
 ) -> Result<TrainOutcome, TrainError> {
+    run_training_in_group::<B>(setup, device, precision, listener, &mut Solo)?
+        .ok_or_else(|| GroupError::Setup("a group of one returned no outcome".into()).into())
+}
+
+/// Serialises the set-up of the workers of one process: they share the backend's RNG, and each
+/// must draw the initial weights a single-process run draws.
+static SETUP_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`run_training_with`] as one worker of a data-parallel `group`: every worker trains on its
+/// share of each step's micro-batches; rank 0 alone writes the run directory, logs and evaluates,
+/// and alone returns an outcome.
+pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
+    setup: &RunSetup,
+    device: &B::Device,
+    precision: Precision,
+    listener: &mut dyn TrainListener,
+    group: &mut dyn Collective<B::InnerBackend>,
+) -> Result<Option<TrainOutcome>, TrainError> {
     let run_dir = setup.naming.output_dir.clone();
-    let _lock = RunLock::acquire(&run_dir, setup.resume.is_some())?;
-    tracing::info!("Output directory: {}", run_dir.display());
-    B::seed(device, setup.config.training_args.seed);
-    let data = TrainData::prepare(&setup.config)?;
-    let (mut trainer, mut model) = Trainer::<B>::setup(setup, data, run_dir, device, precision, listener)?;
+    let main = group.rank() == 0;
+    let _lock = main
+        .then(|| RunLock::acquire(&run_dir, setup.resume.is_some()))
+        .transpose()?;
+    if main {
+        tracing::info!("Output directory: {}", run_dir.display());
+    }
+    let data = TrainData::prepare(&setup.config, group.world_size(), main)?;
+    let (mut trainer, mut model) = {
+        let _turn = SETUP_TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        B::seed(device, setup.config.training_args.seed);
+        Trainer::<B>::setup(setup, data, run_dir, device, precision, listener, group)?
+    };
+    model = trainer.join_group(model)?;
     if setup.config.training_args.do_train {
         model = trainer.train(model)?;
     }
-    trainer.finish(model)
+    if !main {
+        return Ok(None);
+    }
+    trainer.finish(model).map(Some)
 }
 
 /// The prepared rows and the step arithmetic over them.
@@ -101,15 +132,13 @@ struct TrainData {
 }
 
 impl TrainData {
-    /// Reads, samples and mixes the recipe's datasets and plans the steps.
-    fn prepare(config: &TrainConfig) -> Result<Self, TrainError> {
+    /// Reads, samples and mixes the recipe's datasets and plans the steps of a group of
+    /// `world` workers (only the `main` one reports them).
+    fn prepare(config: &TrainConfig, world: usize, main: bool) -> Result<Self, TrainError> {
         let t = &config.training_args;
         let resolver = SourceResolver::from_env()?;
         let prepared = prepare_datasets(&dataset_specs(config), &data_options(config), t.seed as i64, &resolver)?;
         let (train_rows, eval_rows) = (prepared.train, prepared.eval.unwrap_or_default());
-        tracing::info!("Final dataset sizes:");
-        tracing::info!("  Train samples: {}", train_rows.len());
-        tracing::info!("  Validation samples: {}", eval_rows.len());
         if train_rows.is_empty() && t.do_train {
             return Err(TrainError::NoTrainingRows);
         }
@@ -117,14 +146,19 @@ impl TrainData {
             train_rows: train_rows.len(),
             batch_size: t.per_device_train_batch_size,
             gradient_accumulation_steps: t.gradient_accumulation_steps,
-            n_gpu: 0,
+            n_gpu: world,
             num_train_epochs: t.num_train_epochs,
             yaml_save_steps: t.save_steps,
             max_steps: t.max_steps,
             warmup_ratio: t.warmup_ratio,
             warmup_steps: t.warmup_steps,
         });
-        log_plan(&plan, train_rows.len(), config);
+        if main {
+            tracing::info!("Final dataset sizes:");
+            tracing::info!("  Train samples: {}", train_rows.len());
+            tracing::info!("  Validation samples: {}", eval_rows.len());
+            log_plan(&plan, train_rows.len(), config);
+        }
         Ok(Self {
             train_rows: Arc::new(train_rows),
             eval_rows,
@@ -155,19 +189,22 @@ struct Trainer<'a, B: AutodiffBackend> {
     state: TrainerState,
     cadence: Cadence,
     weights: LossWeights,
-    sinks: LogSinks,
+    /// Rank 0's console, JSONL, TensorBoard and progress bar (none on the other ranks).
+    sinks: Option<LogSinks>,
     history: Vec<LogRecord>,
     tally: LossTally,
     shapes: ShapeTally,
     global_step: usize,
-    /// Σ of the open accumulation window's micro-batch losses, each divided by the window length.
-    step_loss: f64,
+    /// This worker's losses of the open optimizer step.
+    sums: StepSums,
     started: Instant,
+    /// The data-parallel group (a [`Solo`] one for a single-process run).
+    group: &'a mut dyn Collective<B::InnerBackend>,
 }
 
 impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<'a, B> {
     /// Setup: tokenizer and collator, the model (fresh or from the checkpoint), optimizer,
-    /// schedule, trainer state and logs (restored on resume).
+    /// schedule, trainer state and logs (restored on resume; rank 0 only).
     fn setup(
         setup: &'a RunSetup,
         data: TrainData,
@@ -175,6 +212,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         device: &B::Device,
         precision: Precision,
         listener: &'a mut dyn TrainListener,
+        group: &'a mut dyn Collective<B::InnerBackend>,
     ) -> Result<(Self, OpenProvenceModel<B>), TrainError> {
         let config = &setup.config;
         let (m, t) = (&config.model_args, &config.training_args);
@@ -193,6 +231,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let state = match &resume {
             Some(dir) => {
                 optimizer.load_state(&dir.join(layout::OPTIMIZER_STATE), device)?;
+                check_data_position(dir, t.gradient_accumulation_steps.max(1) * group.world_size())?;
                 restored_state(dir, plan)?
             }
             None => fresh_state(plan, t.per_device_train_batch_size),
@@ -200,9 +239,14 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         // A resumed run's JSONL log restarts from the checkpoint's history, so that the steps
         // re-run after it are not logged twice.
         let history_so_far = resume.as_ref().map(|_| state.log_history.as_slice());
-        let sinks = LogSinks::open(&run_dir, &t.report_to, history_so_far)?;
-        sinks.progress.set_length(plan.max_steps as u64);
-        sinks.progress.set_position(state.global_step);
+        let sinks = match group.rank() {
+            0 => Some(LogSinks::open(&run_dir, &t.report_to, history_so_far)?),
+            _ => None,
+        };
+        if let Some(sinks) = &sinks {
+            sinks.progress.set_length(plan.max_steps as u64);
+            sinks.progress.set_position(state.global_step);
+        }
         let global_step = state.global_step as usize;
         let tally = match &resume {
             Some(dir) => LossTally::resume(dir, global_step),
@@ -233,8 +277,9 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             tally,
             shapes: ShapeTally::default(),
             global_step,
-            step_loss: 0.0,
+            sums: StepSums::default(),
             started: Instant::now(),
+            group,
         };
         Ok((trainer, model))
     }
@@ -288,9 +333,23 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         Ok(model)
     }
 
+    /// A data-parallel worker's entry into the group: every worker checks that the others start
+    /// from the same step and data, then takes rank 0's weights.
+    fn join_group(&mut self, model: OpenProvenceModel<B>) -> Result<OpenProvenceModel<B>, TrainError> {
+        let plan = self.data.plan;
+        let values = [
+            ("the step to start from", self.global_step as f64),
+            ("the number of training rows", self.data.train_rows.len() as f64),
+            ("the optimizer-step budget", plan.max_steps as f64),
+        ];
+        check_agreement(&mut *self.group, &values, &self.device)?;
+        Ok(broadcast_params(&mut *self.group, model, &self.device)?)
+    }
+
     /// One epoch's micro-batches (collated ahead on worker threads), from where a resumed run
-    /// left off; every closed accumulation window is an optimizer step. Returns whether the
-    /// step budget is spent.
+    /// left off. Each optimizer step consumes a window of `accumulation × workers` micro-batches
+    /// of the epoch's order, dealt round-robin to the workers; the workers' gradients are summed
+    /// and every worker applies the same update. Returns whether the step budget is spent.
     fn run_epoch(
         &mut self,
         mut model: OpenProvenceModel<B>,
@@ -298,46 +357,34 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     ) -> Result<(OpenProvenceModel<B>, bool), TrainError> {
         let t = &self.config.training_args;
         let plan = self.data.plan;
-        let ga = t.gradient_accumulation_steps.max(1);
+        let (rank, world) = (self.group.rank(), self.group.world_size());
+        let per_step = t.gradient_accumulation_steps.max(1) * world;
         let batches = epoch_micro_batches(self.data.train_rows.len(), t.per_device_train_batch_size, t.seed, epoch);
-        let skip = if epoch == self.global_step / plan.updates_per_epoch {
-            (self.global_step % plan.updates_per_epoch) * ga
+        let first = if epoch == self.global_step / plan.updates_per_epoch {
+            self.global_step % plan.updates_per_epoch
         } else {
             0
         };
-        let jobs: Vec<(usize, Vec<usize>)> = batches.iter().cloned().enumerate().skip(skip).collect();
-        let (rows, collator) = (self.data.train_rows.clone(), self.collator.clone());
-        let workers = t.dataloader_num_workers;
-        let prefetch = Prefetcher::new(
-            jobs,
-            workers,
-            workers * 2 + 2,
-            move |(index, ids): (usize, Vec<usize>)| {
-                let batch_rows: Vec<Row> = ids.iter().map(|&i| rows[i].clone()).collect();
-                (index, collator.collate(&batch_rows))
-            },
-        );
-        let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
-        for (index, batch) in prefetch {
-            let window = accumulation_window(index, ga, plan.micro_batches_per_epoch);
-            self.micro_batch(&model, &batch?, index, &window, &batches, &mut accumulator)?;
-            if index + 1 != window.end {
-                continue;
+        let windows: Vec<_> = (first..plan.updates_per_epoch)
+            .map(|w| accumulation_window(w * per_step, per_step, batches.len()))
+            .collect();
+        let mine = move |w: &std::ops::Range<usize>| w.clone().skip(rank).step_by(world);
+        let jobs: Vec<(usize, Vec<usize>)> = windows.iter().flat_map(mine).map(|i| (i, batches[i].clone())).collect();
+        let mut prefetch = self.prefetch(jobs);
+        for window in windows {
+            let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
+            for index in mine(&window) {
+                let batch = prefetch
+                    .next()
+                    .map(|(_, batch)| batch)
+                    .ok_or(TrainError::NoTrainingRows)?;
+                self.micro_batch(&model, &batch?, index, &window, &batches, &mut accumulator)?;
             }
             let (grad_norm, lr);
-            (model, grad_norm, lr) = optimizer_step(
-                model,
-                &mut self.optimizer,
-                &mut accumulator,
-                &self.schedule,
-                t.learning_rate,
-                t.max_grad_norm,
-                self.global_step,
-            );
-            self.global_step += 1;
+            (model, grad_norm, lr) = self.step(model, accumulator.grads())?;
             let window_rows = || row_ids(&self.data.train_rows, &batches[window.clone()].concat());
             check_finite(grad_norm, "gradient norm", self.global_step, window_rows)?;
-            let epoch_f = epoch as f64 + (index + 1) as f64 / plan.micro_batches_per_epoch as f64;
+            let epoch_f = epoch as f64 + window.end as f64 / plan.micro_batches_per_epoch as f64;
             if self.after_step(&model, grad_norm, lr, epoch_f)? {
                 return Ok((model, true));
             }
@@ -345,8 +392,59 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         Ok((model, false))
     }
 
-    /// Forward, loss and backward of micro-batch `index` (rows `batches[index]`) into
-    /// `accumulator`; the window's first micro-batch reseeds the dropout stream.
+    /// Collates `jobs` (micro-batch index, row ids) ahead on the recipe's data-loader threads.
+    fn prefetch(
+        &self,
+        jobs: Vec<(usize, Vec<usize>)>,
+    ) -> Prefetcher<(usize, Result<Batch, provence_datasets::CollateError>)> {
+        let (rows, collator) = (self.data.train_rows.clone(), self.collator.clone());
+        let workers = self.config.training_args.dataloader_num_workers;
+        Prefetcher::new(
+            jobs,
+            workers,
+            workers * 2 + 2,
+            move |(index, ids): (usize, Vec<usize>)| {
+                let batch_rows: Vec<Row> = ids.iter().map(|&i| rows[i].clone()).collect();
+                (index, collator.collate(&batch_rows))
+            },
+        )
+    }
+
+    /// Closes an optimizer step: sums the workers' gradients and losses over the group, adds the
+    /// losses to the tally, clips and updates. Returns the model, the grad norm and the lr.
+    fn step(
+        &mut self,
+        model: OpenProvenceModel<B>,
+        grads: burn::optim::GradientsParams,
+    ) -> Result<(OpenProvenceModel<B>, f64, f64), TrainError> {
+        let what = format!("step {}'s gradients", self.global_step + 1);
+        let sums = std::mem::take(&mut self.sums);
+        let (grads, sums) = sync_step::<B, _>(&mut *self.group, &model, grads, sums, &what, &self.device)?;
+        self.tally.add_step(
+            sums.window_share,
+            sums.ranking,
+            sums.pruning,
+            sums.micro_batches as usize,
+        );
+        self.sums.window_share = sums.window_share;
+        let t = &self.config.training_args;
+        let (model, grad_norm, lr) = optimizer_step(
+            model,
+            &mut self.optimizer,
+            grads,
+            &self.schedule,
+            t.learning_rate,
+            t.max_grad_norm,
+            self.global_step,
+        );
+        self.global_step += 1;
+        Ok((model, grad_norm, lr))
+    }
+
+    /// Forward, loss and backward of micro-batch `index` (rows `batches[index]`) of `window`
+    /// into `accumulator`. Each micro-batch draws dropout from a stream that depends only on the
+    /// step and its place in the window, so a resumed run, or one dealt to another number of
+    /// workers, draws exactly what the uninterrupted single-process run did.
     fn micro_batch(
         &mut self,
         model: &OpenProvenceModel<B>,
@@ -357,20 +455,14 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         accumulator: &mut GradientsAccumulator<OpenProvenceModel<B>>,
     ) -> Result<(), TrainError> {
         self.shapes.add(batch);
-        if index == window.start {
-            // Dropout draws come from a stream that depends only on the step, so a resumed run
-            // draws exactly what the uninterrupted one did.
-            B::seed(
-                &self.device,
-                self.config.training_args.seed.wrapping_add(self.global_step as u64 + 1),
-            );
-        }
+        let place = ((index - window.start) as u64) << 32;
+        let seed = self.config.training_args.seed.wrapping_add(self.global_step as u64 + 1);
+        B::seed(&self.device, seed.wrapping_add(place));
         let (total, ranking, pruning) =
             accumulate_micro_batch(model, batch, self.weights, window.len(), accumulator, &self.device)?;
         let rows = || row_ids(&self.data.train_rows, &batches[index]);
         check_finite(total, "loss", self.global_step + 1, rows)?;
-        self.tally.add(total / window.len() as f64, ranking, pruning);
-        self.step_loss += total / window.len() as f64;
+        self.sums.add(total / window.len() as f64, ranking, pruning);
         Ok(())
     }
 
@@ -390,10 +482,14 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             step,
             max_steps: self.data.plan.max_steps,
             epoch: epoch_f,
-            loss: std::mem::take(&mut self.step_loss),
+            loss: std::mem::take(&mut self.sums).window_share,
             grad_norm,
             learning_rate: lr,
         });
+        let last = step >= self.data.plan.max_steps;
+        if self.group.rank() != 0 {
+            return Ok(last);
+        }
         let mut control = TrainerControlArgs::default();
         if step.is_multiple_of(self.cadence.logging) {
             self.log_train(grad_norm, lr, epoch_f)?;
@@ -403,7 +499,6 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             self.log_eval(model, epoch_f)?;
             control.should_evaluate = true;
         }
-        let last = step >= self.data.plan.max_steps;
         if step.is_multiple_of(self.cadence.save) || last {
             control.should_save = true;
             control.should_training_stop = last;
@@ -417,6 +512,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     /// tokenizer, optimizer state, scheduler position, loss tally, `trainer_state.json` last),
     /// then rotates.
     fn save_checkpoint(&mut self, model: &OpenProvenceModel<B>) -> Result<(), TrainError> {
+        let position = serde_json::json!({ "micro_batches_per_step": self.micro_batches_per_step() });
         let (run_dir, step) = (&self.run_dir, self.global_step);
         let state = &mut self.state;
         if let Some(best) = state.best_global_step {
@@ -432,6 +528,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             self.optimizer.save_state(&dir.join(layout::OPTIMIZER_STATE))?;
             let scheduler = serde_json::json!({ "last_epoch": step });
             std::fs::write(dir.join("scheduler.json"), scheduler.to_string()).map_err(io_at(dir))?;
+            std::fs::write(dir.join(layout::DATA_PARALLEL), position.to_string()).map_err(io_at(dir))?;
             self.tally.save(dir).map_err(io_at(dir))?;
             std::fs::write(dir.join(layout::TRAINER_STATE), state.to_json_pretty()).map_err(io_at(dir))?;
             Ok(())
@@ -482,11 +579,18 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
 
     /// A record to the sinks, the trainer state's history and the run's.
     fn emit(&mut self, record: LogRecord, split: &str) -> Result<(), TrainError> {
-        self.sinks.emit(&record, self.global_step, split)?;
+        if let Some(sinks) = &mut self.sinks {
+            sinks.emit(&record, self.global_step, split)?;
+        }
         self.listener.on_log(&record, split);
         self.state.log_history.push(record.to_json());
         self.history.push(record);
         Ok(())
+    }
+
+    /// Micro-batches each optimizer step consumes: accumulation × workers.
+    fn micro_batches_per_step(&self) -> usize {
+        self.config.training_args.gradient_accumulation_steps.max(1) * self.group.world_size()
     }
 
     /// The end of training: the best checkpoint's weights when there was an eval set, the
@@ -522,8 +626,10 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             .float("train_loss", self.tally.train_loss(self.global_step))
             .int("step", self.global_step as i64)
             .float("epoch", python_round(self.state.epoch, 2));
-        self.sinks.progress.finish_and_clear();
-        self.sinks.emit(&summary, self.global_step, "train")?;
+        if let Some(sinks) = &mut self.sinks {
+            sinks.progress.finish_and_clear();
+            sinks.emit(&summary, self.global_step, "train")?;
+        }
         self.listener.on_log(&summary, "train");
         self.history.push(summary);
         let final_model = self.save_final_model(&model)?;
@@ -579,6 +685,34 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
         }
         Ok(final_model)
+    }
+}
+
+/// Fails unless checkpoint `dir` was written by a run whose optimizer steps consumed
+/// `micro_batches_per_step` micro-batches each (accumulation × workers; checkpoints without the
+/// record come from a single worker and are not checked): otherwise the resumed run would
+/// continue at another place in the data.
+fn check_data_position(dir: &Path, micro_batches_per_step: usize) -> Result<(), TrainError> {
+    let Ok(text) = std::fs::read_to_string(dir.join(layout::DATA_PARALLEL)) else {
+        return Ok(());
+    };
+    let saved = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("micro_batches_per_step")?.as_u64());
+    match saved {
+        Some(saved) if saved as usize == micro_batches_per_step => Ok(()),
+        Some(saved) => Err(TrainError::Resume {
+            path: dir.to_owned(),
+            message: format!(
+                "its run consumed {saved} micro-batches per optimizer step (gradient_accumulation_steps × workers), \
+                 this one would consume {micro_batches_per_step}; resume with a gradient_accumulation_steps and \
+                 --devices/--nnodes whose product is {saved}"
+            ),
+        }),
+        None => Err(TrainError::Resume {
+            path: dir.to_owned(),
+            message: format!("{} is not valid", layout::DATA_PARALLEL),
+        }),
     }
 }
 

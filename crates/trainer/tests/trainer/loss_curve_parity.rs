@@ -153,7 +153,7 @@ fn replay(curve: &Curve, run: &Run, layout: AttentionLayout) -> Vec<(f64, f64, f
         (model, grad_norm, lr) = optimizer_step(
             model,
             &mut optimizer,
-            &mut accumulator,
+            accumulator.grads(),
             &schedule,
             curve.learning_rate,
             curve.max_grad_norm,

@@ -4,6 +4,7 @@
 
 mod backbones;
 mod common;
+mod distributed;
 mod loss_curve_parity;
 mod optim_clip_params;
 mod optim_fixtures;

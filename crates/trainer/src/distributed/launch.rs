@@ -1,0 +1,230 @@
+//! Starting a data-parallel run: one worker thread per local device, the orchestrator on node 0
+//! when the group spans several processes, and the group's failure handling.
+
+use std::net::{TcpListener, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use burn::tensor::backend::AutodiffBackend;
+use burn_collective::{AllReduceStrategy, CollectiveConfig};
+use provence_config::RunSetup;
+use provence_model::ModelBackend;
+
+use super::GroupError;
+use super::burn_group::{Abort, BurnCollective, Seat};
+use crate::backend::Precision;
+use crate::train::{TrainError, TrainOutcome};
+use crate::trainer::run_training_in_group;
+
+/// How a data-parallel run is laid out, in torchrun's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// Machines (processes) in the group.
+    pub nnodes: usize,
+    /// This process's index, `0..nnodes`; node 0 hosts the orchestrator.
+    pub node_rank: usize,
+    /// `HOST:PORT` of node 0's orchestrator; required when `nnodes > 1`. Node `r` also listens
+    /// on `PORT + 1 + r` for its peers' tensor downloads.
+    pub master_addr: Option<String>,
+    /// How long a worker waits for the others at any exchange (joining, each step's
+    /// gradients) before the group stops with an error.
+    pub timeout: Duration,
+}
+
+impl Default for GroupSpec {
+    /// One machine, 30 minutes of patience (PyTorch's default process-group timeout).
+    fn default() -> Self {
+        Self {
+            nnodes: 1,
+            node_rank: 0,
+            master_addr: None,
+            timeout: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl GroupSpec {
+    /// The orchestrator's host and port, checked.
+    fn master(&self) -> Result<Option<(String, u16)>, GroupError> {
+        if self.nnodes <= 1 {
+            return Ok(None);
+        }
+        let addr = self
+            .master_addr
+            .as_deref()
+            .ok_or_else(|| GroupError::Setup(format!("--nnodes {} needs --master-addr HOST:PORT", self.nnodes)))?;
+        let (host, port) = addr
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+            .filter(|(h, p)| !h.is_empty() && *p > 0)
+            .ok_or_else(|| GroupError::Setup(format!("--master-addr {addr:?}: expected HOST:PORT")))?;
+        Ok(Some((host, port)))
+    }
+
+    fn check(&self, local_workers: usize) -> Result<(), GroupError> {
+        if local_workers == 0 || self.nnodes == 0 {
+            return Err(GroupError::Setup("at least one device and one node are needed".into()));
+        }
+        if self.node_rank >= self.nnodes {
+            return Err(GroupError::Setup(format!(
+                "--node-rank {} is outside 0..{} (--nnodes {})",
+                self.node_rank, self.nnodes, self.nnodes
+            )));
+        }
+        self.master().map(|_| ())
+    }
+}
+
+/// Trains `setup` data-parallel: one worker per device in `devices` on this node, `spec.nnodes`
+/// nodes in all (world size = devices × nodes, ranks node-major). Returns rank 0's outcome on
+/// node 0, `None` on the other nodes. With one worker in all this is
+/// [`run_training`](crate::run_training).
+pub fn train_data_parallel<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
+    setup: &RunSetup,
+    devices: &[B::Device],
+    spec: &GroupSpec,
+    precision: Precision,
+) -> Result<Option<TrainOutcome>, TrainError> {
+    spec.check(devices.len())?;
+    let local = devices.len();
+    let world = local * spec.nnodes;
+    if world == 1 {
+        return crate::run_training::<B>(setup, &devices[0], precision).map(Some);
+    }
+    let abort = Arc::new(Abort::default());
+    let config = collective_config(spec, local, &abort)?;
+    tracing::info!(
+        "data-parallel: {world} workers ({local} on this node, {} node(s)); effective batch {} rows per optimizer step",
+        spec.nnodes,
+        setup.config.training_args.per_device_train_batch_size
+            * setup.config.training_args.gradient_accumulation_steps
+            * world
+    );
+    // A group that failed earlier in this process may have left operations behind.
+    burn_collective::reset_collective::<B::InnerBackend>();
+    let outcomes = std::thread::scope(|scope| {
+        let workers: Vec<_> = devices
+            .iter()
+            .enumerate()
+            .map(|(local_rank, device)| {
+                let seat = Seat {
+                    rank: spec.node_rank * local + local_rank,
+                    world,
+                    timeout: spec.timeout,
+                    master: spec.master_addr.clone(),
+                    abort: abort.clone(),
+                };
+                let config = config.clone();
+                scope.spawn(move || run_worker::<B>(setup, device, precision, seat, config))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(GroupError::Setup("a worker thread panicked".into()).into()))
+            })
+            .collect::<Vec<_>>()
+    });
+    // Rank 0's error first: it is the one that failed first when the others only stopped.
+    let mut first = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok(Some(done)) => first = first.or(Some(Ok(Some(done)))),
+            Ok(None) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    first.unwrap_or(Ok(None))
+}
+
+/// One worker thread: join, train, leave; a failure stops this process's other workers.
+fn run_worker<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
+    setup: &RunSetup,
+    device: &B::Device,
+    precision: Precision,
+    seat: Seat,
+    config: CollectiveConfig,
+) -> Result<Option<TrainOutcome>, TrainError> {
+    let (rank, abort) = (seat.rank, seat.abort.clone());
+    let result = BurnCollective::<B::InnerBackend>::join(seat, device.clone(), config)
+        .map_err(TrainError::from)
+        .and_then(|mut member| {
+            let outcome = run_training_in_group::<B>(setup, device, precision, &mut (), &mut member);
+            if outcome.is_ok() {
+                member.leave();
+            }
+            outcome
+        });
+    if let Err(e) = &result
+        && !matches!(e, TrainError::Group(GroupError::PeerFailed { .. }))
+    {
+        tracing::error!("worker {rank} failed: {e}");
+        abort.peer_failed(rank, e.to_string());
+    }
+    result
+}
+
+/// The `burn-collective` configuration of this node; on node 0 of a multi-node group, starts
+/// the orchestrator.
+fn collective_config(spec: &GroupSpec, local: usize, abort: &Arc<Abort>) -> Result<CollectiveConfig, GroupError> {
+    let config = CollectiveConfig::default()
+        .with_num_devices(local)
+        .with_local_all_reduce_strategy(AllReduceStrategy::Tree(2));
+    let Some((host, port)) = spec.master()? else {
+        return Ok(config);
+    };
+    if spec.node_rank == 0 {
+        start_orchestrator(port, abort.clone())?;
+    }
+    let data_port = port
+        .checked_add(1 + spec.node_rank as u16)
+        .ok_or_else(|| GroupError::Setup(format!("--master-addr port {port} leaves no room for node ports")))?;
+    let node_host = advertised_host(&host, port);
+    tracing::info!(
+        "node {} of {}: orchestrator ws://{host}:{port}, tensors served at ws://{node_host}:{data_port}",
+        spec.node_rank,
+        spec.nnodes
+    );
+    let parse = |url: String| url.parse().map_err(|e: String| GroupError::Setup(e));
+    Ok(config
+        .with_num_nodes(spec.nnodes as u32)
+        .with_global_address(parse(format!("ws://{host}:{port}"))?)
+        .with_node_address(parse(format!("ws://{node_host}:{data_port}"))?)
+        .with_data_service_port(data_port)
+        .with_global_all_reduce_strategy(AllReduceStrategy::Ring))
+}
+
+/// Starts `burn-collective`'s orchestrator on `port` on its own thread. It stops on SIGINT or
+/// SIGTERM (it installs the handlers), which stops this process's workers at their next exchange.
+fn start_orchestrator(port: u16, abort: Arc<Abort>) -> Result<(), GroupError> {
+    // The orchestrator only logs a failed bind; check the port first to say so.
+    TcpListener::bind(("0.0.0.0", port))
+        .map_err(|e| GroupError::Setup(format!("cannot listen on port {port} for the orchestrator: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| GroupError::Setup(format!("starting the orchestrator's runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name("collective-orchestrator".into())
+        .spawn(move || {
+            runtime.block_on(burn_collective::start_global_orchestrator(port));
+            tracing::warn!("the orchestrator stopped (SIGINT/SIGTERM): stopping the workers");
+            abort.interrupted();
+        })
+        .map_err(|e| GroupError::Setup(format!("starting the orchestrator's thread: {e}")))?;
+    Ok(())
+}
+
+/// The address of this machine that the master can reach: the local end of a route to it
+/// (no packet is sent), or the master's host itself when that cannot be found.
+fn advertised_host(master_host: &str, port: u16) -> String {
+    let local = UdpSocket::bind(("0.0.0.0", 0))
+        .and_then(|socket| socket.connect((master_host, port)).map(|()| socket))
+        .and_then(|socket| socket.local_addr());
+    match local {
+        Ok(addr) => addr.ip().to_string(),
+        Err(_) => master_host.to_owned(),
+    }
+}
