@@ -149,27 +149,14 @@ fn run() -> Result<()> {
         }
         return Ok(());
     }
-    let t = &setup.config.training_args;
-    let precision = match cli.precision {
-        PrecisionArg::Auto => Precision::for_recipe(t.bf16),
-        PrecisionArg::F32 => Precision::F32,
-        PrecisionArg::Bf16 => Precision::Bf16,
-    };
-    if t.fp16 {
-        tracing::warn!("fp16 is not supported (no loss scaling): training in f32; use bf16 for mixed precision");
-    }
-    if t.bf16 && cli.precision == PrecisionArg::Auto && !provence_trainer::HAS_GPU {
-        tracing::warn!("bf16 requested but this build has no GPU backend: training in f32 on the CPU");
-    }
+    let precision = precision(&cli, &setup.config.training_args);
     let devices = provence_trainer::train_devices(cli.devices.as_deref().unwrap_or(&[0]));
-    let spec = provence_trainer::GroupSpec {
-        nnodes: cli.nnodes,
-        node_rank: cli.node_rank,
-        master_addr: cli.master_addr.clone(),
-        timeout: std::time::Duration::from_secs(cli.dist_timeout),
-    };
-    let outcome =
-        provence_trainer::train_data_parallel::<provence_trainer::TrainBackend>(&setup, &devices, &spec, precision)?;
+    let outcome = provence_trainer::train_data_parallel::<provence_trainer::TrainBackend>(
+        &setup,
+        &devices,
+        &cli.group(),
+        precision,
+    )?;
     let Some(outcome) = outcome else {
         println!(
             "Worker finished (node {} of {}); node 0 wrote the model.",
@@ -187,6 +174,33 @@ fn run() -> Result<()> {
     println!("Training completed successfully!");
     println!("Model saved to: {}", outcome.final_model.display());
     Ok(())
+}
+
+/// The run's float precision: `--precision`, or for `auto` the recipe's on this build.
+fn precision(cli: &Cli, t: &provence_config::TrainingArgs) -> Precision {
+    if t.fp16 {
+        tracing::warn!("fp16 is not supported (no loss scaling): training in f32; use bf16 for mixed precision");
+    }
+    if t.bf16 && cli.precision == PrecisionArg::Auto && !provence_trainer::HAS_GPU {
+        tracing::warn!("bf16 requested but this build has no GPU backend: training in f32 on the CPU");
+    }
+    match cli.precision {
+        PrecisionArg::Auto => Precision::for_recipe(t.bf16),
+        PrecisionArg::F32 => Precision::F32,
+        PrecisionArg::Bf16 => Precision::Bf16,
+    }
+}
+
+impl Cli {
+    /// The data-parallel layout of `--nnodes`, `--node-rank`, `--master-addr`, `--dist-timeout`.
+    fn group(&self) -> provence_trainer::GroupSpec {
+        provence_trainer::GroupSpec {
+            nnodes: self.nnodes,
+            node_rank: self.node_rank,
+            master_addr: self.master_addr.clone(),
+            timeout: std::time::Duration::from_secs(self.dist_timeout),
+        }
+    }
 }
 
 fn main() -> ExitCode {

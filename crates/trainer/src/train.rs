@@ -211,6 +211,8 @@ pub(crate) fn row_ids(rows: &[Row], indices: &[usize]) -> String {
 pub(crate) struct ShapeTally {
     padded: std::collections::BTreeSet<(usize, usize)>,
     packed: std::collections::BTreeSet<usize>,
+    /// Real (unpadded) tokens trained on.
+    pub(crate) tokens: usize,
 }
 
 impl ShapeTally {
@@ -218,6 +220,7 @@ impl ShapeTally {
         self.padded.insert((batch.pairs, batch.seq_len));
         let packing = provence_model::Packing::from_mask(&batch.attention_mask, batch.pairs, batch.seq_len);
         self.packed.insert(packing.len());
+        self.tokens += batch.attention_mask.iter().filter(|&&m| m != 0).count();
     }
 
     pub(crate) fn log(&self, layout: provence_config::AttentionLayout) {

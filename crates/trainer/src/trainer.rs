@@ -200,6 +200,8 @@ struct Trainer<'a, B: AutodiffBackend> {
     started: Instant,
     /// The data-parallel group (a [`Solo`] one for a single-process run).
     group: &'a mut dyn Collective<B::InnerBackend>,
+    /// Time spent in the group's exchanges of step gradients, and how many.
+    sync_time: (std::time::Duration, usize),
 }
 
 impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<'a, B> {
@@ -280,6 +282,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             sums: StepSums::default(),
             started: Instant::now(),
             group,
+            sync_time: Default::default(),
         };
         Ok((trainer, model))
     }
@@ -320,6 +323,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     /// The optimizer-step loop, epoch by epoch, until the step budget is spent.
     fn train(&mut self, mut model: OpenProvenceModel<B>) -> Result<OpenProvenceModel<B>, TrainError> {
         let plan = self.data.plan;
+        let started = Instant::now();
         for epoch in self.global_step / plan.updates_per_epoch.max(1)..plan.epochs {
             if self.global_step >= plan.max_steps {
                 break;
@@ -330,6 +334,16 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
                 break;
             }
         }
+        let (spent, steps) = self.sync_time;
+        let seconds = started.elapsed().as_secs_f64().max(1e-9);
+        let tokens = self.shapes.tokens;
+        tracing::info!(
+            "worker {} of {}: {tokens} tokens in {seconds:.1} s ({:.0} tokens/s), gradient all-reduce {:.1} ms per step",
+            self.group.rank(),
+            self.group.world_size(),
+            tokens as f64 / seconds,
+            spent.as_secs_f64() * 1e3 / steps.max(1) as f64
+        );
         Ok(model)
     }
 
@@ -419,7 +433,10 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     ) -> Result<(OpenProvenceModel<B>, f64, f64), TrainError> {
         let what = format!("step {}'s gradients", self.global_step + 1);
         let sums = std::mem::take(&mut self.sums);
+        let started = Instant::now();
         let (grads, sums) = sync_step::<B, _>(&mut *self.group, &model, grads, sums, &what, &self.device)?;
+        self.sync_time.0 += started.elapsed();
+        self.sync_time.1 += 1;
         self.tally.add_step(
             sums.window_share,
             sums.ranking,

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn demo() -> PathBuf {
+pub(crate) fn demo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../data/demo")
         .canonicalize()
         .unwrap()
 }
 
-fn write_recipe(dir: &Path, output: &Path) -> PathBuf {
+pub(crate) fn write_recipe(dir: &Path, output: &Path) -> PathBuf {
     let demo = demo();
     let text = format!(
         "model_args:\n  model_name_or_path: \"{d}/model\"\n  from_scratch: true\n  classifier_dropout: 0.1\n  max_length: 96\n\
@@ -26,7 +26,7 @@ fn write_recipe(dir: &Path, output: &Path) -> PathBuf {
     path
 }
 
-fn trainer(recipe: &Path, resume: Option<&Path>) -> Command {
+pub(crate) fn trainer(recipe: &Path, resume: Option<&Path>) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_open_provence_trainer"));
     command
         .arg(recipe)
@@ -129,7 +129,7 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
 }
 
 /// JSON records, one per line, without their wall-clock fields.
-fn records(text: &str) -> Vec<serde_json::Value> {
+pub(crate) fn records(text: &str) -> Vec<serde_json::Value> {
     const TIMINGS: [&str; 6] = [
         "eval_runtime",
         "eval_samples_per_second",

@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap fixtures and known-good values.
 
 mod cli;
+mod distributed;
 mod kill_resume;

@@ -75,7 +75,10 @@ pub enum GroupError {
         message: String,
     },
     /// The communication engine reported an error.
-    #[error("{what} failed in burn-collective ({context}): {message}")]
+    #[error(
+        "{what} failed in burn-collective ({context}): {message}; a worker most likely died or lost its \
+         connection (its own log says why)"
+    )]
     Engine {
         /// The exchange.
         what: String,
