@@ -40,7 +40,11 @@ pub struct StepPlan {
     pub save_steps: usize,
     /// Micro-batches per epoch (`ceil(N / B)`, the last may be short).
     pub micro_batches_per_epoch: usize,
-    /// Optimizer steps per epoch, each `GA · n_gpu` micro-batches (the last may be short).
+    /// Micro-batches each optimizer step consumes: `GA · n_gpu` (every worker's accumulation
+    /// window together).
+    pub micro_batches_per_step: usize,
+    /// Optimizer steps per epoch, each `micro_batches_per_step` micro-batches (the last may be
+    /// short).
     pub updates_per_epoch: usize,
     /// The optimizer-step budget that drives the scheduler and the stop condition.
     pub max_steps: usize,
@@ -66,8 +70,8 @@ impl StepPlan {
         let save_steps = inputs.yaml_save_steps.filter(|&s| s > 0).unwrap_or(eval_steps);
 
         let micro_batches_per_epoch = inputs.train_rows.div_ceil(b);
-        let workers = inputs.n_gpu.max(1);
-        let updates_per_epoch = micro_batches_per_epoch.div_ceil(ga.saturating_mul(workers)).max(1);
+        let micro_batches_per_step = ga.saturating_mul(inputs.n_gpu.max(1));
+        let updates_per_epoch = micro_batches_per_epoch.div_ceil(micro_batches_per_step).max(1);
         let max_steps = if inputs.max_steps > 0 {
             inputs.max_steps as usize
         } else {
@@ -89,6 +93,7 @@ impl StepPlan {
             logging_steps,
             save_steps,
             micro_batches_per_epoch,
+            micro_batches_per_step,
             updates_per_epoch,
             max_steps,
             epochs,

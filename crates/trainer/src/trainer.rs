@@ -233,7 +233,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let state = match &resume {
             Some(dir) => {
                 optimizer.load_state(&dir.join(layout::OPTIMIZER_STATE), device)?;
-                check_data_position(dir, t.gradient_accumulation_steps.max(1) * group.world_size())?;
+                check_data_position(dir, plan.micro_batches_per_step)?;
                 restored_state(dir, plan)?
             }
             None => fresh_state(plan, t.per_device_train_batch_size),
@@ -371,8 +371,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     ) -> Result<(OpenProvenceModel<B>, bool), TrainError> {
         let t = &self.config.training_args;
         let plan = self.data.plan;
-        let (rank, world) = (self.group.rank(), self.group.world_size());
-        let per_step = t.gradient_accumulation_steps.max(1) * world;
+        let (rank, world, per_step) = (self.group.rank(), self.group.world_size(), plan.micro_batches_per_step);
         let batches = epoch_micro_batches(self.data.train_rows.len(), t.per_device_train_batch_size, t.seed, epoch);
         let first = if epoch == self.global_step / plan.updates_per_epoch {
             self.global_step % plan.updates_per_epoch
@@ -387,19 +386,16 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let mut prefetch = self.prefetch(jobs);
         for window in windows {
             let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
-            for index in mine(&window) {
-                let batch = prefetch
-                    .next()
-                    .map(|(_, batch)| batch)
-                    .ok_or(TrainError::NoTrainingRows)?;
+            // The jobs are this worker's micro-batches of the windows, in order.
+            for (index, batch) in prefetch.by_ref().take(mine(&window).count()) {
                 self.micro_batch(&model, &batch?, index, &window, &batches, &mut accumulator)?;
             }
-            let (grad_norm, lr);
-            (model, grad_norm, lr) = self.step(model, accumulator.grads())?;
+            let (grad_norm, lr, loss);
+            (model, grad_norm, lr, loss) = self.step(model, accumulator.grads())?;
             let window_rows = || row_ids(&self.data.train_rows, &batches[window.clone()].concat());
             check_finite(grad_norm, "gradient norm", self.global_step, window_rows)?;
             let epoch_f = epoch as f64 + window.end as f64 / plan.micro_batches_per_epoch as f64;
-            if self.after_step(&model, grad_norm, lr, epoch_f)? {
+            if self.after_step(&model, loss, grad_norm, lr, epoch_f)? {
                 return Ok((model, true));
             }
         }
@@ -425,12 +421,13 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     }
 
     /// Closes an optimizer step: sums the workers' gradients and losses over the group, adds the
-    /// losses to the tally, clips and updates. Returns the model, the grad norm and the lr.
+    /// losses to the tally, clips and updates. Returns the model, the grad norm, the lr and the
+    /// step's mean loss.
     fn step(
         &mut self,
         model: OpenProvenceModel<B>,
         grads: burn::optim::GradientsParams,
-    ) -> Result<(OpenProvenceModel<B>, f64, f64), TrainError> {
+    ) -> Result<(OpenProvenceModel<B>, f64, f64, f64), TrainError> {
         let what = format!("step {}'s gradients", self.global_step + 1);
         let sums = std::mem::take(&mut self.sums);
         let started = Instant::now();
@@ -443,7 +440,6 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             sums.pruning,
             sums.micro_batches as usize,
         );
-        self.sums.window_share = sums.window_share;
         let t = &self.config.training_args;
         let (model, grad_norm, lr) = optimizer_step(
             model,
@@ -455,7 +451,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             self.global_step,
         );
         self.global_step += 1;
-        Ok((model, grad_norm, lr))
+        Ok((model, grad_norm, lr, sums.window_share))
     }
 
     /// Forward, loss and backward of micro-batch `index` (rows `batches[index]`) of `window`
@@ -484,10 +480,11 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     }
 
     /// What follows optimizer step `global_step`: log, evaluate and save on their cadence.
-    /// Returns whether it was the last step.
+    /// `loss` is the step's mean loss over the group. Returns whether it was the last step.
     fn after_step(
         &mut self,
         model: &OpenProvenceModel<B>,
+        loss: f64,
         grad_norm: f64,
         lr: f64,
         epoch_f: f64,
@@ -499,7 +496,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             step,
             max_steps: self.data.plan.max_steps,
             epoch: epoch_f,
-            loss: std::mem::take(&mut self.sums).window_share,
+            loss,
             grad_norm,
             learning_rate: lr,
         });
@@ -529,7 +526,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
     /// tokenizer, optimizer state, scheduler position, loss tally, `trainer_state.json` last),
     /// then rotates.
     fn save_checkpoint(&mut self, model: &OpenProvenceModel<B>) -> Result<(), TrainError> {
-        let position = serde_json::json!({ "micro_batches_per_step": self.micro_batches_per_step() });
+        let position = serde_json::json!({ "micro_batches_per_step": self.data.plan.micro_batches_per_step });
         let (run_dir, step) = (&self.run_dir, self.global_step);
         let state = &mut self.state;
         if let Some(best) = state.best_global_step {
@@ -603,11 +600,6 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         self.state.log_history.push(record.to_json());
         self.history.push(record);
         Ok(())
-    }
-
-    /// Micro-batches each optimizer step consumes: accumulation × workers.
-    fn micro_batches_per_step(&self) -> usize {
-        self.config.training_args.gradient_accumulation_steps.max(1) * self.group.world_size()
     }
 
     /// The end of training: the best checkpoint's weights when there was an eval set, the

@@ -126,16 +126,15 @@ pub fn train_data_parallel<B: AutodiffBackend<InnerBackend: ModelBackend> + Mode
             })
             .collect::<Vec<_>>()
     });
-    // Rank 0's error first: it is the one that failed first when the others only stopped.
-    let mut first = None;
+    // The first error in rank order (a worker stopped by another's failure reports that
+    // failure); otherwise rank 0's outcome, if this node has rank 0.
+    let mut rank0 = None;
     for outcome in outcomes {
-        match outcome {
-            Ok(Some(done)) => first = first.or(Some(Ok(Some(done)))),
-            Ok(None) => {}
-            Err(e) => return Err(e),
+        if let Some(done) = outcome? {
+            rank0.get_or_insert(done);
         }
     }
-    first.unwrap_or(Ok(None))
+    Ok(rank0)
 }
 
 /// One worker thread: join, train, leave; a failure stops this process's other workers.
