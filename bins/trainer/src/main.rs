@@ -16,6 +16,14 @@ enum PrecisionArg {
     Bf16,
 }
 
+/// `--dist-engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EngineArg {
+    Auto,
+    Native,
+    BurnCollective,
+}
+
 #[derive(Debug, Args)]
 struct Cli {
     /// Recipe file (.yaml / .yml), e.g. configs/demo.yaml.
@@ -52,6 +60,11 @@ struct Cli {
     /// Seconds a worker waits for the others (joining, each step) before the group stops.
     #[arg(long, default_value_t = 1800, value_name = "SECS", help_heading = "Data parallel")]
     dist_timeout: u64,
+    /// What sums the gradients: `native` is the backend's own device-to-device all-reduce (NCCL
+    /// on CUDA builds; one machine), `burn-collective` works everywhere, `auto` picks native
+    /// when the build has it and the run spans one machine.
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto, help_heading = "Data parallel")]
+    dist_engine: EngineArg,
     /// Only run the recipe's eval_datasets evaluation on this model directory, then exit.
     #[arg(long, visible_alias = "only-eval-datasets-model", value_name = "PATH")]
     eval_datasets_model: Option<PathBuf>,
@@ -192,13 +205,19 @@ fn precision(cli: &Cli, t: &provence_config::TrainingArgs) -> Precision {
 }
 
 impl Cli {
-    /// The data-parallel layout of `--nnodes`, `--node-rank`, `--master-addr`, `--dist-timeout`.
+    /// The data-parallel layout of `--nnodes`, `--node-rank`, `--master-addr`, `--dist-timeout`,
+    /// `--dist-engine`.
     fn group(&self) -> provence_trainer::GroupSpec {
         provence_trainer::GroupSpec {
             nnodes: self.nnodes,
             node_rank: self.node_rank,
             master_addr: self.master_addr.clone(),
             timeout: std::time::Duration::from_secs(self.dist_timeout),
+            engine: match self.dist_engine {
+                EngineArg::Auto => provence_trainer::Engine::Auto,
+                EngineArg::Native => provence_trainer::Engine::Native,
+                EngineArg::BurnCollective => provence_trainer::Engine::BurnCollective,
+            },
         }
     }
 }

@@ -15,7 +15,10 @@ mod trainer;
 
 pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend, train_devices};
 pub use checkpoint_dir::RunDirError;
-pub use distributed::{BurnCollective, Collective, GroupError, GroupSpec, Solo, train_data_parallel};
+pub use distributed::{
+    BurnCollective, Collective, Engine, GroupBackend, GroupError, GroupSpec, NativeCollective, NativeEngine, Solo,
+    train_data_parallel,
+};
 pub use logs::{LogRecord, LogValue};
 pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable, ParamUpdate,

@@ -186,3 +186,22 @@ fn a_killed_and_resumed_pair_matches_the_uninterrupted_pair() {
     let log = |run: &Path| records(&std::fs::read_to_string(run.join("log_history.jsonl")).unwrap());
     assert_eq!(log(&straight), log(&killed));
 }
+
+#[test]
+fn the_native_engine_is_refused_on_the_cpu_build_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let recipe = write_recipe(tmp.path(), &run);
+    let output = trainer(&recipe, None)
+        .args(["--devices", "0,1", "--dist-engine", "native"])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("native engine needs") && stderr.contains("CUDA build"),
+        "{stderr}"
+    );
+    assert!(!run.exists(), "the run directory was created");
+}

@@ -1,20 +1,36 @@
-//! Starting a data-parallel run: one worker thread per local device, the orchestrator on node 0
-//! when the group spans several processes, and the group's failure handling.
+//! Starting a data-parallel run: the engine, one worker thread per local device, the
+//! orchestrator on node 0 when the group spans several processes, and the group's failure
+//! handling.
 
 use std::net::{TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn_collective::{AllReduceStrategy, CollectiveConfig};
 use provence_config::RunSetup;
 use provence_model::ModelBackend;
 
-use super::GroupError;
-use super::burn_group::{Abort, BurnCollective, Seat};
+use super::burn_group::BurnCollective;
+use super::native::{GroupBackend, NativeCollective, NativeEngine};
+use super::seat::{Abort, Seat};
+use super::{Collective, GroupError};
 use crate::backend::Precision;
 use crate::train::{TrainError, TrainOutcome};
 use crate::trainer::run_training_in_group;
+
+/// Which communication engine sums the group's gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The backend's native engine (NCCL on CUDA) within one machine, `burn-collective`
+    /// otherwise (CPU workers, several machines).
+    #[default]
+    Auto,
+    /// The backend's native engine; one machine only.
+    Native,
+    /// `burn-collective`, on any backend and across machines.
+    BurnCollective,
+}
 
 /// How a data-parallel run is laid out, in torchrun's vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +45,8 @@ pub struct GroupSpec {
     /// How long a worker waits for the others at any exchange (joining, each step's
     /// gradients) before the group stops with an error.
     pub timeout: Duration,
+    /// The communication engine.
+    pub engine: Engine,
 }
 
 impl Default for GroupSpec {
@@ -39,6 +57,7 @@ impl Default for GroupSpec {
             node_rank: 0,
             master_addr: None,
             timeout: Duration::from_secs(30 * 60),
+            engine: Engine::Auto,
         }
     }
 }
@@ -73,35 +92,73 @@ impl GroupSpec {
         }
         self.master().map(|_| ())
     }
+
+    /// The backend's native engine when this group uses it, `None` for `burn-collective`.
+    fn native_engine<B: GroupBackend>(&self) -> Result<Option<NativeEngine<B>>, GroupError> {
+        match (self.engine, B::native_engine()) {
+            (Engine::BurnCollective, _) => Ok(None),
+            (Engine::Auto, native) => Ok(native.filter(|_| self.nnodes == 1)),
+            (Engine::Native, None) => Err(GroupError::Setup(
+                "the native engine needs a backend that has one (NCCL: the CUDA build); this build's \
+                 backend sums through burn-collective"
+                    .into(),
+            )),
+            (Engine::Native, Some(engine)) if self.nnodes > 1 => Err(GroupError::Setup(format!(
+                "{} works within one machine (Burn 0.21 creates its communicators inside one process); \
+                 --nnodes {} needs burn-collective",
+                engine.name, self.nnodes
+            ))),
+            (Engine::Native, native) => Ok(native),
+        }
+    }
+}
+
+/// How the workers of this process join their group.
+enum Membership<B: Backend> {
+    /// Through `burn-collective`, configured for this node.
+    Burn(CollectiveConfig),
+    /// Through the backend's native engine, between these devices.
+    Native(NativeEngine<B>, Vec<B::Device>),
 }
 
 /// Trains `setup` data-parallel: one worker per device in `devices` on this node, `spec.nnodes`
 /// nodes in all (world size = devices × nodes, ranks node-major). Returns rank 0's outcome on
 /// node 0, `None` on the other nodes. With one worker in all this is
 /// [`run_training`](crate::run_training).
-pub fn train_data_parallel<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
+pub fn train_data_parallel<B>(
     setup: &RunSetup,
     devices: &[B::Device],
     spec: &GroupSpec,
     precision: Precision,
-) -> Result<Option<TrainOutcome>, TrainError> {
+) -> Result<Option<TrainOutcome>, TrainError>
+where
+    B: AutodiffBackend<InnerBackend: ModelBackend + GroupBackend> + ModelBackend,
+{
     spec.check(devices.len())?;
+    let native = spec.native_engine::<B::InnerBackend>()?;
     let local = devices.len();
     let world = local * spec.nnodes;
     if world == 1 {
         return crate::run_training::<B>(setup, &devices[0], precision).map(Some);
     }
     let abort = Arc::new(Abort::default());
-    let config = collective_config(spec, local, &abort)?;
+    let membership = match native {
+        Some(engine) => Membership::Native(engine, devices.to_vec()),
+        None => {
+            // A group that failed earlier in this process may have left operations behind.
+            burn_collective::reset_collective::<B::InnerBackend>();
+            Membership::Burn(collective_config(spec, local, &abort)?)
+        }
+    };
     tracing::info!(
-        "data-parallel: {world} workers ({local} on this node, {} node(s)); effective batch {} rows per optimizer step",
+        "data-parallel on {}: {world} workers ({local} on this node, {} node(s)); effective batch {} rows per \
+         optimizer step",
+        membership.engine_name(),
         spec.nnodes,
         setup.config.training_args.per_device_train_batch_size
             * setup.config.training_args.gradient_accumulation_steps
             * world
     );
-    // A group that failed earlier in this process may have left operations behind.
-    burn_collective::reset_collective::<B::InnerBackend>();
     let outcomes = std::thread::scope(|scope| {
         let workers: Vec<_> = devices
             .iter()
@@ -114,8 +171,8 @@ pub fn train_data_parallel<B: AutodiffBackend<InnerBackend: ModelBackend> + Mode
                     master: spec.master_addr.clone(),
                     abort: abort.clone(),
                 };
-                let config = config.clone();
-                scope.spawn(move || run_worker::<B>(setup, device, precision, seat, config))
+                let membership = membership.clone();
+                scope.spawn(move || run_worker::<B>(setup, device, precision, seat, membership))
             })
             .collect();
         workers
@@ -137,24 +194,48 @@ pub fn train_data_parallel<B: AutodiffBackend<InnerBackend: ModelBackend> + Mode
     Ok(rank0)
 }
 
+impl<B: Backend> Membership<B> {
+    fn engine_name(&self) -> &'static str {
+        match self {
+            Membership::Burn(_) => "burn-collective",
+            Membership::Native(engine, _) => engine.name,
+        }
+    }
+}
+
+impl<B: Backend> Clone for Membership<B> {
+    fn clone(&self) -> Self {
+        match self {
+            Membership::Burn(config) => Membership::Burn(config.clone()),
+            Membership::Native(engine, devices) => Membership::Native(*engine, devices.clone()),
+        }
+    }
+}
+
 /// One worker thread: join, train, leave; a failure stops this process's other workers.
 fn run_worker<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
     setup: &RunSetup,
     device: &B::Device,
     precision: Precision,
     seat: Seat,
-    config: CollectiveConfig,
+    membership: Membership<B::InnerBackend>,
 ) -> Result<Option<TrainOutcome>, TrainError> {
     let (rank, abort) = (seat.rank, seat.abort.clone());
-    let result = BurnCollective::<B::InnerBackend>::join(seat, device.clone(), config)
-        .map_err(TrainError::from)
-        .and_then(|mut member| {
-            let outcome = run_training_in_group::<B>(setup, device, precision, &mut (), &mut member);
-            if outcome.is_ok() {
-                member.leave();
-            }
-            outcome
-        });
+    let train = |group: &mut dyn Collective<B::InnerBackend>| {
+        run_training_in_group::<B>(setup, device, precision, &mut (), group)
+    };
+    let result = match membership {
+        Membership::Native(engine, devices) => train(&mut NativeCollective::new(seat, engine, devices)),
+        Membership::Burn(config) => BurnCollective::<B::InnerBackend>::join(seat, device.clone(), config)
+            .map_err(TrainError::from)
+            .and_then(|mut member| {
+                let outcome = train(&mut member);
+                if outcome.is_ok() {
+                    member.leave();
+                }
+                outcome
+            }),
+    };
     if let Err(e) = &result
         && !matches!(e, TrainError::Group(GroupError::PeerFailed { .. }))
     {

@@ -4,16 +4,21 @@
 //! Each optimizer step, every worker packs its accumulated gradients (and its share of the step's
 //! losses) into one vector ([`flat`]), the group sums it, and every worker applies the same
 //! update to the same weights. The engine behind the sum is a trait ([`Collective`]): [`Solo`] for
-//! one worker, [`BurnCollective`] on the `burn-collective` crate (threads of one process and, via
-//! its orchestrator, processes on several machines). `docs/distributed.md` has the whole picture.
+//! one worker, [`NativeCollective`] on the backend's own device-to-device all-reduce (NCCL on
+//! CUDA; GPUs of one process), [`BurnCollective`] on the `burn-collective` crate (threads of one
+//! process and, via its orchestrator, processes on several machines). `docs/distributed.md` has
+//! the whole picture.
 
 mod burn_group;
 mod flat;
 mod launch;
+mod native;
+mod seat;
 
 pub use burn_group::BurnCollective;
 pub(crate) use flat::{StepSums, broadcast_params, check_agreement, sync_step};
-pub use launch::{GroupSpec, train_data_parallel};
+pub use launch::{Engine, GroupSpec, train_data_parallel};
+pub use native::{GroupBackend, NativeCollective, NativeEngine};
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -76,12 +81,14 @@ pub enum GroupError {
     },
     /// The communication engine reported an error.
     #[error(
-        "{what} failed in burn-collective ({context}): {message}; a worker most likely died or lost its \
+        "{what} failed in {engine} ({context}): {message}; a worker most likely died or lost its \
          connection (its own log says why)"
     )]
     Engine {
         /// The exchange.
         what: String,
+        /// The engine, e.g. "burn-collective" or "NCCL".
+        engine: &'static str,
         /// Rank and world size of the reporting worker.
         context: String,
         /// The engine's error.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use provence_config::prepare_run;
 use provence_trainer::{
-    GroupError, GroupSpec, LogRecord, LogValue, Precision, TrainBackend, TrainError, run_training, train_data_parallel,
+    Engine, GroupError, GroupSpec, LogRecord, LogValue, Precision, TrainBackend, TrainError, run_training,
+    train_data_parallel,
 };
 
 fn recipe(dir: &Path, output: &Path, accumulation: usize, max_steps: usize) -> PathBuf {
@@ -219,6 +220,14 @@ fn inconsistent_group_options_are_refused() {
             "expected HOST:PORT",
         ),
     ];
+    let mut cases = cases.to_vec();
+    if !provence_trainer::HAS_GPU {
+        let native = GroupSpec {
+            engine: Engine::Native,
+            ..GroupSpec::default()
+        };
+        cases.push((native, "the native engine needs a backend that has one"));
+    }
     for (spec, message) in cases {
         let err = train_data_parallel::<TrainBackend>(&setup, &[device], &spec, Precision::F32).unwrap_err();
         assert!(matches!(err, TrainError::Group(GroupError::Setup(_))), "{err}");
