@@ -168,6 +168,18 @@ pub struct ForwardPass {
     pub real_tokens: usize,
 }
 
+impl ForwardPass {
+    /// The pass over the blocks `batch` (indices into `lengths`, the blocks' token counts).
+    fn of(batch: &[usize], lengths: &[usize]) -> Self {
+        let longest = batch.iter().map(|&i| lengths[i]).max().unwrap_or(0);
+        Self {
+            blocks: batch.len(),
+            padded_tokens: batch.len() * longest,
+            real_tokens: batch.iter().map(|&i| lengths[i]).sum(),
+        }
+    }
+}
+
 /// The results of [`Pruner::score_many`]: one per request, in request order, and the forward
 /// passes they shared.
 #[derive(Debug)]
@@ -398,24 +410,56 @@ impl<B: ModelBackend> Pruner<B> {
     ) -> (Vec<BlockOutput>, Vec<ForwardPass>) {
         let lengths: Vec<usize> = blocks.iter().map(|b| b.input_ids.len()).collect();
         let batches = plan_batches(&lengths, max_blocks, max_tokens);
+        let passes = batches.iter().map(|batch| ForwardPass::of(batch, &lengths)).collect();
         let bar = progress_bar(progress, batches.len(), blocks.len());
+        let per_batch = self.run_batches(blocks, &batches, &bar, timing);
+        bar.finish_and_clear();
         let mut outputs: Vec<Option<BlockOutput>> = vec![None; blocks.len()];
-        let mut passes = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let longest = batch.iter().map(|&i| lengths[i]).max().unwrap_or(0);
-            passes.push(ForwardPass {
-                blocks: batch.len(),
-                padded_tokens: batch.len() * longest,
-                real_tokens: batch.iter().map(|&i| lengths[i]).sum(),
-            });
-            let members: Vec<&Block> = batch.iter().map(|&i| blocks[i]).collect();
-            for (i, output) in batch.into_iter().zip(self.forward_blocks(&members, timing)) {
+        for (batch, batch_outputs) in batches.into_iter().zip(per_batch) {
+            for (i, output) in batch.into_iter().zip(batch_outputs) {
                 outputs[i] = Some(output);
             }
-            bar.inc(1);
         }
-        bar.finish_and_clear();
         (outputs.into_iter().flatten().collect(), passes)
+    }
+
+    /// The forward passes over `batches` of `blocks`, at the same time on the worker threads
+    /// where the backend gains from it ([`ModelBackend::CONCURRENT_PASSES`]; each pass's results
+    /// are the same either way). `timing` gets the passes' wall time, split between assembly and
+    /// inference in proportion to the passes' own times.
+    fn run_batches(
+        &self,
+        blocks: &[&Block],
+        batches: &[Vec<usize>],
+        bar: &indicatif::ProgressBar,
+        timing: &mut Timing,
+    ) -> Vec<Vec<BlockOutput>> {
+        let start = Instant::now();
+        let run = |batch: &Vec<usize>| {
+            let members: Vec<&Block> = batch.iter().map(|&i| blocks[i]).collect();
+            let mut own = Timing::default();
+            let outputs = self.forward_blocks(&members, &mut own);
+            bar.inc(1);
+            (outputs, own)
+        };
+        let results: Vec<(Vec<BlockOutput>, Timing)> = if B::CONCURRENT_PASSES && batches.len() > 1 {
+            use rayon::prelude::*;
+            batches.par_iter().map(run).collect()
+        } else {
+            batches.iter().map(run).collect()
+        };
+        let (assembly, inference) = results.iter().fold((0.0, 0.0), |(a, i), (_, t)| {
+            (a + t.assembly_seconds, i + t.inference_seconds)
+        });
+        let wall = start.elapsed().as_secs_f64();
+        let scale = if assembly + inference > 0.0 {
+            wall / (assembly + inference)
+        } else {
+            0.0
+        };
+        timing.assembly_seconds += assembly * scale;
+        timing.inference_seconds += inference * scale;
+        results.into_iter().map(|(outputs, _)| outputs).collect()
     }
 
     /// One padded forward pass over `blocks`: sigmoid ranking score and per-token keep

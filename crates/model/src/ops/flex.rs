@@ -56,6 +56,8 @@ fn for_rows(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Syn
 }
 
 impl ModelBackend for Flex {
+    const CONCURRENT_PASSES: bool = true;
+
     fn chunk_softmax(
         scores: Tensor<Self, 4>,
         key_pad: Option<&Tensor<Self, 2, Bool>>,

@@ -36,6 +36,11 @@ pub trait ModelBackend: Backend {
     /// How packed streams attend on this backend (measured: docs/performance.md).
     const PACKED_ATTENTION: PackedAttention = PackedAttention::PerSequence;
 
+    /// Whether independent forward passes (inference batches) should run at the same time, one
+    /// per worker thread: on the CPU, where a small model's ops are too small to keep every core
+    /// busy; not on a GPU, where each pass already fills the device.
+    const CONCURRENT_PASSES: bool = false;
+
     /// Masked attention of `q`, `k`, `v` `[B, heads, T, head_dim]`; `key_pad` `[B, T]` is true on
     /// padding keys (masked for every query; `None` when there is no padding).
     fn masked_attention(
@@ -114,6 +119,7 @@ impl ModelBackend for burn::backend::Cuda {
 
 impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
     const PACKED_ATTENTION: PackedAttention = B::PACKED_ATTENTION;
+    const CONCURRENT_PASSES: bool = B::CONCURRENT_PASSES;
 
     fn masked_attention(
         q: Tensor<Self, 4>,
