@@ -93,11 +93,18 @@ impl GroupSpec {
         self.master().map(|_| ())
     }
 
-    /// The backend's native engine when this group uses it, `None` for `burn-collective`.
-    fn native_engine<B: GroupBackend>(&self) -> Result<Option<NativeEngine<B>>, GroupError> {
-        match (self.engine, B::native_engine()) {
+    /// The backend's native engine (`available`) when this group, on `devices` here, uses it;
+    /// `None` for `burn-collective`. The native engine needs one process and one worker per
+    /// device.
+    fn native_engine<B: Backend>(
+        &self,
+        available: Option<NativeEngine<B>>,
+        devices: &[B::Device],
+    ) -> Result<Option<NativeEngine<B>>, GroupError> {
+        let distinct = devices.iter().enumerate().all(|(i, d)| !devices[..i].contains(d));
+        match (self.engine, available) {
             (Engine::BurnCollective, _) => Ok(None),
-            (Engine::Auto, native) => Ok(native.filter(|_| self.nnodes == 1)),
+            (Engine::Auto, native) => Ok(native.filter(|_| self.nnodes == 1 && distinct)),
             (Engine::Native, None) => Err(GroupError::Setup(
                 "the native engine needs a backend that has one (NCCL: the CUDA build); this build's \
                  backend sums through burn-collective"
@@ -107,6 +114,10 @@ impl GroupSpec {
                 "{} works within one machine (Burn 0.21 creates its communicators inside one process); \
                  --nnodes {} needs burn-collective",
                 engine.name, self.nnodes
+            ))),
+            (Engine::Native, Some(engine)) if !distinct => Err(GroupError::Setup(format!(
+                "{} needs one worker per device; --devices lists a device twice (burn-collective allows it)",
+                engine.name
             ))),
             (Engine::Native, native) => Ok(native),
         }
@@ -135,7 +146,7 @@ where
     B: AutodiffBackend<InnerBackend: ModelBackend + GroupBackend> + ModelBackend,
 {
     spec.check(devices.len())?;
-    let native = spec.native_engine::<B::InnerBackend>()?;
+    let native = spec.native_engine(B::InnerBackend::native_engine(), devices)?;
     let local = devices.len();
     let world = local * spec.nnodes;
     if world == 1 {
@@ -306,5 +317,73 @@ fn advertised_host(master_host: &str, port: u16) -> String {
     match local {
         Ok(addr) => addr.ip().to_string(),
         Err(_) => master_host.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Flex;
+    use burn::tensor::Device;
+    use burn::tensor::ops::FloatTensor;
+
+    use super::*;
+
+    fn unused(tensor: FloatTensor<Flex>, _: &[Device<Flex>]) -> FloatTensor<Flex> {
+        tensor
+    }
+
+    const FAKE: NativeEngine<Flex> = NativeEngine {
+        name: "FAKE",
+        all_reduce_sum: unused,
+    };
+
+    fn spec(engine: Engine, nnodes: usize) -> GroupSpec {
+        GroupSpec {
+            nnodes,
+            master_addr: Some("127.0.0.1:29500".into()),
+            engine,
+            ..GroupSpec::default()
+        }
+    }
+
+    #[test]
+    fn auto_takes_the_native_engine_only_within_one_machine_on_distinct_devices() {
+        let (a, b) = (Device::<Flex>::default(), Device::<Flex>::default());
+        let chosen = |spec: GroupSpec, devices: &[Device<Flex>]| {
+            spec.native_engine(Some(FAKE), devices).unwrap().map(|e| e.name)
+        };
+        assert_eq!(chosen(spec(Engine::Auto, 1), &[a]), Some("FAKE"));
+        assert_eq!(chosen(spec(Engine::Auto, 2), &[a]), None);
+        assert_eq!(
+            chosen(spec(Engine::Auto, 1), &[a, b]),
+            None,
+            "Flex's devices are all equal"
+        );
+        assert_eq!(chosen(spec(Engine::BurnCollective, 1), &[a]), None);
+        assert_eq!(
+            spec(Engine::Auto, 1)
+                .native_engine::<Flex>(None, &[a])
+                .unwrap()
+                .map(|e| e.name),
+            None
+        );
+    }
+
+    #[test]
+    fn an_impossible_native_request_is_refused_with_the_reason() {
+        let device = Device::<Flex>::default();
+        let refused = |spec: GroupSpec, available: Option<NativeEngine<Flex>>, devices: &[Device<Flex>]| {
+            spec.native_engine(available, devices).unwrap_err().to_string()
+        };
+        assert!(refused(spec(Engine::Native, 1), None, &[device]).contains("CUDA build"));
+        assert!(refused(spec(Engine::Native, 2), Some(FAKE), &[device]).contains("--nnodes 2 needs burn-collective"));
+        assert!(refused(spec(Engine::Native, 1), Some(FAKE), &[device, device]).contains("a device twice"));
+        assert_eq!(
+            spec(Engine::Native, 1)
+                .native_engine(Some(FAKE), &[device])
+                .unwrap()
+                .map(|e| e.name),
+            Some("FAKE")
+        );
     }
 }

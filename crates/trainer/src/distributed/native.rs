@@ -28,6 +28,14 @@ impl<B: Backend> Clone for NativeEngine<B> {
 
 impl<B: Backend> Copy for NativeEngine<B> {}
 
+impl<B: Backend> std::fmt::Debug for NativeEngine<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeEngine")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Backends that may bring their own all-reduce between the devices of one process: the
 /// extension point for device-native engines (`docs/architecture.md`). Backends without one use
 /// `burn-collective`.
