@@ -11,8 +11,8 @@ use burn_collective::{CollectiveConfig, PeerId, ReduceOperation};
 use super::seat::Seat;
 use super::{Collective, GroupError};
 
-/// The engine's name in errors.
-const ENGINE: &str = "burn-collective";
+/// The engine's name in logs and errors.
+pub(super) const ENGINE: &str = "burn-collective";
 
 /// One worker's membership of a `burn-collective` group.
 pub struct BurnCollective<B: Backend> {

@@ -11,7 +11,7 @@ use burn_collective::{AllReduceStrategy, CollectiveConfig};
 use provence_config::RunSetup;
 use provence_model::ModelBackend;
 
-use super::burn_group::BurnCollective;
+use super::burn_group::{self, BurnCollective};
 use super::native::{GroupBackend, NativeCollective, NativeEngine};
 use super::seat::{Abort, Seat};
 use super::{Collective, GroupError};
@@ -208,7 +208,7 @@ where
 impl<B: Backend> Membership<B> {
     fn engine_name(&self) -> &'static str {
         match self {
-            Membership::Burn(_) => "burn-collective",
+            Membership::Burn(_) => burn_group::ENGINE,
             Membership::Native(engine, _) => engine.name,
         }
     }
