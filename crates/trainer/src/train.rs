@@ -14,9 +14,8 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::{StepPlan, TrainConfig, layout};
-use provence_datasets::{
-    Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, PyRandom, Row, TokenizerError,
-};
+use provence_datasets::{Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, PyRandom, Row};
+use provence_hub::TokenizerError;
 use provence_losses::{LossError, LossWeights, provence_loss};
 use provence_model::{BackboneConfig, LoadError, ModelBackend, OpenProvenceConfig, OpenProvenceModel, SaveError};
 use std::path::{Path, PathBuf};

@@ -27,7 +27,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use inputs::{apply_first_line_title, resolve_titles};
 use prepare::{Block, Layout, TokenCodec};
 use provence_config::DEFAULT_THRESHOLD;
-use provence_datasets::{PretrainedTokenizer, TokenizerError};
+use provence_hub::{PretrainedTokenizer, TokenizerError};
 use provence_model::{AttentionLayout, LoadError, ModelBackend, OpenProvenceModel};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -82,7 +82,7 @@ pub enum PruneError {
     /// The model is neither a local directory nor a Hub model id that could be fetched (or
     /// found in the cache when offline); the message names which.
     #[error(transparent)]
-    Locate(Box<provence_datasets::DatasetError>),
+    Locate(Box<provence_hub::HubError>),
 }
 
 impl TokenCodec for PretrainedTokenizer {
@@ -210,16 +210,16 @@ impl<B: ModelBackend> Pruner<B> {
     /// Loads a local model directory, or a Hub model id fetched into (or, with
     /// `HF_HUB_OFFLINE=1`, read from) the shared Hugging Face cache.
     pub fn from_pretrained(name_or_path: &str, device: B::Device) -> Result<Self, PruneError> {
-        Self::from_pretrained_with(name_or_path, provence_datasets::HubOptions::from_env(), device)
+        Self::from_pretrained_with(name_or_path, provence_hub::HubOptions::from_env(), device)
     }
 
     /// [`Self::from_pretrained`] with explicit Hub settings (endpoint, cache, offline mode).
     pub fn from_pretrained_with(
         name_or_path: &str,
-        options: provence_datasets::HubOptions,
+        options: provence_hub::HubOptions,
         device: B::Device,
     ) -> Result<Self, PruneError> {
-        let dir = provence_datasets::resolve_model_dir(name_or_path, options)
+        let dir = provence_hub::resolve_model_dir(name_or_path, options)
             .map_err(|source| PruneError::Locate(Box::new(source)))?;
         Self::load(&dir, device)
     }

@@ -3,7 +3,7 @@
 //! titles, sentences, per-sentence tokenisation, fragments and blocks with the query repeated
 //! per block. Pure functions over a [`TokenCodec`], so they are testable with a toy tokenizer.
 
-use provence_datasets::PretrainedTokenizer;
+use provence_hub::PretrainedTokenizer;
 
 use super::{Document, PruneError};
 use crate::split::pytext::{is_blank, py_strip, splitlines_keepends};
@@ -269,7 +269,7 @@ impl Layout {
     /// Upstream's layout for this tokenizer (see [`Layout`]).
     pub fn for_tokenizer(tokenizer: &PretrainedTokenizer) -> Result<Self, PruneError> {
         let special = tokenizer.special_tokens();
-        let id = |t: &Option<provence_datasets::SpecialToken>| t.as_ref().map(|t| t.id);
+        let id = |t: &Option<provence_hub::SpecialToken>| t.as_ref().map(|t| t.id);
         let (cls, bos, sep, eos) = (id(&special.cls), id(&special.bos), id(&special.sep), id(&special.eos));
         let manual = || -> Result<Self, PruneError> {
             Ok(Self::manual(

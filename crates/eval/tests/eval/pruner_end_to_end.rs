@@ -344,7 +344,7 @@ fn hub_model_id_loads_from_the_cache_offline() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), snapshot.join(entry.file_name())).unwrap();
     }
-    let options = provence_datasets::HubOptions {
+    let options = provence_hub::HubOptions {
         endpoint: "http://127.0.0.1:9".to_owned(),
         cache_dir: cache.path().to_owned(),
         token: None,
