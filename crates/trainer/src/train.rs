@@ -96,7 +96,7 @@ pub enum TrainError {
     Eval(#[from] provence_eval::DatasetEvalError),
     /// The saved model could not be loaded for evaluation.
     #[error("post-training evaluation: {0}")]
-    Prune(#[from] provence_eval::PruneError),
+    Prune(#[from] provence_infer::PruneError),
 }
 
 pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -338,11 +338,11 @@ pub fn run_eval_datasets<B: ModelBackend>(
         config_path.display(),
         model_dir.display()
     );
-    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
+    let pruner = provence_infer::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
     let settings = provence_eval::EvalSettings {
         thresholds: vec![eval.threshold],
         batch_size: eval.batch_size.max(1),
-        max_batch_tokens: provence_eval::DEFAULT_MAX_BATCH_TOKENS,
+        max_batch_tokens: provence_infer::DEFAULT_MAX_BATCH_TOKENS,
         split: None,
         limit: None,
         targets: Vec::new(),
