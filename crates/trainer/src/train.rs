@@ -14,9 +14,8 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::{StepPlan, TrainConfig, layout};
-use provence_datasets::{
-    Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, PyRandom, Row, TokenizerError,
-};
+use provence_datasets::{Batch, CollateError, Collator, DataOptions, DatasetError, DatasetSpec, PyRandom, Row};
+use provence_hub::TokenizerError;
 use provence_losses::{LossError, LossWeights, provence_loss};
 use provence_model::{BackboneConfig, LoadError, ModelBackend, OpenProvenceConfig, OpenProvenceModel, SaveError};
 use std::path::{Path, PathBuf};
@@ -97,7 +96,7 @@ pub enum TrainError {
     Eval(#[from] provence_eval::DatasetEvalError),
     /// The saved model could not be loaded for evaluation.
     #[error("post-training evaluation: {0}")]
-    Prune(#[from] provence_eval::PruneError),
+    Prune(#[from] provence_infer::PruneError),
 }
 
 pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -339,11 +338,11 @@ pub fn run_eval_datasets<B: ModelBackend>(
         config_path.display(),
         model_dir.display()
     );
-    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
+    let pruner = provence_infer::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
     let settings = provence_eval::EvalSettings {
         thresholds: vec![eval.threshold],
         batch_size: eval.batch_size.max(1),
-        max_batch_tokens: provence_eval::DEFAULT_MAX_BATCH_TOKENS,
+        max_batch_tokens: provence_infer::DEFAULT_MAX_BATCH_TOKENS,
         split: None,
         limit: None,
         targets: Vec::new(),

@@ -13,10 +13,8 @@ use burn::module::AutodiffModule;
 use burn::optim::GradientsAccumulator;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use provence_config::{RunSetup, StepInputs, StepPlan, TrainConfig, layout};
-use provence_datasets::{
-    Batch, Collator, CollatorConfig, HubOptions, PretrainedTokenizer, Row, SourceResolver, prepare_datasets,
-    resolve_model_dir,
-};
+use provence_datasets::{Batch, Collator, CollatorConfig, DatasetError, Row, SourceResolver, prepare_datasets};
+use provence_hub::{HubOptions, PretrainedTokenizer, resolve_model_dir};
 use provence_losses::LossWeights;
 use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
 
@@ -219,7 +217,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let config = &setup.config;
         let (m, t) = (&config.model_args, &config.training_args);
         // A local directory, or a Hub model id fetched into (or read from) the shared HF cache.
-        let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env())?;
+        let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env()).map_err(DatasetError::from)?;
         let collator = collator(config, &model_dir)?;
         let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
         let model = Self::model(config, &model_dir, resume.as_deref(), device, precision)?;

@@ -2,7 +2,7 @@
 //! cache resolves offline to its snapshot directory (sharded weights included), a local
 //! directory is used as is, and a missing repository names repo, revision and file.
 
-use provence_datasets::{DatasetError, HubClient, HubOptions, RepoKind, resolve_model_dir};
+use provence_hub::{HubClient, HubError, HubOptions, RepoKind, resolve_model_dir};
 use std::path::Path;
 
 const SHA: &str = "fedcba9876543210fedcba9876543210fedcba98";
@@ -62,7 +62,7 @@ fn local_directory_wins_and_missing_repo_is_a_clear_error() {
         tmp.path()
     );
     let err = resolve_model_dir("org/absent", offline(tmp.path())).unwrap_err();
-    assert!(matches!(err, DatasetError::Hub { .. }), "{err:?}");
+    assert!(matches!(err, HubError::Request { .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("org/absent") && message.contains("main"), "{message}");
 
@@ -77,7 +77,7 @@ fn local_directory_wins_and_missing_repo_is_a_clear_error() {
 /// a "dataset repo", even for a model).
 #[test]
 fn names_are_directories_hub_ids_or_bad_local_paths() {
-    use provence_datasets::{RepoKind, is_hub_id};
+    use provence_hub::{RepoKind, is_hub_id};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("file.txt");
     std::fs::write(&file, "x").unwrap();

@@ -3,9 +3,10 @@
 //! titles, sentences, per-sentence tokenisation, fragments and blocks with the query repeated
 //! per block. Pure functions over a [`TokenCodec`], so they are testable with a toy tokenizer.
 
-use provence_datasets::PretrainedTokenizer;
+use provence_hub::PretrainedTokenizer;
 
-use super::{Document, PruneError};
+use super::error::PruneError;
+use super::inputs::Document;
 use crate::split::pytext::{is_blank, py_strip, splitlines_keepends};
 use crate::split::{SentenceSplitter, normalize_sentences, split_multiline_sentence};
 
@@ -40,6 +41,33 @@ pub fn extract_first_sentence_title(sentences: &[String]) -> (String, Vec<String
     match sentences.iter().position(|s| !is_blank(s)) {
         Some(i) => (sentences[i].clone(), sentences[i + 1..].to_vec()),
         None => (String::new(), sentences.to_vec()),
+    }
+}
+
+/// Applies `first_line_as_title`: the extracted line replaces the title when no explicit title
+/// was given.
+pub(super) fn apply_first_line_title(
+    document: Document,
+    title: Option<String>,
+    first_line_as_title: bool,
+) -> (Document, Option<String>) {
+    if !first_line_as_title {
+        return (document, title);
+    }
+    let (first, rest) = match &document {
+        Document::Text(text) => {
+            let (t, rest) = extract_first_line_title(text);
+            (t, Document::Text(rest))
+        }
+        Document::Sentences(sentences) => {
+            let (t, rest) = extract_first_sentence_title(sentences);
+            (t, Document::Sentences(rest))
+        }
+    };
+    if first.is_empty() {
+        (document, title)
+    } else {
+        (rest, Some(first))
     }
 }
 
@@ -269,7 +297,7 @@ impl Layout {
     /// Upstream's layout for this tokenizer (see [`Layout`]).
     pub fn for_tokenizer(tokenizer: &PretrainedTokenizer) -> Result<Self, PruneError> {
         let special = tokenizer.special_tokens();
-        let id = |t: &Option<provence_datasets::SpecialToken>| t.as_ref().map(|t| t.id);
+        let id = |t: &Option<provence_hub::SpecialToken>| t.as_ref().map(|t| t.id);
         let (cls, bos, sep, eos) = (id(&special.cls), id(&special.bos), id(&special.sep), id(&special.eos));
         let manual = || -> Result<Self, PruneError> {
             Ok(Self::manual(

@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use super::SplitError;
+use super::error::SplitError;
 use super::punkt::PunktSentenceTokenizer;
 use super::pytext::{char_byte_offsets, chars_blank, is_decimal, is_space, py_strip, splitlines_keepends};
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use provence_datasets::{PretrainedTokenizer, TokenizerError};
+use provence_hub::{PretrainedTokenizer, TokenizerError};
 use serde::Deserialize;
 
 fn root() -> PathBuf {
@@ -120,7 +120,7 @@ fn demo_tokenizer_matches_demo_config() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["model_type"], "modernbert");
     assert_eq!(config["vocab_size"].as_u64(), Some(tok.vocab_size() as u64));
-    let id = |t: &Option<provence_datasets::SpecialToken>| t.as_ref().map(|t| u64::from(t.id));
+    let id = |t: &Option<provence_hub::SpecialToken>| t.as_ref().map(|t| u64::from(t.id));
     let special = tok.special_tokens();
     assert_eq!(config["pad_token_id"].as_u64(), id(&special.pad));
     assert_eq!(config["cls_token_id"].as_u64(), id(&special.cls));

@@ -2,7 +2,8 @@
 //! `_apply_reordering`): keep decisions, pruned text, compression,
 //! reranking score, reordering, and the upstream-shaped JSON.
 
-use super::{InputShape, ProcessOptions, Timing};
+use super::inputs::InputShape;
+use super::options::{ProcessOptions, Timing};
 use crate::split::pytext::is_blank;
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use provence_eval::{LanguageSplitter, SentenceSplitter, SplitterLanguage, is_japanese_fast, normalize_sentences};
+use provence_infer::{LanguageSplitter, SentenceSplitter, SplitterLanguage, is_japanese_fast, normalize_sentences};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

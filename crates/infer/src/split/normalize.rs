@@ -3,7 +3,7 @@
 //! every sentence source of `process()`: splitter output, user pre-split sentences and title
 //! sentences.
 
-use super::DEFAULT_ENGLISH_SENTENCE_MAX_CHARS;
+use super::english::DEFAULT_ENGLISH_SENTENCE_MAX_CHARS;
 use super::pytext::{is_blank, py_strip, splitlines_keepends};
 
 /// Upstream's `_split_multiline_sentence`: a sentence containing `\n` whose non-blank lines

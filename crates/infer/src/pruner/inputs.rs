@@ -1,8 +1,7 @@
 //! What `process()` accepts: the input shapes of upstream's `OpenProvenceModel.process()`,
 //! documents as text or pre-split sentences, and titles.
 
-use super::options::ProcessOptions;
-use super::{PruneError, prepare};
+use super::error::PruneError;
 
 /// A document: a text split by the sentence splitter, or pre-split sentences.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,11 +60,11 @@ pub enum InputShape {
 }
 
 /// Shape, queries, and documents per query.
-pub(super) type NormalizedInput = (InputShape, Vec<String>, Vec<Vec<Document>>);
+pub(crate) type NormalizedInput = (InputShape, Vec<String>, Vec<Vec<Document>>);
 
 impl ProcessInput {
     /// Shape, queries and per-query documents; errors when the lists do not line up.
-    pub(super) fn into_parts(self) -> Result<NormalizedInput, PruneError> {
+    pub(crate) fn into_parts(self) -> Result<NormalizedInput, PruneError> {
         Ok(match self {
             ProcessInput::Pair { question, context } => {
                 (InputShape::Str, vec![question], vec![vec![Document::Text(context)]])
@@ -110,36 +109,6 @@ pub enum Title {
     PerQuery(Vec<String>),
     /// One title per query and document.
     PerDocument(Vec<Vec<String>>),
-}
-
-/// Applies `first_line_as_title`: the extracted line replaces the title when no explicit title
-/// was given.
-pub(super) fn apply_first_line_title(
-    document: Document,
-    title: Option<String>,
-    options: &ProcessOptions,
-) -> (Document, Option<String>) {
-    if !options.first_line_as_title {
-        return (document, title);
-    }
-    match document {
-        Document::Text(text) => {
-            let (t, rest) = prepare::extract_first_line_title(&text);
-            if t.is_empty() {
-                (Document::Text(text), title)
-            } else {
-                (Document::Text(rest), Some(t))
-            }
-        }
-        Document::Sentences(sentences) => {
-            let (t, rest) = prepare::extract_first_sentence_title(&sentences);
-            if t.is_empty() {
-                (Document::Sentences(sentences), title)
-            } else {
-                (Document::Sentences(rest), Some(t))
-            }
-        }
-    }
 }
 
 /// Per query, per document explicit title.

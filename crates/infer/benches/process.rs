@@ -8,9 +8,9 @@
 
 use burn::prelude::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use provence_datasets::{BadRowPolicy, PretrainedTokenizer, SourceResolver};
-use provence_eval::extract_sentences;
-use provence_eval::{Document, ProcessInput, ProcessOptions, Pruner, Title};
+use provence_datasets::{BadRowPolicy, SourceResolver};
+use provence_hub::PretrainedTokenizer;
+use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, Title, extract_sentences};
 use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
 use serde_json::json;
 use std::path::Path;

@@ -4,7 +4,7 @@
 
 use burn::backend::Flex;
 use burn::prelude::*;
-use provence_eval::Pruner;
+use provence_infer::Pruner;
 use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
 use serde_json::json;
 use std::path::Path;

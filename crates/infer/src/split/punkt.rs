@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use super::SplitError;
+use super::error::SplitError;
 use super::pytext::{char_byte_offsets, is_alpha_not_digit, is_ascii_whitespace_py, is_decimal, is_space};
 
 /// Orthographic context: beginning of a sentence with upper case.

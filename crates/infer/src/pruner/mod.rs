@@ -8,15 +8,15 @@
 //! per fragment → mean of fragment means per sentence → keep iff `> threshold`.
 
 mod batching;
+mod error;
 mod inputs;
-mod jsonl;
 mod options;
 mod output;
 pub mod prepare;
 
 pub use batching::{DEFAULT_MAX_BATCH_TOKENS, plan_batches};
+pub use error::PruneError;
 pub use inputs::{Document, InputShape, ProcessInput, Title};
-pub use jsonl::{JsonlError, parse_request, process_requests, read_requests};
 pub use options::{ProcessOptions, Timing};
 pub use output::{DocumentResult, ProcessOutput, ScoredBatch, ScoredDocument, reorder};
 
@@ -24,66 +24,13 @@ use crate::split::{LanguageSplitter, SentenceSplitter};
 use burn::prelude::Backend;
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Int, Tensor, TensorData};
-use inputs::{apply_first_line_title, resolve_titles};
-use prepare::{Block, Layout, TokenCodec};
+use inputs::resolve_titles;
+use prepare::{Block, Layout, TokenCodec, apply_first_line_title};
 use provence_config::DEFAULT_THRESHOLD;
-use provence_datasets::{PretrainedTokenizer, TokenizerError};
-use provence_model::{AttentionLayout, LoadError, ModelBackend, OpenProvenceModel};
-use std::path::{Path, PathBuf};
+use provence_hub::{HubOptions, PretrainedTokenizer};
+use provence_model::{AttentionLayout, ModelBackend, OpenProvenceModel};
+use std::path::Path;
 use std::time::Instant;
-
-/// Errors of the pruning pipeline.
-#[derive(Debug, thiserror::Error)]
-pub enum PruneError {
-    /// The model directory does not exist.
-    #[error("model directory {path} does not exist")]
-    MissingModel {
-        /// The path given.
-        path: PathBuf,
-    },
-    /// The model could not be loaded.
-    #[error("loading the model from {path}: {source}")]
-    Model {
-        /// The model directory.
-        path: PathBuf,
-        /// Why.
-        source: LoadError,
-    },
-    /// The tokenizer could not be loaded.
-    #[error("loading the tokenizer from {path}: {source}")]
-    Tokenizer {
-        /// The model directory.
-        path: PathBuf,
-        /// Why.
-        source: TokenizerError,
-    },
-    /// The tokenizer lacks a special token the sequence layout needs.
-    #[error("the tokenizer defines no {0} token (needed for the [CLS] query [SEP] context [SEP] layout)")]
-    MissingSpecialToken(&'static str),
-    /// Encoding or decoding failed.
-    #[error("tokenizing {text:?}: {message}")]
-    Tokenize {
-        /// The text (shortened).
-        text: String,
-        /// The tokenizer's message.
-        message: String,
-    },
-    /// Questions and contexts do not line up.
-    #[error("{0}")]
-    Shape(String),
-    /// A threshold (given, or the model config's `default_threadshold`) is not in [0, 1].
-    #[error("{origin}: {message}")]
-    Threshold {
-        /// Where it came from.
-        origin: &'static str,
-        /// What is wrong.
-        message: String,
-    },
-    /// The model is neither a local directory nor a Hub model id that could be fetched (or
-    /// found in the cache when offline); the message names which.
-    #[error(transparent)]
-    Locate(Box<provence_datasets::DatasetError>),
-}
 
 impl TokenCodec for PretrainedTokenizer {
     fn encode(&self, text: &str) -> Result<Vec<u32>, PruneError> {
@@ -210,16 +157,16 @@ impl<B: ModelBackend> Pruner<B> {
     /// Loads a local model directory, or a Hub model id fetched into (or, with
     /// `HF_HUB_OFFLINE=1`, read from) the shared Hugging Face cache.
     pub fn from_pretrained(name_or_path: &str, device: B::Device) -> Result<Self, PruneError> {
-        Self::from_pretrained_with(name_or_path, provence_datasets::HubOptions::from_env(), device)
+        Self::from_pretrained_with(name_or_path, HubOptions::from_env(), device)
     }
 
     /// [`Self::from_pretrained`] with explicit Hub settings (endpoint, cache, offline mode).
     pub fn from_pretrained_with(
         name_or_path: &str,
-        options: provence_datasets::HubOptions,
+        options: HubOptions,
         device: B::Device,
     ) -> Result<Self, PruneError> {
-        let dir = provence_datasets::resolve_model_dir(name_or_path, options)
+        let dir = provence_hub::resolve_model_dir(name_or_path, options)
             .map_err(|source| PruneError::Locate(Box::new(source)))?;
         Self::load(&dir, device)
     }
@@ -370,7 +317,8 @@ impl<B: ModelBackend> Pruner<B> {
             let query_tokens = prepare::bound_query(self.tokenizer.encode(question)?, max_length);
             let mut per_query = Vec::with_capacity(docs.len());
             for (di, document) in docs.into_iter().enumerate() {
-                let (document, title) = apply_first_line_title(document, titles[qi][di].clone(), options);
+                let (document, title) =
+                    apply_first_line_title(document, titles[qi][di].clone(), options.first_line_as_title);
                 let prefix = title
                     .as_deref()
                     .map(|t| prepare::title_sentences(t, options.strip_sentences))

@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use provence_datasets::PretrainedTokenizer;
-use provence_eval::prepare::{Fragment, Layout, build_blocks};
+use provence_hub::PretrainedTokenizer;
+use provence_infer::prepare::{Fragment, Layout, build_blocks};
 use serde_json::Value;
 
 fn ids(v: &Value) -> Vec<u32> {

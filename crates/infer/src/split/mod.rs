@@ -12,39 +12,19 @@ use std::ops::Range;
 use std::str::FromStr;
 
 mod english;
+mod error;
 mod japanese;
 mod normalize;
 mod punkt;
 pub mod pytext;
+mod spans;
 
 pub use english::{DEFAULT_ENGLISH_SENTENCE_MAX_CHARS, EnglishSentenceSplitter};
+pub use error::SplitError;
 pub use japanese::JapaneseSentenceSplitter;
 pub use normalize::{fallback_sentence, normalize_sentences, split_multiline_sentence};
 pub use punkt::{PunktParameters, PunktSentenceTokenizer};
-
-/// Errors of the sentence-splitting module.
-#[derive(Debug, thiserror::Error)]
-pub enum SplitError {
-    /// The language is not one of `auto`, `en`, `ja`.
-    #[error("unsupported sentence splitter language `{language}`; expected one of: auto, en, ja")]
-    UnknownLanguage {
-        /// The rejected value.
-        language: String,
-    },
-    /// `max_chars` of the English splitter must be positive.
-    #[error("max_chars must be positive")]
-    ZeroMaxChars,
-    /// A Punkt parameter table could not be parsed.
-    #[error("{table}: line {line}: {message}")]
-    PunktData {
-        /// Name of the table.
-        table: String,
-        /// 1-based line number.
-        line: usize,
-        /// What was wrong.
-        message: String,
-    },
-}
+pub use spans::extract_sentences;
 
 /// Splits a text into sentences. Implement it to replace the built-in splitters; the output is
 /// what the pruning pipeline tokenises sentence by sentence and concatenates back.

@@ -7,7 +7,7 @@ use crate::common;
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 use common::{B, DEMO, load, tiny_model_dir};
-use provence_eval::{Document, InputShape, ProcessInput, ProcessOptions, PruneError, Pruner, Title};
+use provence_infer::{Document, InputShape, ProcessInput, ProcessOptions, PruneError, Pruner, Title};
 use provence_model::OpenProvenceModel;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -344,7 +344,7 @@ fn hub_model_id_loads_from_the_cache_offline() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), snapshot.join(entry.file_name())).unwrap();
     }
-    let options = provence_datasets::HubOptions {
+    let options = provence_hub::HubOptions {
         endpoint: "http://127.0.0.1:9".to_owned(),
         cache_dir: cache.path().to_owned(),
         token: None,
@@ -354,18 +354,18 @@ fn hub_model_id_loads_from_the_cache_offline() {
     };
     let device = Default::default();
     let from_hub =
-        provence_eval::Pruner::<B>::from_pretrained_with("org/tiny-pruner", options.clone(), device).unwrap();
-    let from_dir = provence_eval::Pruner::<B>::load(&fixture, Default::default()).unwrap();
-    let input = provence_eval::ProcessInput::Pair {
+        provence_infer::Pruner::<B>::from_pretrained_with("org/tiny-pruner", options.clone(), device).unwrap();
+    let from_dir = provence_infer::Pruner::<B>::load(&fixture, Default::default()).unwrap();
+    let input = provence_infer::ProcessInput::Pair {
         question: "What is the capital of Japan?".into(),
         context: "Tokyo is the capital of Japan. It is large.".into(),
     };
-    let options_p = provence_eval::ProcessOptions::default();
+    let options_p = provence_infer::ProcessOptions::default();
     let a = from_hub.process(input.clone(), &options_p).unwrap().to_json();
     let b = from_dir.process(input, &options_p).unwrap().to_json();
     assert_eq!(a["pruned_context"], b["pruned_context"]);
     assert_eq!(a["reranking_score"], b["reranking_score"]);
-    let err = provence_eval::Pruner::<B>::from_pretrained_with("org/absent", options, Default::default())
+    let err = provence_infer::Pruner::<B>::from_pretrained_with("org/absent", options, Default::default())
         .err()
         .unwrap();
     assert!(err.to_string().contains("org/absent"), "{err}");
@@ -390,7 +390,7 @@ fn packing_sorting_and_token_budgets_do_not_change_results() {
     };
     // Reference: every block alone, padded (the eager path), no sorting effect possible.
     let reference = load(dir.path())
-        .with_attention(provence_eval::AttentionLayout::Padded)
+        .with_attention(provence_model::AttentionLayout::Padded)
         .process(
             input(),
             &ProcessOptions {
@@ -441,10 +441,10 @@ fn jsonl_requests_scored_together_equal_one_call_each() {
             }
         })
         .collect();
-    let requests = provence_eval::read_requests(lines.as_bytes()).unwrap();
+    let requests = provence_infer::read_requests(lines.as_bytes()).unwrap();
     let mut out = Vec::new();
     let options = ProcessOptions::default();
-    provence_eval::process_requests(&pruner, requests.clone(), &mut out, &options).unwrap();
+    provence_infer::process_requests(&pruner, requests.clone(), &mut out, &options).unwrap();
     let got: Vec<serde_json::Value> = String::from_utf8(out)
         .unwrap()
         .lines()
@@ -470,8 +470,8 @@ fn jsonl_requests_scored_together_equal_one_call_each() {
 /// every block then ran past the model's limit: the work grew with the square of its length).
 #[test]
 fn a_huge_question_is_bounded_to_half_of_max_length() {
-    assert_eq!(provence_eval::prepare::bound_query(vec![7; 50_000], 64).len(), 32);
-    assert_eq!(provence_eval::prepare::bound_query(vec![7; 10], 64).len(), 10);
+    assert_eq!(provence_infer::prepare::bound_query(vec![7; 50_000], 64).len(), 32);
+    assert_eq!(provence_infer::prepare::bound_query(vec![7; 10], 64).len(), 10);
     let dir = tiny_model_dir(64, None);
     let question = "Which sushi rice is best? ".repeat(4_000); // ~100 KB
     let out = load(dir.path())

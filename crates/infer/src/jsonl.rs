@@ -1,7 +1,7 @@
 //! JSONL batch pruning for the CLI: one `{"question": ..., "context": ...}` object per line in,
 //! one upstream-shaped `process()` result per line out.
 
-use super::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, ScoredBatch};
+use crate::pruner::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, ScoredBatch};
 use serde_json::Value;
 use std::io::{BufRead, Write};
 

@@ -6,7 +6,7 @@
 //! recorded); the fixtures must hold at least 40 (question, document) pairs.
 
 use burn::backend::Flex;
-use provence_eval::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
+use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
 use serde_json::Value;
 use std::path::Path;
 
