@@ -36,9 +36,10 @@ def test_inputs_upstream_rejects_raise_the_same_class(model, case):
         ({"threshold": math.nan}, ValueError, "threshold: a threshold must be a number in \\[0, 1\\], got NaN"),
         ({"threshold": 1.5}, ValueError, "got 1.5"),
         ({"threshold": -0.1}, ValueError, "got -0.1"),
-        ({"batch_size": "8"}, TypeError, "batch_size"),
-        ({"top_k": 1.5}, TypeError, "top_k"),
-        ({"language": 3}, TypeError, "language"),
+        # PyO3's own argument checks (the argument is named from CPython 3.10 on).
+        ({"batch_size": "8"}, TypeError, None),
+        ({"top_k": 1.5}, TypeError, None),
+        ({"language": 3}, TypeError, None),
         ({"sentence_splitter": str.split}, TypeError, "sentence_splitter"),
         ({"sentence_splitter": {"en": str.split}}, TypeError, "sentence_splitter"),
         ({"torch_dataloader_kwargs": {"num_workers": 2}}, TypeError, "torch_dataloader_kwargs"),
