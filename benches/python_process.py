@@ -54,15 +54,10 @@ SHAPES = {
 
 def upstream_module(checkout: Path):
     """Upstream's modeling file, with NLTK's punkt answered offline."""
-    import nltk
-
     sys.path.insert(0, str(ROOT / "scripts" / "fixtures"))
-    from process_fixtures import punkt_tokenizer
+    from process_fixtures import answer_punkt_offline
 
-    punkt = punkt_tokenizer()
-    original = nltk.data.load
-    nltk.data.load = lambda name, *a, **k: punkt if name == "tokenizers/punkt/english.pickle" else original(
-        name, *a, **k)
+    answer_punkt_offline()
     sys.path.insert(0, str(checkout / "open_provence"))
     import modeling_open_provence_standalone
 
