@@ -1,8 +1,7 @@
 //! Pruning inference for open-provence-rs: [`Pruner`] and upstream's `process()`, sentence
 //! splitting, token-budget batching, JSONL requests, TEI's rerank answer and the backend choice
-//! of the binaries. No
-//! dataset files (parquet/Arrow) are involved: the HTTP service and language bindings build on
-//! this crate alone; dataset evaluation lives in `provence-eval`.
+//! of the binaries. No dataset files (parquet/Arrow) are involved: the HTTP service and language
+//! bindings build on this crate alone; dataset evaluation lives in `provence-eval`.
 
 mod backend;
 mod jsonl;
