@@ -2,15 +2,21 @@
 
 mod backend;
 mod checkpoint_dir;
+mod data;
 mod distributed;
+mod error;
 mod logs;
+mod model_setup;
 mod optim;
+mod post_eval;
 mod prefetch;
+mod run_dir;
 mod schedule;
+mod sinks;
 mod state;
+mod step;
 mod tally;
 mod tensorboard;
-mod train;
 mod trainer;
 
 pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend, train_devices};
@@ -19,13 +25,15 @@ pub use distributed::{
     BurnCollective, Collective, Engine, GroupBackend, GroupError, GroupSpec, NativeCollective, NativeEngine, Solo,
     train_data_parallel,
 };
+pub use error::TrainError;
 pub use logs::{LogRecord, LogValue};
 pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable, ParamUpdate,
     SlotSpec, UpdateRule, clip_grad_norm, is_no_decay,
 };
+pub use post_eval::run_eval_datasets;
 pub use provence_config::SchedulerType;
 pub use provence_model::init_cpu_threads;
 pub use schedule::{LrSchedule, cosine_multiplier, warmup_steps};
-pub use train::{TrainError, TrainOutcome, accumulate_micro_batch, optimizer_step, run_eval_datasets};
-pub use trainer::{StepEvent, TrainListener, accumulation_window, run_training, run_training_with};
+pub use step::{accumulate_micro_batch, optimizer_step};
+pub use trainer::{StepEvent, TrainListener, TrainOutcome, accumulation_window, run_training, run_training_with};

@@ -22,18 +22,35 @@ use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
 
 use crate::backend::Precision;
 use crate::checkpoint_dir::{RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically};
+use crate::data::{data_options, dataset_specs, epoch_micro_batches, log_plan};
 use crate::distributed::{Collective, GroupError, Solo, StepSums, broadcast_params, check_agreement, sync_step};
+use crate::error::{TrainError, check_finite, io_at, row_ids};
 use crate::logs::{LogRecord, LogValue, python_round};
+use crate::model_setup::build_model;
 use crate::optim::{Optimizer, OptimizerKind, ParamTable};
+use crate::post_eval::run_eval_datasets;
 use crate::prefetch::Prefetcher;
+use crate::run_dir::copy_tokenizer_files;
 use crate::schedule::LrSchedule;
+use crate::sinks::LogSinks;
 use crate::state::{TrainerControlArgs, TrainerState};
-use crate::tally::LossTally;
-use crate::train::{
-    LogSinks, ShapeTally, TrainError, TrainOutcome, accumulate_micro_batch, build_model, check_finite,
-    copy_tokenizer_files, data_options, dataset_specs, epoch_micro_batches, evaluate, io_at, log_plan, optimizer_step,
-    row_ids, run_eval_datasets,
-};
+use crate::step::{accumulate_micro_batch, evaluate, optimizer_step};
+use crate::tally::{LossTally, ShapeTally};
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// `<run_dir>/final_model`.
+    pub final_model: PathBuf,
+    /// Optimizer steps done in total.
+    pub global_step: u64,
+    /// Every log record of the run (train, eval, summary).
+    pub log_history: Vec<LogRecord>,
+    /// The Markdown report of the post-training dataset evaluation, when it ran.
+    pub eval_markdown: Option<String>,
+}
 
 /// Observes a training run from the caller's code (see [`run_training_with`]); every method
 /// has an empty default.

@@ -16,7 +16,8 @@ use super::native::{GroupBackend, NativeCollective, NativeEngine};
 use super::seat::{Abort, Seat};
 use super::{Collective, GroupError};
 use crate::backend::Precision;
-use crate::train::{TrainError, TrainOutcome};
+use crate::error::TrainError;
+use crate::trainer::TrainOutcome;
 use crate::trainer::run_training_in_group;
 
 /// Which communication engine sums the group's gradients.

@@ -1,0 +1,79 @@
+//! What a run trains on: the recipe's `data_args` as the datasets crate's specs and options,
+//! the seeded order of each epoch's micro-batches, and the step plan's log lines.
+
+use provence_config::{StepPlan, TrainConfig};
+use provence_datasets::{DataOptions, DatasetSpec, PyRandom};
+
+/// Maps the recipe's `data_args` onto dataset specs (per-entry keys fall back to `data_args`
+/// defaults unless the entry says `null`; single-dataset mode becomes one entry).
+pub fn dataset_specs(config: &TrainConfig) -> Vec<DatasetSpec> {
+    let d = &config.data_args;
+    match &d.datasets {
+        Some(entries) => entries
+            .iter()
+            .map(|e| DatasetSpec {
+                dataset_name: e.dataset_name.clone(),
+                subset: e.subset.clone(),
+                teacher_column: e.teacher_column.clone(),
+                items: e.items.unwrap_or(d.items).map(|v| v as i64),
+                upsample_factor: e.upsample_factor.unwrap_or(d.upsample_factor),
+                n_samples: e.n_samples,
+            })
+            .collect(),
+        None => vec![DatasetSpec {
+            dataset_name: d.dataset_name.clone(),
+            subset: Some(d.subset.clone()),
+            teacher_column: d.teacher_column.clone().unwrap_or_else(|| "teacher_score".to_string()),
+            items: d.items.map(|v| v as i64),
+            upsample_factor: d.upsample_factor,
+            n_samples: None,
+        }],
+    }
+}
+
+/// Maps the recipe's global data options.
+pub fn data_options(config: &TrainConfig) -> DataOptions {
+    let d = &config.data_args;
+    DataOptions {
+        validation_split: d.validation_split,
+        validation_split_samples: d.validation_split_samples,
+        validation_split_name: Some(d.validation_split_name.clone()),
+        max_train_samples: d.max_train_samples.filter(|&n| n > 0),
+        max_eval_samples: d.max_eval_samples.filter(|&n| n > 0),
+        filter_zero_relevance_max_items: d.filter_zero_relevance_max_items,
+        filter_zero_relevance_max_items_reverse: d.filter_zero_relevance_max_items_reverse,
+        filter_keep_first_item: d.filter_keep_first_item,
+        bad_rows: d.bad_rows,
+    }
+}
+
+/// The rows of each micro-batch of `epoch`: a permutation of `0..n` from CPython's
+/// `random.Random(seed + epoch)`, cut into chunks of `batch_size` (the last may be short).
+pub fn epoch_micro_batches(n: usize, batch_size: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    PyRandom::new(i128::from(seed) + epoch as i128).shuffle(&mut order);
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+pub(crate) fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
+    let t = &config.training_args;
+    tracing::info!("Dynamic step calculation:");
+    tracing::info!("  Dataset size: {rows}");
+    tracing::info!("  Total steps: {}", plan.total_dynamic);
+    tracing::info!("  Eval steps: {} (20 evaluations)", plan.eval_steps);
+    tracing::info!("  Logging steps: {} (100 logs)", plan.logging_steps);
+    tracing::info!("  Save steps: {}", plan.save_steps);
+    tracing::info!("  Optimizer steps: {} (warmup {})", plan.max_steps, plan.warmup_steps);
+    if let Some(v) = t.logging_steps {
+        tracing::warn!(
+            "Overriding logging_steps from config ({v}) with dynamic value ({})",
+            plan.logging_steps
+        );
+    }
+    if let Some(v) = t.eval_steps {
+        tracing::warn!(
+            "Overriding eval_steps from config ({v}) with dynamic value ({})",
+            plan.eval_steps
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Where the run's log records go.
+
+use crate::error::{TrainError, io_at};
+use crate::logs::{LogRecord, LogValue};
+use crate::tensorboard::EventWriter;
+use std::path::{Path, PathBuf};
+
+/// Where log records go: the console (upstream's dict lines), `log_history.jsonl`, TensorBoard,
+/// and a progress bar with the last loss and the ETA (hidden when stderr is not a terminal).
+pub(crate) struct LogSinks {
+    pub(crate) progress: indicatif::ProgressBar,
+    jsonl: std::fs::File,
+    jsonl_path: PathBuf,
+    events: Option<EventWriter>,
+}
+
+impl LogSinks {
+    /// Opens the sinks of `run_dir`; `history` (a resumed run's records up to its checkpoint)
+    /// replaces what `log_history.jsonl` held, else the file is appended to.
+    pub(crate) fn open(
+        run_dir: &Path,
+        report_to: &[String],
+        history: Option<&[serde_json::Map<String, serde_json::Value>]>,
+    ) -> Result<Self, TrainError> {
+        use std::io::Write;
+        std::fs::create_dir_all(run_dir).map_err(io_at(run_dir))?;
+        let jsonl_path = run_dir.join("log_history.jsonl");
+        let mut jsonl = std::fs::OpenOptions::new()
+            .create(true)
+            .append(history.is_none())
+            .write(true)
+            .truncate(history.is_some())
+            .open(&jsonl_path)
+            .map_err(io_at(&jsonl_path))?;
+        for record in history.unwrap_or_default() {
+            let line = serde_json::to_string(record).unwrap_or_default();
+            writeln!(jsonl, "{line}").map_err(io_at(&jsonl_path))?;
+        }
+        let wants = |name: &str| report_to.iter().any(|r| r == name || r == "all");
+        if wants("wandb") {
+            tracing::warn!(
+                "report_to wandb: this trainer writes TensorBoard event files instead; sync them with \
+                 `wandb sync --sync-tensorboard {}/runs`",
+                run_dir.display()
+            );
+        }
+        let events = if wants("tensorboard") || wants("wandb") {
+            let dir = run_dir.join("runs");
+            Some(EventWriter::create(&dir, now()).map_err(io_at(&dir))?)
+        } else {
+            None
+        };
+        let progress = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        progress.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} steps [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Ok(Self {
+            progress,
+            jsonl,
+            jsonl_path,
+            events,
+        })
+    }
+
+    pub(crate) fn emit(&mut self, record: &LogRecord, step: usize, split: &str) -> Result<(), TrainError> {
+        use std::io::Write;
+        self.progress.suspend(|| tracing::info!("{}", record.to_python_repr()));
+        let line = serde_json::to_string(&record.to_json()).unwrap_or_default();
+        writeln!(self.jsonl, "{line}").map_err(io_at(&self.jsonl_path))?;
+        if let Some(events) = &mut self.events {
+            for (key, value) in record.entries() {
+                if key == "step" || key == "epoch" {
+                    continue;
+                }
+                let value = match value {
+                    LogValue::Float(f) => *f as f32,
+                    LogValue::Int(i) => *i as f32,
+                };
+                let tag = match key.strip_prefix("eval_") {
+                    Some(rest) => format!("eval/{rest}"),
+                    None => format!("{split}/{key}"),
+                };
+                events
+                    .add_scalar(&tag, value, step as i64, now())
+                    .map_err(io_at(events.path()))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
