@@ -1,8 +1,15 @@
 //! What a run trains on: the recipe's `data_args` as the datasets crate's specs and options,
-//! the seeded order of each epoch's micro-batches, and the step plan's log lines.
+//! the prepared rows and the step plan over them, the seeded order of each epoch's micro-batches,
+//! and the collator of the recipe.
 
-use provence_config::{StepPlan, TrainConfig};
-use provence_datasets::{DataOptions, DatasetSpec, PyRandom};
+use crate::error::TrainError;
+use provence_config::{StepInputs, StepPlan, TrainConfig};
+use provence_datasets::{
+    Collator, CollatorConfig, DataOptions, DatasetSpec, PretrainedTokenizer, PyRandom, Row, SourceResolver,
+    prepare_datasets,
+};
+use std::path::Path;
+use std::sync::Arc;
 
 /// Maps the recipe's `data_args` onto dataset specs (per-entry keys fall back to `data_args`
 /// defaults unless the entry says `null`; single-dataset mode becomes one entry).
@@ -76,4 +83,60 @@ pub(crate) fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
             plan.eval_steps
         );
     }
+}
+
+/// The prepared rows and the step arithmetic over them.
+pub(crate) struct TrainData {
+    pub(crate) train_rows: Arc<Vec<Row>>,
+    pub(crate) eval_rows: Vec<Row>,
+    pub(crate) plan: StepPlan,
+}
+
+impl TrainData {
+    /// Reads, samples and mixes the recipe's datasets and plans the steps of a group of
+    /// `world` workers (only the `main` one reports them).
+    pub(crate) fn prepare(config: &TrainConfig, world: usize, main: bool) -> Result<Self, TrainError> {
+        let t = &config.training_args;
+        let resolver = SourceResolver::from_env()?;
+        let prepared = prepare_datasets(&dataset_specs(config), &data_options(config), t.seed as i64, &resolver)?;
+        let (train_rows, eval_rows) = (prepared.train, prepared.eval.unwrap_or_default());
+        if train_rows.is_empty() && t.do_train {
+            return Err(TrainError::NoTrainingRows);
+        }
+        let plan = StepPlan::compute(&StepInputs {
+            train_rows: train_rows.len(),
+            batch_size: t.per_device_train_batch_size,
+            gradient_accumulation_steps: t.gradient_accumulation_steps,
+            n_gpu: world,
+            num_train_epochs: t.num_train_epochs,
+            yaml_save_steps: t.save_steps,
+            max_steps: t.max_steps,
+            warmup_ratio: t.warmup_ratio,
+            warmup_steps: t.warmup_steps,
+        });
+        if main {
+            tracing::info!("Final dataset sizes:");
+            tracing::info!("  Train samples: {}", train_rows.len());
+            tracing::info!("  Validation samples: {}", eval_rows.len());
+            log_plan(&plan, train_rows.len(), config);
+        }
+        Ok(Self {
+            train_rows: Arc::new(train_rows),
+            eval_rows,
+            plan,
+        })
+    }
+}
+
+/// The collator of the recipe, with the tokenizer of `model_dir`.
+pub(crate) fn collator(config: &TrainConfig, model_dir: &Path) -> Result<Arc<Collator>, TrainError> {
+    let tokenizer = PretrainedTokenizer::from_pretrained(model_dir)?;
+    let collator = Collator::new(
+        &tokenizer,
+        CollatorConfig {
+            max_length: config.model_args.max_length,
+            label_alignment: config.data_args.label_alignment,
+        },
+    )?;
+    Ok(Arc::new(collator))
 }

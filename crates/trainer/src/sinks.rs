@@ -1,4 +1,5 @@
-//! Where the run's log records go.
+//! Where the run's log records go: the console, `log_history.jsonl`, TensorBoard and the progress
+//! bar ([`LogSinks`]), and a caller's [`TrainListener`].
 
 use crate::error::{TrainError, io_at};
 use crate::logs::{LogRecord, LogValue};
@@ -97,4 +98,34 @@ fn now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// Observes a training run from the caller's code (see [`run_training_with`](crate::run_training_with)); every method
+/// has an empty default.
+pub trait TrainListener {
+    /// After every optimizer step, before its log, evaluation and checkpoint.
+    fn on_step(&mut self, _step: &StepEvent) {}
+    /// Every record the run logs: `split` is `"train"` (loss lines and the final summary) or
+    /// `"eval"`.
+    fn on_log(&mut self, _record: &LogRecord, _split: &str) {}
+}
+
+/// No observer: what [`run_training`] uses.
+impl TrainListener for () {}
+
+/// One optimizer step, as a [`TrainListener`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepEvent {
+    /// Optimizer steps done so far, this one included (1-based).
+    pub step: usize,
+    /// The run's step budget.
+    pub max_steps: usize,
+    /// Fractional epoch reached.
+    pub epoch: f64,
+    /// Mean loss of the step's accumulation window.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Learning rate the step used.
+    pub learning_rate: f64,
 }

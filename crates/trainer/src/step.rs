@@ -1,7 +1,8 @@
 //! One optimizer step of HF `Trainer._inner_training_loop` (as hotchpotch/open_provence's
 //! `open_provence/trainer.py::train` configures it): the forward and loss of a batch, one
 //! micro-batch's backward with its loss divided by the window length, one clipped optimizer step
-//! with the scheduled learning rate, and the evaluation pass over the eval rows.
+//! with the scheduled learning rate, the accumulation windows, and the evaluation pass over the
+//! eval rows.
 
 use crate::error::TrainError;
 use crate::logs::{LogRecord, python_round};
@@ -126,4 +127,31 @@ pub(crate) fn evaluate<B: ModelBackend>(
         .float("eval_runtime", python_round(runtime, 4))
         .float("eval_samples_per_second", python_round(rows.len() as f64 / runtime, 3))
         .float("eval_steps_per_second", python_round(batches as f64 / runtime, 3)))
+}
+
+/// The micro-batch indices of the accumulation window holding micro-batch `index`: windows of
+/// `ga` micro-batches, the last of an epoch of `micro_batches` possibly shorter. Each loss is
+/// divided by its window's length, as HF's Trainer does.
+pub fn accumulation_window(index: usize, ga: usize, micro_batches: usize) -> std::ops::Range<usize> {
+    let start = index / ga.max(1) * ga.max(1);
+    start..(start + ga.max(1)).min(micro_batches.max(start + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accumulation_window;
+
+    /// HF's windows, computed independently: `ga` micro-batches each, the epoch's last window
+    /// holding what is left.
+    #[test]
+    fn accumulation_windows_cover_the_epoch() {
+        let (ga, n) = (4, 10);
+        let windows: Vec<_> = (0..n).map(|i| accumulation_window(i, ga, n)).collect();
+        assert_eq!(windows[0], 0..4);
+        assert_eq!(windows[3], 0..4);
+        assert_eq!(windows[4], 4..8);
+        assert_eq!(windows[9], 8..10);
+        assert_eq!(accumulation_window(0, 1, 1), 0..1);
+        assert_eq!(accumulation_window(2, 3, 3), 0..3);
+    }
 }

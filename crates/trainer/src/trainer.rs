@@ -11,30 +11,28 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsAccumulator;
-use burn::tensor::backend::{AutodiffBackend, Backend};
-use provence_config::{RunSetup, StepInputs, StepPlan, TrainConfig, layout};
-use provence_datasets::{
-    Batch, Collator, CollatorConfig, HubOptions, PretrainedTokenizer, Row, SourceResolver, prepare_datasets,
-    resolve_model_dir,
-};
+use burn::tensor::backend::AutodiffBackend;
+use provence_config::{RunSetup, TrainConfig, layout};
+use provence_datasets::{Batch, Collator, HubOptions, PretrainedTokenizer, Row, resolve_model_dir};
 use provence_losses::LossWeights;
 use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
 
 use crate::backend::Precision;
 use crate::checkpoint_dir::{RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically};
-use crate::data::{data_options, dataset_specs, epoch_micro_batches, log_plan};
+use crate::data::{TrainData, collator, epoch_micro_batches};
 use crate::distributed::{Collective, GroupError, Solo, StepSums, broadcast_params, check_agreement, sync_step};
 use crate::error::{TrainError, check_finite, io_at, row_ids};
 use crate::logs::{LogRecord, LogValue, python_round};
-use crate::model_setup::build_model;
+use crate::model_setup::{model_to_train, with_max_length};
 use crate::optim::{Optimizer, OptimizerKind, ParamTable};
 use crate::post_eval::run_eval_datasets;
 use crate::prefetch::Prefetcher;
-use crate::run_dir::copy_tokenizer_files;
+use crate::progress::{Cadence, cadence, fresh_state};
+use crate::run_dir::{check_data_position, copy_tokenizer_files, restored_state};
 use crate::schedule::LrSchedule;
-use crate::sinks::LogSinks;
+use crate::sinks::{LogSinks, StepEvent, TrainListener};
 use crate::state::{TrainerControlArgs, TrainerState};
-use crate::step::{accumulate_micro_batch, evaluate, optimizer_step};
+use crate::step::{accumulate_micro_batch, accumulation_window, evaluate, optimizer_step};
 use crate::tally::{LossTally, ShapeTally};
 
 /// What a finished run produced.
@@ -50,36 +48,6 @@ pub struct TrainOutcome {
     pub log_history: Vec<LogRecord>,
     /// The Markdown report of the post-training dataset evaluation, when it ran.
     pub eval_markdown: Option<String>,
-}
-
-/// Observes a training run from the caller's code (see [`run_training_with`]); every method
-/// has an empty default.
-pub trait TrainListener {
-    /// After every optimizer step, before its log, evaluation and checkpoint.
-    fn on_step(&mut self, _step: &StepEvent) {}
-    /// Every record the run logs: `split` is `"train"` (loss lines and the final summary) or
-    /// `"eval"`.
-    fn on_log(&mut self, _record: &LogRecord, _split: &str) {}
-}
-
-/// No observer: what [`run_training`] uses.
-impl TrainListener for () {}
-
-/// One optimizer step, as a [`TrainListener`] sees it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StepEvent {
-    /// Optimizer steps done so far, this one included (1-based).
-    pub step: usize,
-    /// The run's step budget.
-    pub max_steps: usize,
-    /// Fractional epoch reached.
-    pub epoch: f64,
-    /// Mean loss of the step's accumulation window.
-    pub loss: f64,
-    /// Global gradient norm before clipping.
-    pub grad_norm: f64,
-    /// Learning rate the step used.
-    pub learning_rate: f64,
 }
 
 /// Runs a whole training job as set up by [`provence_config::prepare_run`] on `device`, in
@@ -141,57 +109,6 @@ pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBacken
     trainer.finish(model).map(Some)
 }
 
-/// The prepared rows and the step arithmetic over them.
-struct TrainData {
-    train_rows: Arc<Vec<Row>>,
-    eval_rows: Vec<Row>,
-    plan: StepPlan,
-}
-
-impl TrainData {
-    /// Reads, samples and mixes the recipe's datasets and plans the steps of a group of
-    /// `world` workers (only the `main` one reports them).
-    fn prepare(config: &TrainConfig, world: usize, main: bool) -> Result<Self, TrainError> {
-        let t = &config.training_args;
-        let resolver = SourceResolver::from_env()?;
-        let prepared = prepare_datasets(&dataset_specs(config), &data_options(config), t.seed as i64, &resolver)?;
-        let (train_rows, eval_rows) = (prepared.train, prepared.eval.unwrap_or_default());
-        if train_rows.is_empty() && t.do_train {
-            return Err(TrainError::NoTrainingRows);
-        }
-        let plan = StepPlan::compute(&StepInputs {
-            train_rows: train_rows.len(),
-            batch_size: t.per_device_train_batch_size,
-            gradient_accumulation_steps: t.gradient_accumulation_steps,
-            n_gpu: world,
-            num_train_epochs: t.num_train_epochs,
-            yaml_save_steps: t.save_steps,
-            max_steps: t.max_steps,
-            warmup_ratio: t.warmup_ratio,
-            warmup_steps: t.warmup_steps,
-        });
-        if main {
-            tracing::info!("Final dataset sizes:");
-            tracing::info!("  Train samples: {}", train_rows.len());
-            tracing::info!("  Validation samples: {}", eval_rows.len());
-            log_plan(&plan, train_rows.len(), config);
-        }
-        Ok(Self {
-            train_rows: Arc::new(train_rows),
-            eval_rows,
-            plan,
-        })
-    }
-}
-
-/// Every `N` optimizer steps: log, evaluate, save (the checkpoint's values on resume).
-#[derive(Debug, Clone, Copy)]
-struct Cadence {
-    logging: usize,
-    eval: usize,
-    save: usize,
-}
-
 /// Everything the loop needs but the model.
 struct Trainer<'a, B: AutodiffBackend> {
     config: &'a TrainConfig,
@@ -239,7 +156,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env())?;
         let collator = collator(config, &model_dir)?;
         let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
-        let model = Self::model(config, &model_dir, resume.as_deref(), device, precision)?;
+        let model = model_to_train(config, &model_dir, resume.as_deref(), device, precision)?;
         let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
         let mut optimizer = Optimizer::<B::InnerBackend>::new(
             OptimizerKind::from(t.optimizer),
@@ -302,39 +219,6 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             sync_time: Default::default(),
         };
         Ok((trainer, model))
-    }
-
-    /// The model to train: the checkpoint's when resuming, else built from the recipe; in the
-    /// run's precision and encoder layout.
-    fn model(
-        config: &TrainConfig,
-        model_dir: &Path,
-        resume: Option<&Path>,
-        device: &B::Device,
-        precision: Precision,
-    ) -> Result<OpenProvenceModel<B>, TrainError> {
-        let mut model = match resume {
-            Some(dir) => {
-                tracing::info!("Resuming from checkpoint: {}", dir.display());
-                let model = OpenProvenceModel::load(dir, device)?;
-                let (saved, recipe) = (model.config.max_length, config.model_args.max_length);
-                if saved != recipe {
-                    tracing::warn!(
-                        "the checkpoint was trained with max_length {saved}, the recipe says {recipe}: \
-                         the rest of the run uses {recipe} (batches and the exported config)"
-                    );
-                }
-                with_max_length(model, recipe)?
-            }
-            None => build_model(config, model_dir, device)?,
-        };
-        if precision == Precision::Bf16 {
-            tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
-            model = model.with_compute_dtype(burn::tensor::FloatDType::BF16);
-        }
-        let attention = config.model_args.attention;
-        tracing::info!("Encoder execution: {attention} (model_args.attention)");
-        Ok(model.with_attention(attention))
     }
 
     /// The optimizer-step loop, epoch by epoch, until the step budget is spent.
@@ -711,127 +595,5 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
         }
         Ok(final_model)
-    }
-}
-
-/// Fails unless checkpoint `dir` was written by a run whose optimizer steps consumed
-/// `micro_batches_per_step` micro-batches each (accumulation × workers; checkpoints without the
-/// record come from a single worker and are not checked): otherwise the resumed run would
-/// continue at another place in the data.
-fn check_data_position(dir: &Path, micro_batches_per_step: usize) -> Result<(), TrainError> {
-    let Ok(text) = std::fs::read_to_string(dir.join(layout::DATA_PARALLEL)) else {
-        return Ok(());
-    };
-    let saved = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("micro_batches_per_step")?.as_u64());
-    match saved {
-        Some(saved) if saved as usize == micro_batches_per_step => Ok(()),
-        Some(saved) => Err(TrainError::Resume {
-            path: dir.to_owned(),
-            message: format!(
-                "its run consumed {saved} micro-batches per optimizer step (gradient_accumulation_steps × workers), \
-                 this one would consume {micro_batches_per_step}; resume with a gradient_accumulation_steps and \
-                 --devices/--nnodes whose product is {saved}"
-            ),
-        }),
-        None => Err(TrainError::Resume {
-            path: dir.to_owned(),
-            message: format!("{} is not valid", layout::DATA_PARALLEL),
-        }),
-    }
-}
-
-/// The micro-batch indices of the accumulation window holding micro-batch `index`: windows of
-/// `ga` micro-batches, the last of an epoch of `micro_batches` possibly shorter. Each loss is
-/// divided by its window's length, as HF's Trainer does.
-pub fn accumulation_window(index: usize, ga: usize, micro_batches: usize) -> std::ops::Range<usize> {
-    let start = index / ga.max(1) * ga.max(1);
-    start..(start + ga.max(1)).min(micro_batches.max(start + 1))
-}
-
-/// `model` with the recipe's `max_length` in its config (a checkpoint's may differ when a
-/// resumed recipe changed it).
-fn with_max_length<B: Backend>(
-    mut model: OpenProvenceModel<B>,
-    max_length: usize,
-) -> Result<OpenProvenceModel<B>, TrainError> {
-    model.config.max_length = max_length;
-    model.config.check_max_length()?;
-    Ok(model)
-}
-
-/// The collator of the recipe, with the tokenizer of `model_dir`.
-fn collator(config: &TrainConfig, model_dir: &Path) -> Result<Arc<Collator>, TrainError> {
-    let tokenizer = PretrainedTokenizer::from_pretrained(model_dir)?;
-    let collator = Collator::new(
-        &tokenizer,
-        CollatorConfig {
-            max_length: config.model_args.max_length,
-            label_alignment: config.data_args.label_alignment,
-        },
-    )?;
-    Ok(Arc::new(collator))
-}
-
-/// The trainer state of a fresh run: the plan's cadence and budget, no history.
-fn fresh_state(plan: &StepPlan, batch_size: usize) -> TrainerState {
-    TrainerState::new(
-        plan.eval_steps as u64,
-        plan.logging_steps as u64,
-        plan.save_steps as u64,
-        plan.max_steps as u64,
-        plan.epochs as u64,
-        batch_size as u64,
-    )
-}
-
-/// The trainer state saved in checkpoint `dir`, with this run's step budget; its cadence wins
-/// over the freshly computed one, as in HF's Trainer (they differ only if the data or the recipe
-/// changed between the runs).
-fn restored_state(dir: &Path, plan: &StepPlan) -> Result<TrainerState, TrainError> {
-    let text = std::fs::read_to_string(dir.join(layout::TRAINER_STATE)).map_err(io_at(dir))?;
-    let mut state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
-        path: dir.to_owned(),
-        message: format!("trainer_state.json: {e}"),
-    })?;
-    state.max_steps = plan.max_steps as u64;
-    let fresh = [plan.logging_steps, plan.eval_steps, plan.save_steps].map(|v| v as u64);
-    let stored = [state.logging_steps, state.eval_steps, state.save_steps];
-    if fresh != stored {
-        tracing::warn!(
-            "checkpoint cadence (logging/eval/save every {stored:?} steps) differs from this run's {fresh:?}: keeping the checkpoint's"
-        );
-    }
-    Ok(state)
-}
-
-/// The cadence of `state`, each value falling back to the plan's when it is zero (a
-/// hand-edited state would otherwise never fire).
-fn cadence(state: &TrainerState, plan: &StepPlan) -> Cadence {
-    let pick = |stored: u64, fresh: usize| usize::try_from(stored).ok().filter(|&v| v > 0).unwrap_or(fresh);
-    Cadence {
-        logging: pick(state.logging_steps, plan.logging_steps),
-        eval: pick(state.eval_steps, plan.eval_steps),
-        save: pick(state.save_steps, plan.save_steps),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::accumulation_window;
-
-    /// HF's windows, computed independently: `ga` micro-batches each, the epoch's last window
-    /// holding what is left.
-    #[test]
-    fn accumulation_windows_cover_the_epoch() {
-        let (ga, n) = (4, 10);
-        let windows: Vec<_> = (0..n).map(|i| accumulation_window(i, ga, n)).collect();
-        assert_eq!(windows[0], 0..4);
-        assert_eq!(windows[3], 0..4);
-        assert_eq!(windows[4], 4..8);
-        assert_eq!(windows[9], 8..10);
-        assert_eq!(accumulation_window(0, 1, 1), 0..1);
-        assert_eq!(accumulation_window(2, 3, 3), 0..3);
     }
 }
