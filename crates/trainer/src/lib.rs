@@ -5,6 +5,7 @@ mod checkpoint_dir;
 mod data;
 mod distributed;
 mod error;
+mod launch;
 mod logs;
 mod model_setup;
 mod optim;
@@ -24,9 +25,9 @@ pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend, train_devices};
 pub use checkpoint_dir::RunDirError;
 pub use distributed::{
     BurnCollective, Collective, Engine, GroupBackend, GroupError, GroupSpec, NativeCollective, NativeEngine, Solo,
-    train_data_parallel,
 };
 pub use error::TrainError;
+pub use launch::train_data_parallel;
 pub use logs::{LogRecord, LogValue};
 pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable, ParamUpdate,
