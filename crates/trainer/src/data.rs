@@ -1,12 +1,13 @@
 //! What a run trains on: the recipe's `data_args` as the datasets crate's specs and options,
 //! the prepared rows and the step plan over them, the seeded order of each epoch's micro-batches,
-//! and the collator of the recipe.
+//! the collator of the recipe, and the [`Feed`] that collates micro-batches ahead of the model.
 
 use crate::error::TrainError;
+use crate::prefetch::Prefetcher;
 use provence_config::{StepInputs, StepPlan, TrainConfig};
 use provence_datasets::{
-    Collator, CollatorConfig, DataOptions, DatasetSpec, PretrainedTokenizer, PyRandom, Row, SourceResolver,
-    prepare_datasets,
+    Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetSpec, PretrainedTokenizer, PyRandom, Row,
+    SourceResolver, prepare_datasets,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -139,4 +140,41 @@ pub(crate) fn collator(config: &TrainConfig, model_dir: &Path) -> Result<Arc<Col
         },
     )?;
     Ok(Arc::new(collator))
+}
+
+/// The data stream of a run: the prepared rows and their plan, the collator, and the
+/// data-loader threads that collate micro-batches ahead of the model.
+pub(crate) struct Feed {
+    /// The rows and the step plan.
+    pub(crate) data: TrainData,
+    /// The recipe's collator.
+    pub(crate) collator: Arc<Collator>,
+    /// Data-loader threads (`dataloader_num_workers`; 0 collates on the training thread).
+    loader_workers: usize,
+}
+
+impl Feed {
+    /// The feed of `data` through `collator` on the recipe's data-loader threads.
+    pub(crate) fn new(data: TrainData, collator: Arc<Collator>, config: &TrainConfig) -> Self {
+        Self {
+            data,
+            collator,
+            loader_workers: config.training_args.dataloader_num_workers,
+        }
+    }
+
+    /// Collates `jobs` (micro-batch index, row ids) ahead on the recipe's data-loader threads.
+    pub(crate) fn prefetch(&self, jobs: Vec<(usize, Vec<usize>)>) -> Prefetcher<(usize, Result<Batch, CollateError>)> {
+        let (rows, collator) = (self.data.train_rows.clone(), self.collator.clone());
+        let workers = self.loader_workers;
+        Prefetcher::new(
+            jobs,
+            workers,
+            workers * 2 + 2,
+            move |(index, ids): (usize, Vec<usize>)| {
+                let batch_rows: Vec<Row> = ids.iter().map(|&i| rows[i].clone()).collect();
+                (index, collator.collate(&batch_rows))
+            },
+        )
+    }
 }

@@ -1,15 +1,82 @@
-//! Where the run's log records go: the console, `log_history.jsonl`, TensorBoard and the progress
-//! bar ([`LogSinks`]), and a caller's [`TrainListener`].
+//! Where the run's log records go ([`Journal`]): the console, `log_history.jsonl`, TensorBoard and
+//! the progress bar on rank 0 ([`LogSinks`]), a caller's [`TrainListener`], and the run's history.
 
 use crate::error::{TrainError, io_at};
 use crate::logs::{LogRecord, LogValue};
 use crate::tensorboard::EventWriter;
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
+
+/// Where the run's records go: rank 0's sinks, the caller's listener, and the run's history.
+pub(crate) struct Journal<'a> {
+    /// Rank 0's console, JSONL, TensorBoard and progress bar (none on the other ranks).
+    sinks: Option<LogSinks>,
+    /// The caller's observer.
+    listener: &'a mut dyn TrainListener,
+    /// Every record logged so far (train, eval, summary).
+    history: Vec<LogRecord>,
+}
+
+impl<'a> Journal<'a> {
+    /// The journal of a worker: with sinks in `run_dir` (for the recipe's `report_to`, starting
+    /// from `history_so_far` when resuming, the progress bar at `position` of `max_steps`) on
+    /// the `main` one.
+    pub(crate) fn open(
+        main: bool,
+        run_dir: &Path,
+        report_to: &[String],
+        history_so_far: Option<&[Map<String, Value>]>,
+        position: u64,
+        max_steps: usize,
+        listener: &'a mut dyn TrainListener,
+    ) -> Result<Self, TrainError> {
+        let sinks = main
+            .then(|| LogSinks::open(run_dir, report_to, history_so_far))
+            .transpose()?;
+        if let Some(sinks) = &sinks {
+            sinks.progress.set_length(max_steps as u64);
+            sinks.progress.set_position(position);
+        }
+        Ok(Self {
+            sinks,
+            listener,
+            history: Vec::new(),
+        })
+    }
+
+    /// Tells the listener about an optimizer step.
+    pub(crate) fn on_step(&mut self, event: &StepEvent) {
+        self.listener.on_step(event);
+    }
+
+    /// `record` of optimizer step `step` to the sinks, the listener and the history.
+    pub(crate) fn emit(&mut self, record: LogRecord, step: usize, split: &str) -> Result<(), TrainError> {
+        if let Some(sinks) = &mut self.sinks {
+            sinks.emit(&record, step, split)?;
+        }
+        self.listener.on_log(&record, split);
+        self.history.push(record);
+        Ok(())
+    }
+
+    /// The run's closing `summary` at step `step`: clears the progress bar and emits it.
+    pub(crate) fn finish(&mut self, summary: LogRecord, step: usize) -> Result<(), TrainError> {
+        if let Some(sinks) = &self.sinks {
+            sinks.progress.finish_and_clear();
+        }
+        self.emit(summary, step, "train")
+    }
+
+    /// Every record logged, in order.
+    pub(crate) fn into_history(self) -> Vec<LogRecord> {
+        self.history
+    }
+}
 
 /// Where log records go: the console (upstream's dict lines), `log_history.jsonl`, TensorBoard,
 /// and a progress bar with the last loss and the ETA (hidden when stderr is not a terminal).
 pub(crate) struct LogSinks {
-    pub(crate) progress: indicatif::ProgressBar,
+    progress: indicatif::ProgressBar,
     jsonl: std::fs::File,
     jsonl_path: PathBuf,
     events: Option<EventWriter>,

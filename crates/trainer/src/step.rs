@@ -2,19 +2,23 @@
 //! `open_provence/trainer.py::train` configures it): the forward and loss of a batch, one
 //! micro-batch's backward with its loss divided by the window length, one clipped optimizer step
 //! with the scheduled learning rate, the accumulation windows, and the evaluation pass over the
-//! eval rows.
+//! eval rows; and the [`Learner`] that holds the optimizer and the data-parallel group and runs
+//! these steps for the training loop.
 
+use crate::distributed::{Collective, StepSums, broadcast_params, check_agreement, sync_step};
 use crate::error::TrainError;
 use crate::logs::{LogRecord, python_round};
-use crate::optim::{Optimizer, clip_grad_norm};
+use crate::optim::{Optimizer, OptimizerKind, ParamTable, clip_grad_norm};
 use crate::schedule::LrSchedule;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
+use provence_config::{StepPlan, TrainConfig};
 use provence_datasets::{Batch, Collator, Row};
 use provence_losses::{LossWeights, provence_loss};
 use provence_model::{ModelBackend, OpenProvenceModel};
-use std::time::Instant;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// Batch tensors on a device.
 struct BatchTensors<B: Backend> {
@@ -127,6 +131,142 @@ pub(crate) fn evaluate<B: ModelBackend>(
         .float("eval_runtime", python_round(runtime, 4))
         .float("eval_samples_per_second", python_round(rows.len() as f64 / runtime, 3))
         .float("eval_steps_per_second", python_round(batches as f64 / runtime, 3)))
+}
+
+/// The model-and-optimizer side of a run: turns each window of micro-batches into one update,
+/// summing the gradients over the data-parallel group.
+pub(crate) struct Learner<'a, B: AutodiffBackend> {
+    /// The optimizer (its state restored on resume).
+    pub(crate) optimizer: Optimizer<B::InnerBackend>,
+    /// The learning-rate schedule over the plan's steps.
+    schedule: LrSchedule,
+    /// The weights of the ranking and pruning losses.
+    pub(crate) weights: LossWeights,
+    /// The recipe's base learning rate.
+    learning_rate: f64,
+    /// The global gradient norm clipped to.
+    max_grad_norm: f64,
+    /// The data-parallel group (a [`Solo`](crate::Solo) one for a single-process run).
+    group: &'a mut dyn Collective<B::InnerBackend>,
+    /// This worker's losses of the open optimizer step.
+    sums: StepSums,
+    /// Time spent in the group's exchanges of step gradients, and how many.
+    sync_time: (Duration, usize),
+}
+
+impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Learner<'a, B> {
+    /// The learner of `config`'s run of `model` over `plan`, in `group`: a fresh optimizer over
+    /// the model's named parameters.
+    pub(crate) fn new(
+        config: &TrainConfig,
+        model: &OpenProvenceModel<B>,
+        plan: &StepPlan,
+        group: &'a mut dyn Collective<B::InnerBackend>,
+    ) -> Self {
+        let t = &config.training_args;
+        let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
+        let optimizer = Optimizer::<B::InnerBackend>::new(
+            OptimizerKind::from(t.optimizer),
+            t.weight_decay,
+            ParamTable::from_module(model, &names),
+        );
+        Self {
+            optimizer,
+            schedule: LrSchedule {
+                kind: t.lr_scheduler_type,
+                max_steps: plan.max_steps,
+                warmup_steps: plan.warmup_steps,
+            },
+            weights: LossWeights {
+                ranking_weight: t.ranking_weight,
+                pruning_weight: t.pruning_weight,
+            },
+            learning_rate: t.learning_rate,
+            max_grad_norm: t.max_grad_norm,
+            group,
+            sums: StepSums::default(),
+            sync_time: Default::default(),
+        }
+    }
+
+    /// This worker's rank in the group; rank 0 logs, evaluates and saves.
+    pub(crate) fn rank(&self) -> usize {
+        self.group.rank()
+    }
+
+    /// Workers in the group.
+    pub(crate) fn world_size(&self) -> usize {
+        self.group.world_size()
+    }
+
+    /// Joins the group's training: every worker checks that the others agree on `values`, then
+    /// takes rank 0's weights.
+    pub(crate) fn join(
+        &mut self,
+        model: OpenProvenceModel<B>,
+        values: &[(&'static str, f64)],
+        device: &B::Device,
+    ) -> Result<OpenProvenceModel<B>, TrainError> {
+        check_agreement(&mut *self.group, values, device)?;
+        Ok(broadcast_params(&mut *self.group, model, device)?)
+    }
+
+    /// Forward, loss and backward of one micro-batch of a window of `window` micro-batches into
+    /// `accumulator`; its losses join the open step's. Returns its (undivided) total loss.
+    pub(crate) fn micro_batch(
+        &mut self,
+        model: &OpenProvenceModel<B>,
+        batch: &Batch,
+        window: usize,
+        accumulator: &mut GradientsAccumulator<OpenProvenceModel<B>>,
+        device: &B::Device,
+    ) -> Result<f64, TrainError> {
+        let (total, ranking, pruning) =
+            accumulate_micro_batch(model, batch, self.weights, window, accumulator, device)?;
+        self.sums.add(total / window as f64, ranking, pruning);
+        Ok(total)
+    }
+
+    /// Closes optimizer step `global_step` (0-based): sums the workers' gradients and losses over
+    /// the group, clips and updates. Returns the model, the grad norm, the lr and the step's
+    /// losses summed over the group.
+    pub(crate) fn step(
+        &mut self,
+        model: OpenProvenceModel<B>,
+        grads: GradientsParams,
+        global_step: usize,
+        device: &B::Device,
+    ) -> Result<(OpenProvenceModel<B>, f64, f64, StepSums), TrainError> {
+        let what = format!("step {}'s gradients", global_step + 1);
+        let sums = std::mem::take(&mut self.sums);
+        let started = Instant::now();
+        let (grads, sums) = sync_step::<B, _>(&mut *self.group, &model, grads, sums, &what, device)?;
+        self.sync_time.0 += started.elapsed();
+        self.sync_time.1 += 1;
+        let (model, grad_norm, lr) = optimizer_step(
+            model,
+            &mut self.optimizer,
+            grads,
+            &self.schedule,
+            self.learning_rate,
+            self.max_grad_norm,
+            global_step,
+        );
+        Ok((model, grad_norm, lr, sums))
+    }
+
+    /// Logs this worker's throughput: `tokens` trained on in `seconds`, and the time its
+    /// gradient exchanges took.
+    pub(crate) fn log_throughput(&self, tokens: usize, seconds: f64) {
+        let (spent, steps) = self.sync_time;
+        tracing::info!(
+            "worker {} of {}: {tokens} tokens in {seconds:.1} s ({:.0} tokens/s), gradient all-reduce {:.1} ms per step",
+            self.group.rank(),
+            self.group.world_size(),
+            tokens as f64 / seconds,
+            spent.as_secs_f64() * 1e3 / steps.max(1) as f64
+        );
+    }
 }
 
 /// The micro-batch indices of the accumulation window holding micro-batch `index`: windows of

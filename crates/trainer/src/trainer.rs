@@ -2,38 +2,33 @@
 //! tokenizer, model, optimizer, resume), runs the optimizer-step loop epoch by epoch, reacts to
 //! each step (log, evaluate, save), and finishes (best model, summary, `final_model/`, reload
 //! check, dataset evaluation). The model flows through the phases by value, as Burn's optimizers
-//! take and return it.
-
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+//! take and return it; the [`Trainer`] that runs them is made of components, each in its own
+//! module: the data [`Feed`], the [`Learner`] (optimizer and data-parallel group), the
+//! [`Progress`] (step, trainer state, cadence, tallies), the [`Journal`] (log sinks, listener) and
+//! the [`RunDir`] (checkpoints, `final_model/`).
 
 use burn::module::AutodiffModule;
 use burn::optim::GradientsAccumulator;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::{RunSetup, TrainConfig, layout};
-use provence_datasets::{Batch, Collator, HubOptions, PretrainedTokenizer, Row, resolve_model_dir};
-use provence_losses::LossWeights;
-use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
+use provence_datasets::{Batch, HubOptions, resolve_model_dir};
+use provence_model::{ModelBackend, OpenProvenceModel};
+use std::path::PathBuf;
+use std::time::Instant;
 
 use crate::backend::Precision;
-use crate::checkpoint_dir::{RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically};
-use crate::data::{TrainData, collator, epoch_micro_batches};
-use crate::distributed::{Collective, GroupError, Solo, StepSums, broadcast_params, check_agreement, sync_step};
+use crate::checkpoint_dir::{RunLock, keep_only_best};
+use crate::data::{Feed, TrainData, collator, epoch_micro_batches};
+use crate::distributed::{Collective, GroupError, Solo};
 use crate::error::{TrainError, check_finite, io_at, row_ids};
-use crate::logs::{LogRecord, LogValue, python_round};
+use crate::logs::{LogRecord, python_round};
 use crate::model_setup::{model_to_train, with_max_length};
-use crate::optim::{Optimizer, OptimizerKind, ParamTable};
 use crate::post_eval::run_eval_datasets;
-use crate::prefetch::Prefetcher;
-use crate::progress::{Cadence, cadence, fresh_state};
-use crate::run_dir::{check_data_position, copy_tokenizer_files, restored_state};
-use crate::schedule::LrSchedule;
-use crate::sinks::{LogSinks, StepEvent, TrainListener};
-use crate::state::{TrainerControlArgs, TrainerState};
-use crate::step::{accumulate_micro_batch, accumulation_window, evaluate, optimizer_step};
-use crate::tally::{LossTally, ShapeTally};
+use crate::progress::{Progress, fresh_state};
+use crate::run_dir::{RunDir, check_data_position, restored_state};
+use crate::sinks::{Journal, StepEvent, TrainListener};
+use crate::state::TrainerControlArgs;
+use crate::step::{Learner, accumulation_window, evaluate};
 
 /// What a finished run produced.
 #[derive(Debug, Clone)]
@@ -109,33 +104,22 @@ pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBacken
     trainer.finish(model).map(Some)
 }
 
-/// Everything the loop needs but the model.
+/// Everything the loop needs but the model: the recipe, the device and the components.
 struct Trainer<'a, B: AutodiffBackend> {
+    /// The recipe.
     config: &'a TrainConfig,
-    listener: &'a mut dyn TrainListener,
+    /// This worker's device.
     device: B::Device,
-    run_dir: PathBuf,
-    model_dir: PathBuf,
-    data: TrainData,
-    collator: Arc<Collator>,
-    optimizer: Optimizer<B::InnerBackend>,
-    schedule: LrSchedule,
-    state: TrainerState,
-    cadence: Cadence,
-    weights: LossWeights,
-    /// Rank 0's console, JSONL, TensorBoard and progress bar (none on the other ranks).
-    sinks: Option<LogSinks>,
-    history: Vec<LogRecord>,
-    tally: LossTally,
-    shapes: ShapeTally,
-    global_step: usize,
-    /// This worker's losses of the open optimizer step.
-    sums: StepSums,
-    started: Instant,
-    /// The data-parallel group (a [`Solo`] one for a single-process run).
-    group: &'a mut dyn Collective<B::InnerBackend>,
-    /// Time spent in the group's exchanges of step gradients, and how many.
-    sync_time: (std::time::Duration, usize),
+    /// The rows, the step plan over them and their collation ahead of the model.
+    feed: Feed,
+    /// The optimizer, the learning-rate schedule and the group the gradients are summed over.
+    learner: Learner<'a, B>,
+    /// The step count, trainer state, cadence, tallies and clock.
+    progress: Progress,
+    /// Where log records go.
+    journal: Journal<'a>,
+    /// Where checkpoints and `final_model/` go.
+    run_dir: RunDir<'a>,
 }
 
 impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<'a, B> {
@@ -157,16 +141,13 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let collator = collator(config, &model_dir)?;
         let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
         let model = model_to_train(config, &model_dir, resume.as_deref(), device, precision)?;
-        let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();
-        let mut optimizer = Optimizer::<B::InnerBackend>::new(
-            OptimizerKind::from(t.optimizer),
-            t.weight_decay,
-            ParamTable::from_module(&model, &names),
-        );
         let plan = &data.plan;
+        let mut learner = Learner::new(config, &model, plan, group);
         let state = match &resume {
             Some(dir) => {
-                optimizer.load_state(&dir.join(layout::OPTIMIZER_STATE), device)?;
+                learner
+                    .optimizer
+                    .load_state(&dir.join(layout::OPTIMIZER_STATE), device)?;
                 check_data_position(dir, plan.micro_batches_per_step)?;
                 restored_state(dir, plan)?
             }
@@ -175,58 +156,33 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         // A resumed run's JSONL log restarts from the checkpoint's history, so that the steps
         // re-run after it are not logged twice.
         let history_so_far = resume.as_ref().map(|_| state.log_history.as_slice());
-        let sinks = match group.rank() {
-            0 => Some(LogSinks::open(&run_dir, &t.report_to, history_so_far)?),
-            _ => None,
-        };
-        if let Some(sinks) = &sinks {
-            sinks.progress.set_length(plan.max_steps as u64);
-            sinks.progress.set_position(state.global_step);
-        }
-        let global_step = state.global_step as usize;
-        let tally = match &resume {
-            Some(dir) => LossTally::resume(dir, global_step),
-            None => LossTally::starting_at(global_step),
-        };
+        let journal = Journal::open(
+            learner.rank() == 0,
+            &run_dir,
+            &t.report_to,
+            history_so_far,
+            state.global_step,
+            plan.max_steps,
+            listener,
+        )?;
         let trainer = Self {
             config,
-            listener,
             device: device.clone(),
-            run_dir,
-            model_dir,
-            schedule: LrSchedule {
-                kind: t.lr_scheduler_type,
-                max_steps: plan.max_steps,
-                warmup_steps: plan.warmup_steps,
-            },
-            cadence: cadence(&state, plan),
-            data,
-            collator,
-            optimizer,
-            state,
-            weights: LossWeights {
-                ranking_weight: t.ranking_weight,
-                pruning_weight: t.pruning_weight,
-            },
-            sinks,
-            history: Vec::new(),
-            tally,
-            shapes: ShapeTally::default(),
-            global_step,
-            sums: StepSums::default(),
-            started: Instant::now(),
-            group,
-            sync_time: Default::default(),
+            run_dir: RunDir::new(run_dir, model_dir, config, plan),
+            progress: Progress::new(state, plan, resume.as_deref()),
+            feed: Feed::new(data, collator, config),
+            learner,
+            journal,
         };
         Ok((trainer, model))
     }
 
     /// The optimizer-step loop, epoch by epoch, until the step budget is spent.
     fn train(&mut self, mut model: OpenProvenceModel<B>) -> Result<OpenProvenceModel<B>, TrainError> {
-        let plan = self.data.plan;
+        let plan = self.feed.data.plan;
         let started = Instant::now();
-        for epoch in self.global_step / plan.updates_per_epoch.max(1)..plan.epochs {
-            if self.global_step >= plan.max_steps {
+        for epoch in self.progress.global_step / plan.updates_per_epoch.max(1)..plan.epochs {
+            if self.progress.global_step >= plan.max_steps {
                 break;
             }
             let stop;
@@ -235,30 +191,21 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
                 break;
             }
         }
-        let (spent, steps) = self.sync_time;
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
-        let tokens = self.shapes.tokens;
-        tracing::info!(
-            "worker {} of {}: {tokens} tokens in {seconds:.1} s ({:.0} tokens/s), gradient all-reduce {:.1} ms per step",
-            self.group.rank(),
-            self.group.world_size(),
-            tokens as f64 / seconds,
-            spent.as_secs_f64() * 1e3 / steps.max(1) as f64
-        );
+        self.learner.log_throughput(self.progress.shapes.tokens, seconds);
         Ok(model)
     }
 
     /// A data-parallel worker's entry into the group: every worker checks that the others start
     /// from the same step and data, then takes rank 0's weights.
     fn join_group(&mut self, model: OpenProvenceModel<B>) -> Result<OpenProvenceModel<B>, TrainError> {
-        let plan = self.data.plan;
+        let plan = self.feed.data.plan;
         let values = [
-            ("the step to start from", self.global_step as f64),
-            ("the number of training rows", self.data.train_rows.len() as f64),
+            ("the step to start from", self.progress.global_step as f64),
+            ("the number of training rows", self.feed.data.train_rows.len() as f64),
             ("the optimizer-step budget", plan.max_steps as f64),
         ];
-        check_agreement(&mut *self.group, &values, &self.device)?;
-        Ok(broadcast_params(&mut *self.group, model, &self.device)?)
+        self.learner.join(model, &values, &self.device)
     }
 
     /// One epoch's micro-batches (collated ahead on worker threads), from where a resumed run
@@ -271,11 +218,13 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         epoch: usize,
     ) -> Result<(OpenProvenceModel<B>, bool), TrainError> {
         let t = &self.config.training_args;
-        let plan = self.data.plan;
-        let (rank, world, per_step) = (self.group.rank(), self.group.world_size(), plan.micro_batches_per_step);
-        let batches = epoch_micro_batches(self.data.train_rows.len(), t.per_device_train_batch_size, t.seed, epoch);
-        let first = if epoch == self.global_step / plan.updates_per_epoch {
-            self.global_step % plan.updates_per_epoch
+        let (plan, global_step) = (self.feed.data.plan, self.progress.global_step);
+        let (rank, world) = (self.learner.rank(), self.learner.world_size());
+        let per_step = plan.micro_batches_per_step;
+        let rows = self.feed.data.train_rows.len();
+        let batches = epoch_micro_batches(rows, t.per_device_train_batch_size, t.seed, epoch);
+        let first = if epoch == global_step / plan.updates_per_epoch {
+            global_step % plan.updates_per_epoch
         } else {
             0
         };
@@ -284,7 +233,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             .collect();
         let mine = move |w: &std::ops::Range<usize>| w.clone().skip(rank).step_by(world);
         let jobs: Vec<(usize, Vec<usize>)> = windows.iter().flat_map(mine).map(|i| (i, batches[i].clone())).collect();
-        let mut prefetch = self.prefetch(jobs);
+        let mut prefetch = self.feed.prefetch(jobs);
         for window in windows {
             let mut accumulator = GradientsAccumulator::<OpenProvenceModel<B>>::new();
             // The jobs are this worker's micro-batches of the windows, in order.
@@ -293,32 +242,14 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             }
             let (grad_norm, lr, loss);
             (model, grad_norm, lr, loss) = self.step(model, accumulator.grads())?;
-            let window_rows = || row_ids(&self.data.train_rows, &batches[window.clone()].concat());
-            check_finite(grad_norm, "gradient norm", self.global_step, window_rows)?;
+            let window_rows = || row_ids(&self.feed.data.train_rows, &batches[window.clone()].concat());
+            check_finite(grad_norm, "gradient norm", self.progress.global_step, window_rows)?;
             let epoch_f = epoch as f64 + window.end as f64 / plan.micro_batches_per_epoch as f64;
             if self.after_step(&model, loss, grad_norm, lr, epoch_f)? {
                 return Ok((model, true));
             }
         }
         Ok((model, false))
-    }
-
-    /// Collates `jobs` (micro-batch index, row ids) ahead on the recipe's data-loader threads.
-    fn prefetch(
-        &self,
-        jobs: Vec<(usize, Vec<usize>)>,
-    ) -> Prefetcher<(usize, Result<Batch, provence_datasets::CollateError>)> {
-        let (rows, collator) = (self.data.train_rows.clone(), self.collator.clone());
-        let workers = self.config.training_args.dataloader_num_workers;
-        Prefetcher::new(
-            jobs,
-            workers,
-            workers * 2 + 2,
-            move |(index, ids): (usize, Vec<usize>)| {
-                let batch_rows: Vec<Row> = ids.iter().map(|&i| rows[i].clone()).collect();
-                (index, collator.collate(&batch_rows))
-            },
-        )
     }
 
     /// Closes an optimizer step: sums the workers' gradients and losses over the group, adds the
@@ -329,29 +260,10 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         model: OpenProvenceModel<B>,
         grads: burn::optim::GradientsParams,
     ) -> Result<(OpenProvenceModel<B>, f64, f64, f64), TrainError> {
-        let what = format!("step {}'s gradients", self.global_step + 1);
-        let sums = std::mem::take(&mut self.sums);
-        let started = Instant::now();
-        let (grads, sums) = sync_step::<B, _>(&mut *self.group, &model, grads, sums, &what, &self.device)?;
-        self.sync_time.0 += started.elapsed();
-        self.sync_time.1 += 1;
-        self.tally.add_step(
-            sums.window_share,
-            sums.ranking,
-            sums.pruning,
-            sums.micro_batches as usize,
-        );
-        let t = &self.config.training_args;
-        let (model, grad_norm, lr) = optimizer_step(
-            model,
-            &mut self.optimizer,
-            grads,
-            &self.schedule,
-            t.learning_rate,
-            t.max_grad_norm,
-            self.global_step,
-        );
-        self.global_step += 1;
+        let (model, grad_norm, lr, sums) = self
+            .learner
+            .step(model, grads, self.progress.global_step, &self.device)?;
+        self.progress.add_step(&sums);
         Ok((model, grad_norm, lr, sums.window_share))
     }
 
@@ -368,16 +280,16 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         batches: &[Vec<usize>],
         accumulator: &mut GradientsAccumulator<OpenProvenceModel<B>>,
     ) -> Result<(), TrainError> {
-        self.shapes.add(batch);
+        let global_step = self.progress.global_step;
+        self.progress.shapes.add(batch);
         let place = ((index - window.start) as u64) << 32;
-        let seed = self.config.training_args.seed.wrapping_add(self.global_step as u64 + 1);
+        let seed = self.config.training_args.seed.wrapping_add(global_step as u64 + 1);
         B::seed(&self.device, seed.wrapping_add(place));
-        let (total, ranking, pruning) =
-            accumulate_micro_batch(model, batch, self.weights, window.len(), accumulator, &self.device)?;
-        let rows = || row_ids(&self.data.train_rows, &batches[index]);
-        check_finite(total, "loss", self.global_step + 1, rows)?;
-        self.sums.add(total / window.len() as f64, ranking, pruning);
-        Ok(())
+        let total = self
+            .learner
+            .micro_batch(model, batch, window.len(), accumulator, &self.device)?;
+        let rows = || row_ids(&self.feed.data.train_rows, &batches[index]);
+        check_finite(total, "loss", global_step + 1, rows)
     }
 
     /// What follows optimizer step `global_step`: log, evaluate and save on their cadence.
@@ -390,74 +302,45 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         lr: f64,
         epoch_f: f64,
     ) -> Result<bool, TrainError> {
-        let step = self.global_step;
-        self.state.global_step = step as u64;
-        self.state.epoch = epoch_f;
-        self.listener.on_step(&StepEvent {
+        let (step, max_steps) = (self.progress.global_step, self.feed.data.plan.max_steps);
+        self.progress.state.global_step = step as u64;
+        self.progress.state.epoch = epoch_f;
+        self.journal.on_step(&StepEvent {
             step,
-            max_steps: self.data.plan.max_steps,
+            max_steps,
             epoch: epoch_f,
             loss,
             grad_norm,
             learning_rate: lr,
         });
-        let last = step >= self.data.plan.max_steps;
-        if self.group.rank() != 0 {
+        let last = step >= max_steps;
+        if self.learner.rank() != 0 {
             return Ok(last);
         }
+        let cadence = self.progress.cadence;
         let mut control = TrainerControlArgs::default();
-        if step.is_multiple_of(self.cadence.logging) {
+        if step.is_multiple_of(cadence.logging) {
             self.log_train(grad_norm, lr, epoch_f)?;
             control.should_log = true;
         }
-        if !self.data.eval_rows.is_empty() && step.is_multiple_of(self.cadence.eval) {
+        if !self.feed.data.eval_rows.is_empty() && step.is_multiple_of(cadence.eval) {
             self.log_eval(model, epoch_f)?;
             control.should_evaluate = true;
         }
-        if step.is_multiple_of(self.cadence.save) || last {
+        if step.is_multiple_of(cadence.save) || last {
             control.should_save = true;
             control.should_training_stop = last;
-            self.state.set_control(&control);
-            self.save_checkpoint(model)?;
+            self.progress.state.set_control(&control);
+            self.run_dir
+                .save_checkpoint(model, &self.learner.optimizer, &mut self.progress)?;
         }
         Ok(last)
     }
 
-    /// Writes `checkpoint-<step>/` atomically (weights in upstream's checkpoint layout,
-    /// tokenizer, optimizer state, scheduler position, loss tally, `trainer_state.json` last),
-    /// then rotates.
-    fn save_checkpoint(&mut self, model: &OpenProvenceModel<B>) -> Result<(), TrainError> {
-        let position = serde_json::json!({ "micro_batches_per_step": self.data.plan.micro_batches_per_step });
-        let (run_dir, step) = (&self.run_dir, self.global_step);
-        let state = &mut self.state;
-        if let Some(best) = state.best_global_step {
-            let best_dir = run_dir.join(layout::checkpoint_name(best));
-            if best as usize == step || best_dir.exists() {
-                state.best_model_checkpoint = Some(best_dir.display().to_string());
-            }
-        }
-        let name = layout::checkpoint_name(step as u64);
-        write_dir_atomically::<TrainError>(run_dir, &name, |dir| {
-            model.valid().save_checkpoint(dir, DEFAULT_HUB_REPO)?;
-            copy_tokenizer_files(&self.model_dir, dir)?;
-            self.optimizer.save_state(&dir.join(layout::OPTIMIZER_STATE))?;
-            let scheduler = serde_json::json!({ "last_epoch": step });
-            std::fs::write(dir.join("scheduler.json"), scheduler.to_string()).map_err(io_at(dir))?;
-            std::fs::write(dir.join(layout::DATA_PARALLEL), position.to_string()).map_err(io_at(dir))?;
-            self.tally.save(dir).map_err(io_at(dir))?;
-            std::fs::write(dir.join(layout::TRAINER_STATE), state.to_json_pretty()).map_err(io_at(dir))?;
-            Ok(())
-        })?;
-        let best = state.best_model_checkpoint.as_deref().map(Path::new);
-        sweep_deletions(run_dir).map_err(io_at(run_dir))?;
-        rotate_checkpoints(run_dir, self.config.training_args.save_total_limit, best).map_err(io_at(run_dir))?;
-        Ok(())
-    }
-
     /// The training log line of the window closing at this step.
     fn log_train(&mut self, grad_norm: f64, lr: f64, epoch_f: f64) -> Result<(), TrainError> {
-        let step = self.global_step;
-        let window = self.tally.close_window(step);
+        let step = self.progress.global_step;
+        let window = self.progress.tally.close_window(step);
         let record = LogRecord::new()
             .float("loss", python_round(window.loss, 4))
             .float("grad_norm", grad_norm)
@@ -471,78 +354,40 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
 
     /// Evaluation on the eval rows; the lowest `eval_loss` so far marks the best checkpoint.
     fn log_eval(&mut self, model: &OpenProvenceModel<B>, epoch_f: f64) -> Result<(), TrainError> {
-        let step = self.global_step;
+        let step = self.progress.global_step;
         let t = &self.config.training_args;
         let record = evaluate(
             &model.valid(),
-            &self.data.eval_rows,
-            &self.collator,
+            &self.feed.data.eval_rows,
+            &self.feed.collator,
             t.per_device_eval_batch_size,
-            self.weights,
+            self.learner.weights,
             &self.device,
         )?
         .int("step", step as i64)
         .float("epoch", python_round(epoch_f, 2));
-        if let Some(LogValue::Float(eval_loss)) = record.get("eval_loss")
-            && self.state.best_metric.is_none_or(|best| eval_loss < best)
-        {
-            self.state.best_metric = Some(eval_loss);
-            self.state.best_global_step = Some(step as u64);
-        }
+        self.progress.note_eval(&record);
         self.emit(record, "eval")
     }
 
-    /// A record to the sinks, the trainer state's history and the run's.
+    /// A record to the journal and the trainer state's history.
     fn emit(&mut self, record: LogRecord, split: &str) -> Result<(), TrainError> {
-        if let Some(sinks) = &mut self.sinks {
-            sinks.emit(&record, self.global_step, split)?;
-        }
-        self.listener.on_log(&record, split);
-        self.state.log_history.push(record.to_json());
-        self.history.push(record);
+        let json = record.to_json();
+        self.journal.emit(record, self.progress.global_step, split)?;
+        self.progress.state.log_history.push(json);
         Ok(())
     }
 
     /// The end of training: the best checkpoint's weights when there was an eval set, the
     /// summary record, `final_model/` (checked by reloading it), the recipe's dataset evaluation.
-    fn finish(mut self, mut model: OpenProvenceModel<B>) -> Result<TrainOutcome, TrainError> {
-        let runtime = self.started.elapsed().as_secs_f64();
+    fn finish(mut self, model: OpenProvenceModel<B>) -> Result<TrainOutcome, TrainError> {
+        let runtime = self.progress.started.elapsed().as_secs_f64();
         let (m, t) = (&self.config.model_args, &self.config.training_args);
-        self.shapes.log(m.attention);
-        if let Some(best) = self.best_checkpoint() {
-            tracing::info!(
-                "Loading best model from {} (score: {:?}).",
-                best.display(),
-                self.state.best_metric
-            );
-            let best_model = OpenProvenceModel::load(&best, &self.device)?;
-            model = with_max_length(best_model, m.max_length)?;
-            if t.save_total_limit == Some(1) {
-                keep_only_best(&self.run_dir, &best).map_err(io_at(&self.run_dir))?;
-            }
-        }
-        let rows = self.data.train_rows.len() as f64;
-        let summary = LogRecord::new()
-            .float("train_runtime", runtime)
-            .float(
-                "train_samples_per_second",
-                rows * t.num_train_epochs / runtime.max(1e-9),
-            )
-            .float(
-                "train_steps_per_second",
-                self.data.plan.max_steps as f64 / runtime.max(1e-9),
-            )
-            .float("total_flos", 0.0)
-            .float("train_loss", self.tally.train_loss(self.global_step))
-            .int("step", self.global_step as i64)
-            .float("epoch", python_round(self.state.epoch, 2));
-        if let Some(sinks) = &mut self.sinks {
-            sinks.progress.finish_and_clear();
-            sinks.emit(&summary, self.global_step, "train")?;
-        }
-        self.listener.on_log(&summary, "train");
-        self.history.push(summary);
-        let final_model = self.save_final_model(&model)?;
+        self.progress.shapes.log(m.attention);
+        let model = self.best_model(model)?;
+        let summary = self.summary(runtime);
+        self.journal.finish(summary, self.progress.global_step)?;
+        let final_model = self.run_dir.save_final_model(&model, &self.device)?;
         let eval_markdown = match &t.eval_datasets {
             Some(eval) => run_eval_datasets::<B::InnerBackend>(&final_model, eval, m.attention, &self.device)?,
             None => {
@@ -551,49 +396,53 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             }
         };
         Ok(TrainOutcome {
-            run_dir: self.run_dir,
+            run_dir: self.run_dir.path,
             final_model,
-            global_step: self.global_step as u64,
-            log_history: self.history,
+            global_step: self.progress.global_step as u64,
+            log_history: self.journal.into_history(),
             eval_markdown,
         })
     }
 
-    /// The best checkpoint, when there was an eval set and it still exists.
-    fn best_checkpoint(&self) -> Option<PathBuf> {
-        if self.data.eval_rows.is_empty() {
-            return None;
+    /// The best checkpoint's weights instead of `model` when there was an eval set and that
+    /// checkpoint still exists (the only one kept with `save_total_limit: 1`).
+    fn best_model(&self, model: OpenProvenceModel<B>) -> Result<OpenProvenceModel<B>, TrainError> {
+        let (m, t) = (&self.config.model_args, &self.config.training_args);
+        let Some(best) = self.progress.best_checkpoint(!self.feed.data.eval_rows.is_empty()) else {
+            return Ok(model);
+        };
+        tracing::info!(
+            "Loading best model from {} (score: {:?}).",
+            best.display(),
+            self.progress.state.best_metric
+        );
+        let best_model = OpenProvenceModel::load(&best, &self.device)?;
+        let model = with_max_length(best_model, m.max_length)?;
+        if t.save_total_limit == Some(1) {
+            let run_dir = &self.run_dir.path;
+            keep_only_best(run_dir, &best).map_err(io_at(run_dir))?;
         }
-        let best = PathBuf::from(self.state.best_model_checkpoint.as_ref()?);
-        best.exists().then_some(best)
+        Ok(model)
     }
 
-    /// Writes `final_model/` atomically and checks it the way upstream does: reload it and
-    /// tokenize a test string.
-    fn save_final_model(&self, model: &OpenProvenceModel<B>) -> Result<PathBuf, TrainError> {
-        let final_model = self.run_dir.join(layout::FINAL_MODEL);
-        write_dir_atomically::<TrainError>(&self.run_dir, layout::FINAL_MODEL, |dir| {
-            model.valid().save_final_model(dir, DEFAULT_HUB_REPO)?;
-            copy_tokenizer_files(&self.model_dir, dir)?;
-            let args = serde_json::to_string_pretty(self.config).unwrap_or_default();
-            std::fs::write(dir.join(layout::TRAINING_ARGS), args + "\n").map_err(io_at(dir))?;
-            Ok(())
-        })?;
-        let reloaded = OpenProvenceModel::<B::InnerBackend>::load(&final_model, &self.device)
-            .map_err(TrainError::from)
-            .and_then(|_| Ok(PretrainedTokenizer::from_pretrained(&final_model)?));
-        match reloaded {
-            Ok(tok) => {
-                let tokens = tok
-                    .tokenizer()
-                    .encode("これはテストです。", true)
-                    .map(|e| e.len())
-                    .unwrap_or(0);
-                let max_length = self.config.model_args.max_length;
-                tracing::info!("✓ Model loaded successfully (max length {max_length}, {tokens} test tokens)");
-            }
-            Err(e) => tracing::error!("the saved final_model could not be reloaded: {e}"),
-        }
-        Ok(final_model)
+    /// The run's closing summary record (HF's `train_runtime`, throughput and `train_loss`).
+    fn summary(&self, runtime: f64) -> LogRecord {
+        let t = &self.config.training_args;
+        let rows = self.feed.data.train_rows.len() as f64;
+        let progress = &self.progress;
+        LogRecord::new()
+            .float("train_runtime", runtime)
+            .float(
+                "train_samples_per_second",
+                rows * t.num_train_epochs / runtime.max(1e-9),
+            )
+            .float(
+                "train_steps_per_second",
+                self.feed.data.plan.max_steps as f64 / runtime.max(1e-9),
+            )
+            .float("total_flos", 0.0)
+            .float("train_loss", progress.tally.train_loss(progress.global_step))
+            .int("step", progress.global_step as i64)
+            .float("epoch", python_round(progress.state.epoch, 2))
     }
 }
