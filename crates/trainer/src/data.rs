@@ -63,6 +63,8 @@ pub fn epoch_micro_batches(n: usize, batch_size: usize, seed: u64, epoch: usize)
     order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
+/// Logs the step plan as upstream does, warning where it overrides the recipe's
+/// `logging_steps` or `eval_steps`.
 pub(crate) fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
     let t = &config.training_args;
     tracing::info!("Dynamic step calculation:");
@@ -88,8 +90,11 @@ pub(crate) fn log_plan(plan: &StepPlan, rows: usize, config: &TrainConfig) {
 
 /// The prepared rows and the step arithmetic over them.
 pub(crate) struct TrainData {
+    /// The training rows (shared with the data-loader threads).
     pub(crate) train_rows: Arc<Vec<Row>>,
+    /// The eval rows (none: no evaluation).
     pub(crate) eval_rows: Vec<Row>,
+    /// Steps, epochs, windows and cadence over the training rows.
     pub(crate) plan: StepPlan,
 }
 

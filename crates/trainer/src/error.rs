@@ -86,6 +86,7 @@ pub enum TrainError {
     Prune(#[from] provence_eval::PruneError),
 }
 
+/// Maps an I/O error at `path` to [`TrainError::Io`].
 pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Io {
         path: path.to_path_buf(),

@@ -79,8 +79,11 @@ impl Progress {
 /// Every `N` optimizer steps: log, evaluate, save (the checkpoint's values on resume).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cadence {
+    /// Steps between training log lines.
     pub(crate) logging: usize,
+    /// Steps between evaluations.
     pub(crate) eval: usize,
+    /// Steps between checkpoints.
     pub(crate) save: usize,
 }
 

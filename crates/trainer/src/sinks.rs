@@ -133,6 +133,8 @@ impl LogSinks {
         })
     }
 
+    /// Writes `record` of optimizer step `step` to every sink; TensorBoard tags it `<split>/<key>`
+    /// (`eval/<key>` for `eval_*` keys).
     pub(crate) fn emit(&mut self, record: &LogRecord, step: usize, split: &str) -> Result<(), TrainError> {
         use std::io::Write;
         self.progress.suspend(|| tracing::info!("{}", record.to_python_repr()));
@@ -160,6 +162,7 @@ impl LogSinks {
     }
 }
 
+/// Seconds since the Unix epoch (TensorBoard's wall time).
 fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -167,8 +170,8 @@ fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Observes a training run from the caller's code (see [`run_training_with`](crate::run_training_with)); every method
-/// has an empty default.
+/// Observes a training run from the caller's code (see
+/// [`run_training_with`](crate::run_training_with)); every method has an empty default.
 pub trait TrainListener {
     /// After every optimizer step, before its log, evaluation and checkpoint.
     fn on_step(&mut self, _step: &StepEvent) {}
