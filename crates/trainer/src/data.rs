@@ -6,9 +6,10 @@ use crate::error::TrainError;
 use crate::prefetch::Prefetcher;
 use provence_config::{StepInputs, StepPlan, TrainConfig};
 use provence_datasets::{
-    Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetSpec, PretrainedTokenizer, PyRandom, Row,
-    SourceResolver, prepare_datasets,
+    Batch, CollateError, Collator, CollatorConfig, DataOptions, DatasetSpec, PyRandom, Row, SourceResolver,
+    prepare_datasets,
 };
+use provence_hub::PretrainedTokenizer;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -3,7 +3,8 @@
 
 use crate::checkpoint_dir::RunDirError;
 use crate::optim::OptimizerStateError;
-use provence_datasets::{CollateError, DatasetError, Row, TokenizerError};
+use provence_datasets::{CollateError, DatasetError, Row};
+use provence_hub::TokenizerError;
 use provence_losses::LossError;
 use provence_model::{LoadError, SaveError};
 use std::path::{Path, PathBuf};
@@ -83,7 +84,7 @@ pub enum TrainError {
     Eval(#[from] provence_eval::DatasetEvalError),
     /// The saved model could not be loaded for evaluation.
     #[error("post-training evaluation: {0}")]
-    Prune(#[from] provence_eval::PruneError),
+    Prune(#[from] provence_infer::PruneError),
 }
 
 /// Maps an I/O error at `path` to [`TrainError::Io`].

@@ -27,11 +27,11 @@ pub fn run_eval_datasets<B: ModelBackend>(
         config_path.display(),
         model_dir.display()
     );
-    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
+    let pruner = provence_infer::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
     let settings = provence_eval::EvalSettings {
         thresholds: vec![eval.threshold],
         batch_size: eval.batch_size.max(1),
-        max_batch_tokens: provence_eval::DEFAULT_MAX_BATCH_TOKENS,
+        max_batch_tokens: provence_infer::DEFAULT_MAX_BATCH_TOKENS,
         split: None,
         limit: None,
         targets: Vec::new(),

@@ -10,7 +10,7 @@ use crate::state::TrainerState;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::{StepPlan, TrainConfig, layout};
-use provence_datasets::PretrainedTokenizer;
+use provence_hub::PretrainedTokenizer;
 use provence_model::{DEFAULT_HUB_REPO, OpenProvenceModel};
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,8 @@ use burn::module::AutodiffModule;
 use burn::optim::GradientsAccumulator;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::{RunSetup, TrainConfig, layout};
-use provence_datasets::{Batch, HubOptions, resolve_model_dir};
+use provence_datasets::{Batch, DatasetError};
+use provence_hub::{HubOptions, resolve_model_dir};
 use provence_model::{ModelBackend, OpenProvenceModel};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -137,7 +138,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         let config = &setup.config;
         let (m, t) = (&config.model_args, &config.training_args);
         // A local directory, or a Hub model id fetched into (or read from) the shared HF cache.
-        let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env())?;
+        let model_dir = resolve_model_dir(&m.model_name_or_path, HubOptions::from_env()).map_err(DatasetError::from)?;
         let collator = collator(config, &model_dir)?;
         let resume = setup.resume.as_ref().map(|(_, r)| r.checkpoint_dir.clone());
         let model = model_to_train(config, &model_dir, resume.as_deref(), device, precision)?;
