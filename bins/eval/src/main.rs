@@ -35,8 +35,9 @@ enum Commands {
     Datasets(DatasetsArgs),
     /// Prune one context (or a JSONL file of them) with a trained model.
     Process(ProcessArgs),
-    /// HTTP service: TEI-compatible POST /rerank, POST /prune (process() over HTTP), GET /health,
-    /// /info, /metrics; concurrent requests share forward passes (docs/serving.md).
+    /// HTTP service, a text-embeddings-inference drop-in: POST /rerank (also / and /invocations),
+    /// POST /prune (process() over HTTP), GET /health (/ping), /info, /metrics, /docs; concurrent
+    /// requests share forward passes (docs/serving.md).
     Serve(ServeArgs),
 }
 
@@ -118,12 +119,22 @@ struct ServeArgs {
     /// Model directory (ours or upstream's final_model/) or Hub model id.
     #[arg(long)]
     model: String,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    /// Address to listen on (0.0.0.0: every interface, logged as a warning).
+    #[arg(long, alias = "host", default_value = "127.0.0.1")]
+    hostname: String,
     /// Port to listen on (0: any free port, logged at start).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Also serve GET /metrics on this port (metrics are always on the main port too).
+    #[arg(long = "prometheus-port")]
+    prometheus_port: Option<u16>,
+    /// Require `Authorization: Bearer <KEY>` on every route but /health, /ping, GET /, /metrics
+    /// and the API documentation.
+    #[arg(long = "api-key", env = "API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Origins browsers may call the API from, comma-separated (`*`: any); none: no CORS headers.
+    #[arg(long = "cors-allow-origin", value_delimiter = ',')]
+    cors_allow_origin: Vec<String>,
     /// Default pruning threshold in [0, 1] (requests may give their own; default: the model's
     /// default_threshold, else 0.1).
     #[arg(long, value_parser = threshold, allow_negative_numbers = true)]
@@ -278,8 +289,11 @@ fn process(args: ProcessArgs) -> Result<()> {
 fn serve(args: ServeArgs) -> Result<()> {
     let pruner = load_pruner(&args.model, &args.engine)?;
     let config = ServeConfig {
-        host: args.host,
+        hostname: args.hostname,
         port: args.port,
+        prometheus_port: args.prometheus_port,
+        api_key: args.api_key,
+        cors_allow_origin: args.cors_allow_origin,
         threshold: args.threshold,
         limits: Limits {
             max_batch_tokens: args.engine.max_batch_tokens,
