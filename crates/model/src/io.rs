@@ -12,7 +12,8 @@ use provence_config::layout;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
-use crate::config::{BackboneConfig, ConfigError, OpenProvenceConfig};
+use crate::config::{BackboneConfig, OpenProvenceConfig};
+use crate::error::ConfigError;
 use crate::params::{ParamSlot, ParamVisitor, apply_init, cutoff_factor, init_rule};
 use crate::provence::{OpenProvenceModel, check_pruning_dropout};
 

@@ -7,28 +7,37 @@
 //!   from the pre-final-norm hidden state), random init ([`OpenProvenceModel::from_scratch`]),
 //!   loading ([`OpenProvenceModel::load`]) and saving in upstream's layouts.
 
+mod activation;
 mod backbone;
 mod bert;
 mod config;
 mod encoder;
+mod error;
+mod hf_config;
 mod io;
 mod modernbert;
+mod nn;
 mod ops;
 mod packing;
 mod params;
 mod provence;
 
+pub use activation::Activation;
 pub use backbone::{Backbone, BackboneOutput, RankingModel};
 pub use bert::{
     BertConfig, BertEmbeddings, BertFlavour, BertForSequenceClassification, BertLayer, BertModel, BertResidualOutput,
     BertSelfAttention,
 };
-pub use config::{Activation, BackboneConfig, ConfigError, ModernBertConfig, OpenProvenceConfig, Pooling};
+pub use config::{BackboneConfig, OpenProvenceConfig};
+pub use error::ConfigError;
+pub use hf_config::Labels;
 pub use io::{CheckpointLayout, DEFAULT_HUB_REPO, DEFAULT_PRUNING_DROPOUT, LoadError, SaveError, TensorProblem};
 pub use modernbert::{
-    ModernBertAttention, ModernBertEmbeddings, ModernBertEncoderLayer, ModernBertForSequenceClassification,
-    ModernBertMlp, ModernBertModel, ModernBertOutput, ModernBertPredictionHead, SequenceClassifierOutput,
+    ModernBertAttention, ModernBertConfig, ModernBertEmbeddings, ModernBertEncoderLayer,
+    ModernBertForSequenceClassification, ModernBertMlp, ModernBertModel, ModernBertOutput, ModernBertPredictionHead,
+    SequenceClassifierOutput,
 };
+pub use nn::Pooling;
 pub use ops::{
     AttentionSpec, Chunk, ChunkProbs, ModelBackend, attention_backward, attention_forward, attention_with_dropout,
     chunk_score_grad, chunk_softmax, geglu_backward, geglu_forward, layer_norm_backward, layer_norm_forward,

@@ -7,7 +7,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use crate::bert::{BertConfig, BertFlavour};
-use crate::config::{BackboneConfig, ModernBertConfig};
+use crate::config::BackboneConfig;
+use crate::modernbert::ModernBertConfig;
 
 /// One parameter handed to a [`ParamVisitor`].
 pub(crate) enum ParamSlot<'a, B: Backend> {

@@ -7,8 +7,11 @@ use burn::tensor::DType;
 
 use crate::backbone::{Backbone, RankingModel};
 use crate::bert::BertForSequenceClassification;
-use crate::config::{BackboneConfig, ConfigError, OpenProvenceConfig};
-use crate::modernbert::{ModernBertForSequenceClassification, project};
+use crate::config::{BackboneConfig, OpenProvenceConfig};
+use crate::error::ConfigError;
+use crate::hf_config::check_probability;
+use crate::modernbert::ModernBertForSequenceClassification;
+use crate::nn::project;
 use crate::ops::{ModelBackend, to_dtype};
 use crate::packing::PackedAttention;
 use crate::params::{HfInit, NameCollector, NamedParams, ParamVisitor};
@@ -16,14 +19,7 @@ use provence_config::AttentionLayout;
 
 /// Checks a pruning-head dropout probability (`pruning_config.classifier_dropout`).
 pub(crate) fn check_pruning_dropout(prob: f64) -> Result<(), ConfigError> {
-    if (0.0..1.0).contains(&prob) {
-        Ok(())
-    } else {
-        Err(ConfigError::Invalid {
-            key: "pruning_config.classifier_dropout".to_owned(),
-            message: format!("{prob} is not in [0, 1)"),
-        })
-    }
+    check_probability("pruning_config.classifier_dropout", prob)
 }
 
 /// Upstream's pruning head: dropout(`classifier_dropout`) → `classifier` Linear(H, 2).

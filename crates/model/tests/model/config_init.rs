@@ -19,7 +19,7 @@ fn config_4x_keys() {
     assert_eq!(cfg.rope_theta(0), 1000.0);
     assert_eq!(cfg.rope_theta(1), 50.0);
     assert_eq!(cfg.half_window(), 2);
-    assert_eq!(cfg.num_labels(), 2);
+    assert_eq!(cfg.labels.num_labels(), 2);
     // Defaults of transformers' ModernBertConfig.
     let base = ModernBertConfig::default();
     assert_eq!(
@@ -52,7 +52,7 @@ fn config_5x_layer_types_and_rope_parameters() {
     assert!(!cfg.is_global_layer(2));
     assert_eq!(cfg.rope_theta(1), 160000.0);
     assert_eq!(cfg.rope_theta(2), 10000.0);
-    assert_eq!(cfg.num_labels(), 1);
+    assert_eq!(cfg.labels.num_labels(), 1);
 }
 
 fn invalid_key(value: serde_json::Value) -> String {

@@ -4,51 +4,26 @@
 // local variables, so the allowance has to cover the whole module.
 #![allow(non_snake_case)]
 
-use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
-};
+mod config;
+
+pub use config::ModernBertConfig;
+
+use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::{DType, FloatDType};
 
-use crate::config::{Activation, ModernBertConfig, Pooling};
-use crate::encoder::{Sequences, embed};
+use crate::activation::Activation;
+use crate::encoder::Sequences;
+use crate::error::ConfigError;
+use crate::nn::{Pooling, dropout, embed, embedding, layer_norm, linear, norm, project};
 use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
 use crate::packing::{PackedAttention, Packing};
 use crate::params::{NamedParams, ParamVisitor};
 use provence_config::AttentionLayout;
 
-/// Parameters are created lazily with this placeholder and then overwritten by an initialiser
-/// or a checkpoint, so the placeholder is never materialised.
-const PLACEHOLDER: Initializer = Initializer::Zeros;
-
-fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
-    LinearConfig::new(d_in, d_out)
-        .with_bias(bias)
-        .with_initializer(PLACEHOLDER)
-        .init(device)
-}
-
-fn layer_norm<B: Backend>(cfg: &ModernBertConfig, device: &B::Device) -> LayerNorm<B> {
-    LayerNormConfig::new(cfg.hidden_size)
-        .with_epsilon(cfg.norm_eps)
-        .with_bias(cfg.norm_bias)
-        .init(device)
-}
-
-fn dropout(p: f64) -> Dropout {
-    DropoutConfig::new(p).init()
-}
-
-/// `lin(x)` computed in the dtype of `x`: under mixed precision the f32 weights are cast on use,
-/// so the parameters (and their gradients and optimizer state) stay f32.
-pub(crate) fn project<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
-    let dtype = x.dtype();
-    if lin.weight.val().dtype() == dtype {
-        return lin.forward(x);
-    }
-    let weight = to_dtype(lin.weight.val(), dtype);
-    let bias = lin.bias.as_ref().map(|b| to_dtype(b.val(), dtype));
-    burn::tensor::module::linear(x, weight, bias)
+/// A LayerNorm over the hidden size with the config's epsilon and bias.
+fn hidden_norm<B: Backend>(cfg: &ModernBertConfig, device: &B::Device) -> LayerNorm<B> {
+    layer_norm(cfg.hidden_size, cfg.norm_eps, cfg.norm_bias, device)
 }
 
 /// `embeddings`: token embeddings → LayerNorm → dropout.
@@ -72,15 +47,10 @@ pub struct ModernBertEmbeddings<B: Backend> {
 impl<B: Backend> ModernBertEmbeddings<B> {
     fn new(cfg: &ModernBertConfig, device: &B::Device) -> Self {
         Self {
-            tok_embeddings: EmbeddingConfig::new(cfg.vocab_size, cfg.hidden_size)
-                .with_initializer(PLACEHOLDER)
-                .init(device),
-            norm: layer_norm(cfg, device),
+            tok_embeddings: embedding(cfg.vocab_size, cfg.hidden_size, device),
+            norm: hidden_norm(cfg, device),
             drop: dropout(cfg.embedding_dropout),
-            padding_idx: cfg
-                .pad_token_id
-                .and_then(|id| usize::try_from(id).ok())
-                .filter(|&id| id < cfg.vocab_size),
+            padding_idx: cfg.padding_idx(),
         }
     }
 
@@ -256,9 +226,9 @@ pub struct ModernBertEncoderLayer<B: Backend> {
 impl<B: Backend> ModernBertEncoderLayer<B> {
     fn new(cfg: &ModernBertConfig, i: usize, act: Activation, device: &B::Device) -> Self {
         Self {
-            attn_norm: (i > 0).then(|| layer_norm(cfg, device)),
+            attn_norm: (i > 0).then(|| hidden_norm(cfg, device)),
             attn: ModernBertAttention::new(cfg, device),
-            mlp_norm: layer_norm(cfg, device),
+            mlp_norm: hidden_norm(cfg, device),
             mlp: ModernBertMlp::new(cfg, act, device),
             is_global: cfg.is_global_layer(i),
             rope_theta: cfg.rope_theta(i),
@@ -280,16 +250,15 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
         // The residual stream and the norms stay in the stream's dtype (f32); attention and the
         // MLP run in `compute`.
         let stream = x.dtype();
-        let norm = |ln: &LayerNorm<B>, x| {
-            B::layer_norm_recompute(x, ln.gamma.val(), ln.beta.as_ref().map(|b| b.val()), self.norm_eps)
-        };
         let h = match &self.attn_norm {
-            Some(ln) => norm(ln, x.clone()),
+            Some(ln) => norm(ln, x.clone(), self.norm_eps),
             None => x.clone(),
         };
         let window = (!self.is_global).then_some(half_window);
         let x = x + to_dtype(self.attn.forward(to_dtype(h, compute), rope, sequences, window), stream);
-        let m = self.mlp.forward(to_dtype(norm(&self.mlp_norm, x.clone()), compute));
+        let m = self
+            .mlp
+            .forward(to_dtype(norm(&self.mlp_norm, x.clone(), self.norm_eps), compute));
         x + to_dtype(m, stream)
     }
 }
@@ -350,7 +319,7 @@ impl<B: Backend> ModernBertModel<B> {
             layers: (0..cfg.num_hidden_layers)
                 .map(|i| ModernBertEncoderLayer::new(cfg, i, act, device))
                 .collect(),
-            final_norm: layer_norm(cfg, device),
+            final_norm: hidden_norm(cfg, device),
             half_window: cfg.half_window(),
             head_dim: cfg.head_dim(),
             compute_dtype: FloatDType::F32,
@@ -508,7 +477,7 @@ pub struct ModernBertForSequenceClassification<B: Backend> {
 
 impl<B: Backend> ModernBertForSequenceClassification<B> {
     /// Builds the model with placeholder parameters; errors if the config is invalid.
-    pub(crate) fn new(cfg: &ModernBertConfig, device: &B::Device) -> Result<Self, crate::config::ConfigError> {
+    pub(crate) fn new(cfg: &ModernBertConfig, device: &B::Device) -> Result<Self, ConfigError> {
         cfg.validate()?;
         let act = Activation::parse("hidden_activation", &cfg.hidden_activation)?;
         let head_act = Activation::parse("classifier_activation", &cfg.classifier_activation)?;
@@ -517,11 +486,11 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
             model: ModernBertModel::new(cfg, act, device),
             head: ModernBertPredictionHead {
                 dense: linear(h, h, cfg.classifier_bias, device),
-                norm: layer_norm(cfg, device),
+                norm: hidden_norm(cfg, device),
                 act: head_act,
             },
             drop: dropout(cfg.classifier_dropout),
-            classifier: linear(h, cfg.num_labels(), true, device),
+            classifier: linear(h, cfg.labels.num_labels(), true, device),
             pooling: cfg.pooling()?,
         })
     }
@@ -536,16 +505,7 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
         B: ModelBackend,
     {
         let encoder = self.model.forward(input_ids, attention_mask.clone());
-        let h = encoder.last_hidden_state.clone();
-        let [b, t, hs] = h.dims();
-        let pooled = match self.pooling {
-            Pooling::Cls => h.narrow(1, 0, 1).reshape([b, hs]),
-            Pooling::Mean => {
-                let m = attention_mask.float().reshape([b, t, 1]);
-                let sum = (h * m.clone()).sum_dim(1).reshape([b, hs]);
-                sum / m.sum_dim(1).reshape([b, 1])
-            }
-        };
+        let pooled = self.pooling.pool(encoder.last_hidden_state.clone(), attention_mask);
         // Under mixed precision the head's linear layers run in the compute dtype, as autocast does.
         let compute = self.model.compute_dtype();
         let pooled = self.drop.forward(self.head.forward(to_dtype(pooled, compute)));

@@ -5,277 +5,27 @@
 // `LayerNorm` is the HF tensor name; the Module derive expands field names into locals.
 #![allow(non_snake_case)]
 
-use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
-};
+mod config;
+
+pub use config::{BertConfig, BertFlavour};
+
+use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::tanh;
 use burn::tensor::{DType, FloatDType};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::config::{Activation, ConfigError, check_sizes, label_maps};
-use crate::encoder::{Sequences, embed};
-use crate::modernbert::project;
+use crate::activation::Activation;
+use crate::encoder::Sequences;
+use crate::error::ConfigError;
+use crate::nn::{dropout, embed, embedding, layer_norm, linear, norm, project};
 use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
 use crate::packing::{PackedAttention, Packing, index_tensor};
 use crate::params::{NamedParams, ParamVisitor};
 use provence_config::AttentionLayout;
 
-/// Which model family a [`BertConfig`] describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BertFlavour {
-    /// `bert`: positions from 0, pooler (dense + tanh on `[CLS]`) then `classifier`.
-    Bert,
-    /// `xlm-roberta` / `roberta`: positions from `pad_token_id + 1`, counted over non-pad tokens;
-    /// head `classifier.dense` + tanh + `classifier.out_proj` on `<s>`; no pooler.
-    Roberta,
-}
-
-/// A BERT-family `config.json` (`model_type` `bert`, `roberta` or `xlm-roberta`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BertConfig {
-    /// `bert`, `roberta` or `xlm-roberta`.
-    pub model_type: String,
-    /// Vocabulary size V.
-    pub vocab_size: usize,
-    /// Hidden size H.
-    #[serde(default = "d::hidden_size")]
-    pub hidden_size: usize,
-    /// Number of encoder layers.
-    #[serde(default = "d::num_hidden_layers")]
-    pub num_hidden_layers: usize,
-    /// Number of attention heads.
-    #[serde(default = "d::num_attention_heads")]
-    pub num_attention_heads: usize,
-    /// Feed-forward size.
-    #[serde(default = "d::intermediate_size")]
-    pub intermediate_size: usize,
-    /// Feed-forward activation (`ACT2FN` name).
-    #[serde(default = "d::gelu")]
-    pub hidden_act: String,
-    /// Dropout on embeddings and after each sub-layer.
-    #[serde(default = "d::dropout")]
-    pub hidden_dropout_prob: f64,
-    /// Dropout on the attention probabilities.
-    #[serde(default = "d::dropout")]
-    pub attention_probs_dropout_prob: f64,
-    /// Rows of the position embedding table.
-    #[serde(default = "d::max_position_embeddings")]
-    pub max_position_embeddings: usize,
-    /// Rows of the token-type embedding table (1 for XLM-R).
-    #[serde(default = "d::type_vocab_size")]
-    pub type_vocab_size: usize,
-    /// Standard deviation of the normal init.
-    #[serde(default = "d::initializer_range")]
-    pub initializer_range: f64,
-    /// LayerNorm epsilon.
-    #[serde(default = "d::layer_norm_eps")]
-    pub layer_norm_eps: f64,
-    /// Padding token id (`padding_idx` of the embeddings).
-    #[serde(default)]
-    pub pad_token_id: Option<i64>,
-    /// Only `absolute` is supported.
-    #[serde(default = "d::absolute")]
-    pub position_embedding_type: String,
-    /// Dropout before the classifier (`null`: `hidden_dropout_prob`).
-    #[serde(default)]
-    pub classifier_dropout: Option<f64>,
-    /// Explicit number of labels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub num_labels: Option<usize>,
-    /// Label names; their count is the number of labels when `num_labels` is absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id2label: Option<Map<String, Value>>,
-    /// Every other key of the file, kept verbatim.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// Defaults of transformers' `BertConfig`.
-mod d {
-    pub fn hidden_size() -> usize {
-        768
-    }
-    pub fn num_hidden_layers() -> usize {
-        12
-    }
-    pub fn num_attention_heads() -> usize {
-        12
-    }
-    pub fn intermediate_size() -> usize {
-        3072
-    }
-    pub fn gelu() -> String {
-        "gelu".to_owned()
-    }
-    pub fn dropout() -> f64 {
-        0.1
-    }
-    pub fn max_position_embeddings() -> usize {
-        512
-    }
-    pub fn type_vocab_size() -> usize {
-        2
-    }
-    pub fn initializer_range() -> f64 {
-        0.02
-    }
-    pub fn layer_norm_eps() -> f64 {
-        1e-12
-    }
-    pub fn absolute() -> String {
-        "absolute".to_owned()
-    }
-}
-
-impl BertConfig {
-    /// The `model_type` values this config reads.
-    pub const MODEL_TYPES: [&'static str; 3] = ["bert", "roberta", "xlm-roberta"];
-
-    /// Parses and validates a config from its JSON value.
-    pub fn from_json(value: Value) -> Result<Self, ConfigError> {
-        let cfg: Self =
-            serde_json::from_value(value).map_err(|e| ConfigError::invalid("config.json", e.to_string()))?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// The family: BERT or RoBERTa-style.
-    pub fn flavour(&self) -> BertFlavour {
-        if self.model_type == "bert" {
-            BertFlavour::Bert
-        } else {
-            BertFlavour::Roberta
-        }
-    }
-
-    /// The HF prefix of the encoder inside task models: `bert.` or `roberta.`.
-    pub fn encoder_prefix(&self) -> &'static str {
-        match self.flavour() {
-            BertFlavour::Bert => "bert.",
-            BertFlavour::Roberta => "roberta.",
-        }
-    }
-
-    /// Checks every value the model depends on.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if !Self::MODEL_TYPES.contains(&self.model_type.as_str()) {
-            return Err(ConfigError::invalid(
-                "model_type",
-                format!("expected one of {:?}, found {:?}", Self::MODEL_TYPES, self.model_type),
-            ));
-        }
-        check_sizes(
-            &[
-                ("vocab_size", self.vocab_size),
-                ("num_hidden_layers", self.num_hidden_layers),
-                ("intermediate_size", self.intermediate_size),
-                ("max_position_embeddings", self.max_position_embeddings),
-                ("type_vocab_size", self.type_vocab_size),
-            ],
-            self.hidden_size,
-            self.num_attention_heads,
-        )?;
-        if self.position_embedding_type != "absolute" {
-            return Err(ConfigError::invalid(
-                "position_embedding_type",
-                format!(
-                    "only \"absolute\" is supported, found {:?}",
-                    self.position_embedding_type
-                ),
-            ));
-        }
-        Activation::parse("hidden_act", &self.hidden_act)?;
-        let dropouts = [
-            ("hidden_dropout_prob", Some(self.hidden_dropout_prob)),
-            ("attention_probs_dropout_prob", Some(self.attention_probs_dropout_prob)),
-            ("classifier_dropout", self.classifier_dropout),
-        ];
-        for (key, p) in dropouts {
-            if let Some(p) = p
-                && !(0.0..1.0).contains(&p)
-            {
-                return Err(ConfigError::invalid(key, format!("{p} is not in [0, 1)")));
-            }
-        }
-        if self.flavour() == BertFlavour::Roberta && self.padding_idx().is_none() {
-            return Err(ConfigError::invalid(
-                "pad_token_id",
-                "RoBERTa-style positions start after pad_token_id: it must be set and below vocab_size",
-            ));
-        }
-        Ok(())
-    }
-
-    /// `padding_idx` of the embeddings: `pad_token_id` when it is a row of the vocabulary.
-    pub fn padding_idx(&self) -> Option<usize> {
-        self.pad_token_id
-            .and_then(|id| usize::try_from(id).ok())
-            .filter(|&id| id < self.vocab_size)
-    }
-
-    /// Number of labels: `num_labels`, else `len(id2label)`, else 2.
-    pub fn num_labels(&self) -> usize {
-        self.num_labels
-            .or_else(|| self.id2label.as_ref().map(Map::len))
-            .unwrap_or(2)
-    }
-
-    /// Sets the number of labels (also rewriting `id2label` / `label2id`).
-    pub fn set_num_labels(&mut self, n: usize) {
-        let (id2label, label2id) = label_maps(n);
-        self.id2label = Some(id2label);
-        self.extra.insert("label2id".to_owned(), Value::Object(label2id));
-        self.num_labels = Some(n);
-    }
-
-    /// The config as `config.json` writes it.
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-
-    /// The longest sequence the position table holds: its rows past the first position
-    /// (`padding_idx + 1` for RoBERTa, 0 for BERT).
-    pub fn max_sequence_length(&self) -> usize {
-        let first = match (self.flavour(), self.padding_idx()) {
-            (BertFlavour::Roberta, Some(pad)) => pad + 1,
-            _ => 0,
-        };
-        self.max_position_embeddings.saturating_sub(first)
-    }
-
-    /// Head dimension.
-    pub fn head_dim(&self) -> usize {
-        self.hidden_size / self.num_attention_heads
-    }
-}
-
-/// Parameters are created lazily with this placeholder and then overwritten by an initialiser
-/// or a checkpoint.
-const PLACEHOLDER: Initializer = Initializer::Zeros;
-
-fn linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> Linear<B> {
-    LinearConfig::new(d_in, d_out)
-        .with_initializer(PLACEHOLDER)
-        .init(device)
-}
-
-fn layer_norm<B: Backend>(cfg: &BertConfig, device: &B::Device) -> LayerNorm<B> {
-    LayerNormConfig::new(cfg.hidden_size)
-        .with_epsilon(cfg.layer_norm_eps)
-        .init(device)
-}
-
-fn embedding<B: Backend>(rows: usize, cfg: &BertConfig, device: &B::Device) -> Embedding<B> {
-    EmbeddingConfig::new(rows, cfg.hidden_size)
-        .with_initializer(PLACEHOLDER)
-        .init(device)
-}
-
-/// The normalised LayerNorm of `x`, computed in f32 with the memory-efficient op.
-fn norm<B: ModelBackend>(ln: &LayerNorm<B>, x: Tensor<B, 3>, eps: f64) -> Tensor<B, 3> {
-    B::layer_norm_recompute(x, ln.gamma.val(), ln.beta.as_ref().map(|b| b.val()), eps)
+/// A LayerNorm over the hidden size with the config's epsilon.
+fn hidden_norm<B: Backend>(cfg: &BertConfig, device: &B::Device) -> LayerNorm<B> {
+    layer_norm(cfg.hidden_size, cfg.layer_norm_eps, true, device)
 }
 
 /// `embeddings`: word + position + token-type embeddings → LayerNorm → dropout.
@@ -303,11 +53,11 @@ pub struct BertEmbeddings<B: Backend> {
 impl<B: Backend> BertEmbeddings<B> {
     fn new(cfg: &BertConfig, device: &B::Device) -> Self {
         Self {
-            word_embeddings: embedding(cfg.vocab_size, cfg, device),
-            position_embeddings: embedding(cfg.max_position_embeddings, cfg, device),
-            token_type_embeddings: embedding(cfg.type_vocab_size, cfg, device),
-            LayerNorm: layer_norm(cfg, device),
-            dropout: DropoutConfig::new(cfg.hidden_dropout_prob).init(),
+            word_embeddings: embedding(cfg.vocab_size, cfg.hidden_size, device),
+            position_embeddings: embedding(cfg.max_position_embeddings, cfg.hidden_size, device),
+            token_type_embeddings: embedding(cfg.type_vocab_size, cfg.hidden_size, device),
+            LayerNorm: hidden_norm(cfg, device),
+            dropout: dropout(cfg.hidden_dropout_prob),
             padding_idx: cfg.padding_idx(),
             flavour_is_roberta: cfg.flavour() == BertFlavour::Roberta,
             eps: cfg.layer_norm_eps,
@@ -391,9 +141,9 @@ pub struct BertResidualOutput<B: Backend> {
 impl<B: Backend> BertResidualOutput<B> {
     fn new(d_in: usize, cfg: &BertConfig, device: &B::Device) -> Self {
         Self {
-            dense: linear(d_in, cfg.hidden_size, device),
-            LayerNorm: layer_norm(cfg, device),
-            dropout: DropoutConfig::new(cfg.hidden_dropout_prob).init(),
+            dense: linear(d_in, cfg.hidden_size, true, device),
+            LayerNorm: hidden_norm(cfg, device),
+            dropout: dropout(cfg.hidden_dropout_prob),
             eps: cfg.layer_norm_eps,
         }
     }
@@ -428,14 +178,14 @@ impl<B: Backend> BertLayer<B> {
         let h = cfg.hidden_size;
         Self {
             attention_self: BertSelfAttention {
-                query: linear(h, h, device),
-                key: linear(h, h, device),
-                value: linear(h, h, device),
-                dropout: DropoutConfig::new(cfg.attention_probs_dropout_prob).init(),
+                query: linear(h, h, true, device),
+                key: linear(h, h, true, device),
+                value: linear(h, h, true, device),
+                dropout: dropout(cfg.attention_probs_dropout_prob),
                 num_heads: cfg.num_attention_heads,
             },
             attention_output: BertResidualOutput::new(h, cfg, device),
-            intermediate: linear(h, cfg.intermediate_size, device),
+            intermediate: linear(h, cfg.intermediate_size, true, device),
             output: BertResidualOutput::new(cfg.intermediate_size, cfg, device),
             act,
         }
@@ -627,9 +377,9 @@ impl<B: Backend> BertForSequenceClassification<B> {
         let h = cfg.hidden_size;
         Ok(Self {
             encoder: BertModel::new(cfg, act, device),
-            dense: linear(h, h, device),
-            classifier: linear(h, cfg.num_labels(), device),
-            dropout: DropoutConfig::new(cfg.classifier_dropout.unwrap_or(cfg.hidden_dropout_prob)).init(),
+            dense: linear(h, h, true, device),
+            classifier: linear(h, cfg.labels.num_labels(), true, device),
+            dropout: dropout(cfg.classifier_dropout.unwrap_or(cfg.hidden_dropout_prob)),
             flavour_is_roberta: cfg.flavour() == BertFlavour::Roberta,
             prefix: cfg.encoder_prefix().to_owned(),
         })
