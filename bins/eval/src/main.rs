@@ -4,8 +4,8 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use provence_eval::{
-    AttentionLayout, EvalDatasetsConfig, EvalSettings, InferenceBackend, ProcessInput, ProcessOptions, Pruner,
-    check_threshold, default_device, error_line, evaluate_and_report, init_cpu_threads,
+    AttentionLayout, EvalDatasetsConfig, EvalSettings, Execution, InferenceBackend, ProcessInput, ProcessOptions,
+    Pruner, check_threshold, default_device, error_line, evaluate_and_report, init_cpu_threads,
 };
 use provence_eval::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_serve::{Limits, ServeConfig};
@@ -154,7 +154,7 @@ struct ServeArgs {
 #[derive(Debug, clap::Args)]
 struct EngineArgs {
     /// Encoder execution: packed (only real tokens) or padded (every position, eager semantics).
-    #[arg(long, default_value_t = AttentionLayout::Packed)]
+    #[arg(long, default_value_t = AttentionLayout::default())]
     attention: AttentionLayout,
     /// At most this many padded tokens (blocks × longest block) per forward batch; blocks are
     /// sorted by length and results come back in input order.
@@ -183,7 +183,8 @@ fn run() -> Result<()> {
 }
 
 fn load_pruner(model: &str, engine: &EngineArgs) -> Result<Pruner<InferenceBackend>> {
-    Ok(Pruner::from_pretrained(model, default_device())?.with_attention(engine.attention))
+    let execution = Execution::for_backend::<InferenceBackend>().with_layout(engine.attention);
+    Ok(Pruner::from_pretrained(model, default_device())?.with_execution(execution))
 }
 
 fn datasets(args: DatasetsArgs) -> Result<()> {

@@ -25,7 +25,7 @@ pub use dataset_eval::{
 };
 pub use provence_config::{DEFAULT_THRESHOLD, check_threshold, error_line};
 pub use provence_datasets::SourceResolver;
-pub use provence_model::{AttentionLayout, init_cpu_threads};
+pub use provence_model::{AttentionLayout, Execution, init_cpu_threads};
 pub use pruner::{
     BlockOutput, DEFAULT_MAX_BATCH_TOKENS, Document, DocumentResult, ForwardPass, InputShape, JsonlError, ProcessInput,
     ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, Timing, Title,

@@ -77,19 +77,17 @@ impl<B: Backend> Repadded<B> {
 }
 
 impl<B: Backend> Sequences<B> {
-    /// An encoder's packed stream: attention runs as `kernel` says (else as the backend
-    /// prefers), and on a padded copy whenever attention dropout is on while training (only the
-    /// padded formulation has it).
+    /// An encoder's packed stream: attention runs as `kernel` says, and on a padded copy
+    /// whenever attention dropout is on while training (only the padded formulation has it).
     pub(crate) fn for_stream(
         packing: &Packing,
-        kernel: Option<PackedAttention>,
+        kernel: PackedAttention,
         attention_dropout: bool,
         device: &B::Device,
     ) -> Self
     where
         B: ModelBackend,
     {
-        let kernel = kernel.unwrap_or(B::PACKED_ATTENTION);
         let dropout = attention_dropout && B::ad_enabled(device);
         Self::packed(packing, kernel == PackedAttention::Repadded || dropout, device)
     }

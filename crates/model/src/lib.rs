@@ -13,6 +13,7 @@ mod bert;
 mod config;
 mod encoder;
 mod error;
+mod execution;
 mod hf_config;
 mod io;
 mod modernbert;
@@ -21,15 +22,18 @@ mod ops;
 mod packing;
 mod params;
 mod provence;
+mod ranking_model;
 
 pub use activation::Activation;
-pub use backbone::{Backbone, BackboneOutput, RankingModel};
+pub use backbone::{Backbone, BackboneOutput};
 pub use bert::{
-    BertConfig, BertEmbeddings, BertFlavour, BertForSequenceClassification, BertLayer, BertModel, BertResidualOutput,
-    BertSelfAttention,
+    BertAttention, BertConfig, BertEmbeddings, BertEncoder, BertFlavour, BertForSequenceClassification,
+    BertIntermediate, BertLayer, BertModel, BertPooler, BertResidualOutput, BertSelfAttention,
+    RobertaClassificationHead, RobertaForSequenceClassification,
 };
 pub use config::{BackboneConfig, OpenProvenceConfig};
 pub use error::ConfigError;
+pub use execution::Execution;
 pub use hf_config::Labels;
 pub use io::{CheckpointLayout, DEFAULT_HUB_REPO, DEFAULT_PRUNING_DROPOUT, LoadError, SaveError, TensorProblem};
 pub use modernbert::{
@@ -46,6 +50,7 @@ pub use ops::{
 pub use packing::{PACK_BUCKET, PackedAttention, Packing};
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};
 pub use provence_config::AttentionLayout;
+pub use ranking_model::RankingModel;
 
 /// Sizes the CPU worker pool (the rayon pool Burn's `Flex` backend and this crate's CPU kernels
 /// share) to `threads`, or leaves it at one thread per core (`RAYON_NUM_THREADS` if set) when

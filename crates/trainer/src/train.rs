@@ -339,7 +339,8 @@ pub fn run_eval_datasets<B: ModelBackend>(
         config_path.display(),
         model_dir.display()
     );
-    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
+    let execution = provence_eval::Execution::for_backend::<B>().with_layout(attention);
+    let pruner = provence_eval::Pruner::<B>::load(model_dir, device.clone())?.with_execution(execution);
     let settings = provence_eval::EvalSettings {
         thresholds: vec![eval.threshold],
         batch_size: eval.batch_size.max(1),
@@ -368,7 +369,7 @@ pub fn run_eval_datasets<B: ModelBackend>(
 }
 
 /// A fresh model: random backbone from `config.json` (`from_scratch`) or pretrained weights.
-pub(crate) fn build_model<B: Backend>(
+pub(crate) fn build_model<B: ModelBackend>(
     config: &TrainConfig,
     dir: &Path,
     device: &B::Device,

@@ -18,7 +18,7 @@ use provence_datasets::{
     resolve_model_dir,
 };
 use provence_losses::LossWeights;
-use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
+use provence_model::{DEFAULT_HUB_REPO, Execution, ModelBackend, OpenProvenceModel};
 
 use crate::backend::Precision;
 use crate::checkpoint_dir::{RunLock, keep_only_best, rotate_checkpoints, sweep_deletions, write_dir_atomically};
@@ -296,7 +296,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         device: &B::Device,
         precision: Precision,
     ) -> Result<OpenProvenceModel<B>, TrainError> {
-        let mut model = match resume {
+        let model = match resume {
             Some(dir) => {
                 tracing::info!("Resuming from checkpoint: {}", dir.display());
                 let model = OpenProvenceModel::load(dir, device)?;
@@ -311,13 +311,14 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             }
             None => build_model(config, model_dir, device)?,
         };
+        let attention = config.model_args.attention;
+        let mut execution = Execution::for_backend::<B>().with_layout(attention);
         if precision == Precision::Bf16 {
             tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
-            model = model.with_compute_dtype(burn::tensor::FloatDType::BF16);
+            execution = execution.with_compute_dtype(burn::tensor::FloatDType::BF16);
         }
-        let attention = config.model_args.attention;
         tracing::info!("Encoder execution: {attention} (model_args.attention)");
-        Ok(model.with_attention(attention))
+        Ok(model.with_execution(execution))
     }
 
     /// The optimizer-step loop, epoch by epoch, until the step budget is spent.

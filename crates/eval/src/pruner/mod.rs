@@ -28,7 +28,7 @@ use inputs::{apply_first_line_title, resolve_titles};
 use prepare::{Block, Layout, TokenCodec};
 use provence_config::DEFAULT_THRESHOLD;
 use provence_datasets::{PretrainedTokenizer, TokenizerError};
-use provence_model::{AttentionLayout, LoadError, ModelBackend, OpenProvenceModel};
+use provence_model::{Execution, LoadError, ModelBackend, OpenProvenceModel};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -243,10 +243,10 @@ impl<B: ModelBackend> Pruner<B> {
         })
     }
 
-    /// The same pruner with its encoder packed (only real tokens; the default) or padded; see
-    /// [`OpenProvenceModel::with_attention`]. Pruned texts are the same either way.
-    pub fn with_attention(mut self, layout: AttentionLayout) -> Self {
-        self.model = self.model.with_attention(layout);
+    /// The same pruner with its model running as `execution` says (packed or padded, f32 or
+    /// bf16; see [`OpenProvenceModel::with_execution`]). Pruned texts are the same either way.
+    pub fn with_execution(mut self, execution: Execution) -> Self {
+        self.model = self.model.with_execution(execution);
         self
     }
 

@@ -390,7 +390,9 @@ fn packing_sorting_and_token_budgets_do_not_change_results() {
     };
     // Reference: every block alone, padded (the eager path), no sorting effect possible.
     let reference = load(dir.path())
-        .with_attention(provence_eval::AttentionLayout::Padded)
+        .with_execution(
+            provence_eval::Execution::for_backend::<B>().with_layout(provence_eval::AttentionLayout::Padded),
+        )
         .process(
             input(),
             &ProcessOptions {

@@ -1,7 +1,9 @@
 //! ModernBERT encoder and sequence-classification head, following transformers'
 //! `modeling_modernbert.py` (eager path, f32::MIN additive-mask semantics).
-// Field names mirror transformers' (`Wqkv`, `Wo`, `Wi`); the Module derive expands them into
-// local variables, so the allowance has to cover the whole module.
+//!
+//! Field names are the HF tensor names (`Wqkv`, `Wo`, `Wi`, ...): a parameter's checkpoint name
+//! is its path of fields (`params.rs`). The Module derive expands the field names into local
+//! variables, so the `non_snake_case` allowance has to cover the whole module.
 #![allow(non_snake_case)]
 
 mod config;
@@ -10,15 +12,16 @@ pub use config::ModernBertConfig;
 
 use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::{DType, FloatDType};
+use burn::tensor::DType;
 
 use crate::activation::Activation;
+use crate::backbone::{Backbone, BackboneOutput};
 use crate::encoder::Sequences;
 use crate::error::ConfigError;
+use crate::execution::Execution;
 use crate::nn::{Pooling, dropout, embed, embedding, layer_norm, linear, norm, project};
 use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
-use crate::packing::{PackedAttention, Packing};
-use crate::params::{NamedParams, ParamVisitor};
+use crate::packing::Packing;
 use provence_config::AttentionLayout;
 
 /// A LayerNorm over the hidden size with the config's epsilon and bias.
@@ -63,13 +66,6 @@ impl<B: Backend> ModernBertEmbeddings<B> {
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let embedded = embed(&self.tok_embeddings, input_ids, self.padding_idx);
         self.drop.forward(self.norm.forward(embedded))
-    }
-}
-
-impl<B: Backend> NamedParams<B> for ModernBertEmbeddings<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        self.tok_embeddings.visit_params(&format!("{prefix}tok_embeddings."), v);
-        self.norm.visit_params(&format!("{prefix}norm."), v);
     }
 }
 
@@ -263,19 +259,6 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
     }
 }
 
-impl<B: Backend> NamedParams<B> for ModernBertEncoderLayer<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        if let Some(norm) = &mut self.attn_norm {
-            norm.visit_params(&format!("{prefix}attn_norm."), v);
-        }
-        self.attn.Wqkv.visit_params(&format!("{prefix}attn.Wqkv."), v);
-        self.attn.Wo.visit_params(&format!("{prefix}attn.Wo."), v);
-        self.mlp_norm.visit_params(&format!("{prefix}mlp_norm."), v);
-        self.mlp.Wi.visit_params(&format!("{prefix}mlp.Wi."), v);
-        self.mlp.Wo.visit_params(&format!("{prefix}mlp.Wo."), v);
-    }
-}
-
 /// Outputs of [`ModernBertModel::forward`].
 #[derive(Debug, Clone)]
 pub struct ModernBertOutput<B: Backend> {
@@ -300,15 +283,6 @@ pub struct ModernBertModel<B: Backend> {
     half_window: usize,
     #[module(skip)]
     head_dim: usize,
-    /// Dtype of the attention and MLP computations (f32, or bf16 for mixed precision).
-    #[module(skip)]
-    compute_dtype: FloatDType,
-    /// Packed (the default) or padded execution.
-    #[module(skip)]
-    attention: AttentionLayout,
-    /// How packed attention runs; `None` = the backend's choice ([`ModelBackend::PACKED_ATTENTION`]).
-    #[module(skip)]
-    packed_attention: Option<PackedAttention>,
 }
 
 impl<B: Backend> ModernBertModel<B> {
@@ -322,52 +296,36 @@ impl<B: Backend> ModernBertModel<B> {
             final_norm: hidden_norm(cfg, device),
             half_window: cfg.half_window(),
             head_dim: cfg.head_dim(),
-            compute_dtype: FloatDType::F32,
-            attention: AttentionLayout::default(),
-            packed_attention: None,
         }
     }
 
-    /// Runs attention and the MLPs in `dtype` (bf16: mixed precision with f32 parameters,
-    /// residual stream, norms, softmax and heads); F32 is the default.
-    pub fn set_compute_dtype(&mut self, dtype: FloatDType) {
-        self.compute_dtype = dtype;
-    }
-
-    /// The dtype set by [`Self::set_compute_dtype`].
-    pub fn compute_dtype(&self) -> DType {
-        self.compute_dtype.into()
-    }
-
-    /// Packed (only real tokens, the default) or padded execution.
-    pub fn set_attention(&mut self, layout: AttentionLayout) {
-        self.attention = layout;
-    }
-
-    /// The layout set by [`Self::set_attention`].
-    pub fn attention(&self) -> AttentionLayout {
-        self.attention
-    }
-
-    /// Overrides the backend's choice of packed attention kernel (benchmarks, tests).
-    pub fn set_packed_attention(&mut self, attention: PackedAttention) {
-        self.packed_attention = Some(attention);
-    }
-
-    /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad), padded or packed as
-    /// set by [`Self::set_attention`]. Packed execution reads the mask back to the host.
-    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
+    /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad), run as `execution`
+    /// says. Packed execution reads the mask back to the host.
+    pub fn forward(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        execution: &Execution,
+    ) -> ModernBertOutput<B>
     where
         B: ModelBackend,
     {
-        match self.attention {
-            AttentionLayout::Padded => self.forward_padded(input_ids, attention_mask),
-            AttentionLayout::Packed => self.forward_packed(input_ids, &Packing::from_mask_tensor(&attention_mask)),
+        match execution.layout {
+            AttentionLayout::Padded => self.forward_padded(input_ids, attention_mask, execution),
+            AttentionLayout::Packed => {
+                let packing = Packing::from_mask_tensor(&attention_mask);
+                self.forward_packed(input_ids, &packing, execution)
+            }
         }
     }
 
     /// Every position of `input_ids` [B,T] through the encoder, pad keys masked (eager semantics).
-    pub fn forward_padded(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
+    fn forward_padded(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        execution: &Execution,
+    ) -> ModernBertOutput<B>
     where
         B: ModelBackend,
     {
@@ -376,7 +334,7 @@ impl<B: Backend> ModernBertModel<B> {
         let sequences = Sequences::Padded {
             key_pad: attention_mask.equal_elem(0),
         };
-        let x = self.encode(input_ids, &positions, &sequences);
+        let x = self.encode(input_ids, &positions, &sequences, execution.compute_dtype.into());
         ModernBertOutput {
             last_hidden_state: self.final_norm.forward(x.clone()),
             hidden_state: x,
@@ -385,23 +343,35 @@ impl<B: Backend> ModernBertModel<B> {
 
     /// Only the real tokens of `input_ids` [P,L] through the encoder, as one stream
     /// (flash-attention semantics): outputs are [P,L,H] with exact zeros at pad positions.
-    pub fn forward_packed(&self, input_ids: Tensor<B, 2, Int>, packing: &Packing) -> ModernBertOutput<B>
+    fn forward_packed(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        packing: &Packing,
+        execution: &Execution,
+    ) -> ModernBertOutput<B>
     where
         B: ModelBackend,
     {
         let device = input_ids.device();
         let dropout = self.layers.iter().any(|l| l.attn.attention_dropout.prob > 0.0);
-        let sequences = Sequences::for_stream(packing, self.packed_attention, dropout, &device);
+        let sequences = Sequences::for_stream(packing, execution.packed_kernel, dropout, &device);
         let ids = packing.pack_ids(input_ids, self.embeddings.pad_id());
-        let x = self.encode(ids, &packing.positions(), &sequences);
+        let x = self.encode(ids, &packing.positions(), &sequences, execution.compute_dtype.into());
         ModernBertOutput {
             last_hidden_state: packing.unpack(self.final_norm.forward(x.clone())),
             hidden_state: packing.unpack(x),
         }
     }
 
-    /// Embeddings and every layer: `ids` [B,T] at RoPE `positions` [T] → [B,T,H] before `final_norm`.
-    fn encode(&self, ids: Tensor<B, 2, Int>, positions: &[usize], sequences: &Sequences<B>) -> Tensor<B, 3>
+    /// Embeddings and every layer: `ids` [B,T] at RoPE `positions` [T] → [B,T,H] before
+    /// `final_norm`; attention and the MLPs in `compute`.
+    fn encode(
+        &self,
+        ids: Tensor<B, 2, Int>,
+        positions: &[usize],
+        sequences: &Sequences<B>,
+        compute: DType,
+    ) -> Tensor<B, 3>
     where
         B: ModelBackend,
     {
@@ -416,19 +386,9 @@ impl<B: Backend> ModernBertModel<B> {
                     ropes.len() - 1
                 }
             };
-            x = layer.forward(x, &ropes[idx], sequences, self.half_window, self.compute_dtype.into());
+            x = layer.forward(x, &ropes[idx], sequences, self.half_window, compute);
         }
         x
-    }
-}
-
-impl<B: Backend> NamedParams<B> for ModernBertModel<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        self.embeddings.visit_params(&format!("{prefix}embeddings."), v);
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            layer.visit_params(&format!("{prefix}layers.{i}."), v);
-        }
-        self.final_norm.visit_params(&format!("{prefix}final_norm."), v);
     }
 }
 
@@ -500,25 +460,37 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
         &self,
         input_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
+        execution: &Execution,
     ) -> SequenceClassifierOutput<B>
     where
         B: ModelBackend,
     {
-        let encoder = self.model.forward(input_ids, attention_mask.clone());
+        let encoder = self.model.forward(input_ids, attention_mask.clone(), execution);
         let pooled = self.pooling.pool(encoder.last_hidden_state.clone(), attention_mask);
         // Under mixed precision the head's linear layers run in the compute dtype, as autocast does.
-        let compute = self.model.compute_dtype();
+        let compute: DType = execution.compute_dtype.into();
         let pooled = self.drop.forward(self.head.forward(to_dtype(pooled, compute)));
         let logits = to_dtype(project(&self.classifier, to_dtype(pooled, compute)), DType::F32);
         SequenceClassifierOutput { logits, encoder }
     }
 }
 
-impl<B: Backend> NamedParams<B> for ModernBertForSequenceClassification<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        self.model.visit_params(&format!("{prefix}model."), v);
-        self.head.dense.visit_params(&format!("{prefix}head.dense."), v);
-        self.head.norm.visit_params(&format!("{prefix}head.norm."), v);
-        self.classifier.visit_params(&format!("{prefix}classifier."), v);
+impl<B: Backend> Backbone<B> for ModernBertForSequenceClassification<B> {
+    fn forward(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        _token_type_ids: Option<Tensor<B, 2, Int>>,
+        execution: &Execution,
+    ) -> BackboneOutput<B>
+    where
+        B: ModelBackend,
+    {
+        let out = ModernBertForSequenceClassification::forward(self, input_ids, attention_mask, execution);
+        BackboneOutput {
+            logits: out.logits,
+            pruning_hidden: out.encoder.hidden_state,
+            last_hidden_state: out.encoder.last_hidden_state,
+        }
     }
 }
