@@ -142,8 +142,9 @@ pub struct OpenProvenceConfig {
     pub base_model_name_or_path: Option<String>,
     /// Number of ranking labels C.
     pub num_labels: usize,
-    /// Inference window in tokens (`max_length`).
-    pub max_length: usize,
+    /// Inference window in tokens (`max_length`): set by [`Self::set_max_length`], which with
+    /// [`Self::new`] and [`Self::from_json`] keeps it within the backbone's position table.
+    max_length: usize,
     /// Dropout before the pruning head's classifier (`pruning_config.classifier_dropout`).
     pub pruning_dropout: f64,
     /// `default_threadshold` (upstream's canonical spelling), if set.
@@ -151,34 +152,30 @@ pub struct OpenProvenceConfig {
 }
 
 impl OpenProvenceConfig {
-    /// A config around a backbone, with upstream defaults for the rest.
-    /// `max_length` is the default, or less when the backbone's position table is shorter.
+    /// A config around a backbone, with upstream defaults for the rest; `max_length` is the
+    /// default ([`MaxLength::Default`]).
     pub fn new(base_model_config: impl Into<BackboneConfig>, pruning_dropout: f64) -> Self {
         let base_model_config = base_model_config.into();
-        let limit = base_model_config.max_sequence_length().unwrap_or(usize::MAX);
         Self {
             num_labels: base_model_config.num_labels(),
+            max_length: MaxLength::default_for(&base_model_config),
             base_model_config,
             base_model_name_or_path: None,
-            max_length: provence_config::DEFAULT_MAX_LENGTH.min(limit),
             pruning_dropout,
             default_threshold: None,
         }
     }
 
-    /// Checks `max_length` against what the backbone can embed.
-    pub fn check_max_length(&self) -> Result<(), ConfigError> {
-        match self.base_model_config.max_sequence_length() {
-            Some(limit) if self.max_length > limit => Err(ConfigError::invalid(
-                "max_length",
-                format!(
-                    "{} tokens do not fit the {} backbone's position embeddings ({limit} positions)",
-                    self.max_length,
-                    self.base_model_config.model_type()
-                ),
-            )),
-            _ => Ok(()),
-        }
+    /// Inference window in tokens (`max_length`).
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Sets `max_length` to a value someone asked for (a recipe, the command line, code):
+    /// [`MaxLength::Requested`], an error if the backbone cannot embed that many tokens.
+    pub fn set_max_length(&mut self, max_length: usize) -> Result<(), ConfigError> {
+        self.max_length = MaxLength::Requested(max_length).fit(&self.base_model_config)?;
+        Ok(())
     }
 
     /// Parses an OpenProvence `config.json` (`path` is used in errors only).
@@ -208,7 +205,16 @@ impl OpenProvenceConfig {
         };
         base_model_config.set_num_labels(num_labels);
         let pruning = value.get("pruning_config");
-        let max_length = max_length_of(path, value, &base_model_config)?;
+        let max_length = match value.get("max_length") {
+            None | Some(Value::Null) => MaxLength::default_for(&base_model_config),
+            Some(v) => {
+                let n = v.as_u64().ok_or_else(|| {
+                    let message = format!("{}: expected a whole number of tokens, got {v}", path.display());
+                    ConfigError::invalid("max_length", message)
+                })?;
+                MaxLength::Stored(n as usize, path).fit(&base_model_config)?
+            }
+        };
         Ok(Self {
             base_model_config,
             base_model_name_or_path: value
@@ -298,23 +304,68 @@ impl OpenProvenceConfig {
     }
 }
 
-/// `max_length` of an OpenProvence `config.json`: the default when absent, checked, and cut
-/// (with a warning) to what the backbone's position table holds.
-fn max_length_of(path: &Path, value: &Value, base_model_config: &BackboneConfig) -> Result<usize, ConfigError> {
-    let max_length = match value.get("max_length") {
-        None | Some(Value::Null) => provence_config::DEFAULT_MAX_LENGTH,
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| format!("expected a whole number of tokens, got {v}"))
-            .and_then(|n| provence_config::check_max_length(n as usize))
-            .map_err(|message| ConfigError::invalid("max_length", format!("{}: {message}", path.display())))?,
-    };
-    let limit = base_model_config.max_sequence_length().unwrap_or(usize::MAX);
-    if max_length > limit {
-        tracing::warn!(
-            "{}: max_length {max_length} does not fit the backbone's {limit} positions; using {limit}",
-            path.display()
-        );
+/// Where a `max_length` comes from, which decides what [`MaxLength::fit`] does with one the
+/// backbone's position table cannot hold (BERT-like backbones; RoPE backbones have no table):
+///
+/// | origin | beyond the table |
+/// |---|---|
+/// | [`Requested`](MaxLength::Requested) (recipe, command line, code) | an error naming both numbers |
+/// | [`Stored`](MaxLength::Stored) (the model's own `config.json`) | cut to the table, with a warning |
+/// | [`Default`](MaxLength::Default) (nobody named one) | cut to the table, with a warning |
+///
+/// A stored value is trusted as written (every value this crate or upstream writes fits); one
+/// beyond the table comes from a hand-edited file and still loads. Requested and stored values
+/// must also pass the recipes' rule, [`provence_config::check_max_length`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxLength<'a> {
+    /// A value someone asked for.
+    Requested(usize),
+    /// The value of the `config.json` at the path.
+    Stored(usize, &'a Path),
+    /// [`provence_config::DEFAULT_MAX_LENGTH`].
+    Default,
+}
+
+impl MaxLength<'_> {
+    /// The one `max_length` rule (see the type): the length a model on `backbone` uses.
+    pub fn fit(self, backbone: &BackboneConfig) -> Result<usize, ConfigError> {
+        let (value, origin) = match self {
+            Self::Requested(value) => (value, String::new()),
+            Self::Stored(value, path) => (value, format!("{}: ", path.display())),
+            Self::Default => return Ok(Self::default_for(backbone)),
+        };
+        provence_config::check_max_length(value)
+            .map_err(|message| ConfigError::invalid("max_length", format!("{origin}{message}")))?;
+        match backbone.max_sequence_length() {
+            Some(limit) if value > limit && matches!(self, Self::Requested(_)) => Err(ConfigError::invalid(
+                "max_length",
+                format!(
+                    "{value} tokens do not fit the {} backbone's position embeddings ({limit} positions)",
+                    backbone.model_type()
+                ),
+            )),
+            _ => Ok(cut_to_table(value, backbone, &origin)),
+        }
     }
-    Ok(max_length.min(limit))
+
+    /// [`MaxLength::Default`] on `backbone`: [`provence_config::DEFAULT_MAX_LENGTH`], cut to the
+    /// position table with a warning.
+    fn default_for(backbone: &BackboneConfig) -> usize {
+        cut_to_table(provence_config::DEFAULT_MAX_LENGTH, backbone, "the default ")
+    }
+}
+
+/// `value`, or the backbone's position table's length with a warning (naming `origin`) when
+/// that is shorter.
+fn cut_to_table(value: usize, backbone: &BackboneConfig, origin: &str) -> usize {
+    match backbone.max_sequence_length() {
+        Some(limit) if value > limit => {
+            tracing::warn!(
+                "{origin}max_length {value} does not fit the {} backbone's {limit} positions; using {limit}",
+                backbone.model_type()
+            );
+            limit
+        }
+        _ => value,
+    }
 }

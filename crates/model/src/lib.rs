@@ -31,7 +31,7 @@ pub use bert::{
     BertIntermediate, BertLayer, BertModel, BertPooler, BertResidualOutput, BertSelfAttention,
     RobertaClassificationHead, RobertaForSequenceClassification,
 };
-pub use config::{BackboneConfig, OpenProvenceConfig};
+pub use config::{BackboneConfig, MaxLength, OpenProvenceConfig};
 pub use error::ConfigError;
 pub use execution::Execution;
 pub use hf_config::Labels;

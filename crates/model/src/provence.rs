@@ -71,11 +71,11 @@ pub struct OpenProvenceModel<B: Backend> {
 impl<B: ModelBackend> OpenProvenceModel<B> {
     /// Builds the model structure with lazy placeholder parameters (to be initialised or loaded),
     /// running as [`Execution::for_backend`] says.
-    pub(crate) fn empty(config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
+    pub(crate) fn empty(mut config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
         check_pruning_dropout(config.pruning_dropout)?;
-        let mut bb = config.base_model_config.clone();
-        bb.set_num_labels(config.num_labels);
-        let ranking_model = RankingModel::new(&bb, device)?;
+        config.base_model_config.set_num_labels(config.num_labels);
+        let bb = &config.base_model_config;
+        let ranking_model = RankingModel::new(bb, device)?;
         let pruning_head = PruningHead {
             dropout: dropout(config.pruning_dropout),
             classifier: linear(bb.hidden_size(), 2, true, device),
@@ -83,10 +83,7 @@ impl<B: ModelBackend> OpenProvenceModel<B> {
         Ok(Self {
             ranking_model,
             pruning_head,
-            config: OpenProvenceConfig {
-                base_model_config: bb,
-                ..config
-            },
+            config,
             execution: Execution::for_backend::<B>(),
         })
     }

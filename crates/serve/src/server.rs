@@ -146,7 +146,7 @@ fn model_info<B: ModelBackend>(pruner: &Pruner<B>, config: &ServeConfig, thresho
             "vocab_size": model.base_model_config.vocab_size(),
         },
         "backend": backend,
-        "max_input_length": model.max_length,
+        "max_input_length": model.max_length(),
         "default_threshold": threshold,
         "max_batch_tokens": limits.max_batch_tokens,
         "max_batch_requests": limits.max_batch_requests,

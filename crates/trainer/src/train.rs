@@ -396,8 +396,7 @@ pub(crate) fn build_model<B: ModelBackend>(
         }
         model
     };
-    model.config.max_length = m.max_length;
-    model.config.check_max_length()?;
+    model.config.set_max_length(m.max_length)?;
     if model.config.base_model_name_or_path.is_none() {
         model.config.base_model_name_or_path = Some(m.model_name_or_path.clone());
     }

@@ -300,7 +300,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
             Some(dir) => {
                 tracing::info!("Resuming from checkpoint: {}", dir.display());
                 let model = OpenProvenceModel::load(dir, device)?;
-                let (saved, recipe) = (model.config.max_length, config.model_args.max_length);
+                let (saved, recipe) = (model.config.max_length(), config.model_args.max_length);
                 if saved != recipe {
                     tracing::warn!(
                         "the checkpoint was trained with max_length {saved}, the recipe says {recipe}: \
@@ -740,8 +740,7 @@ fn with_max_length<B: Backend>(
     mut model: OpenProvenceModel<B>,
     max_length: usize,
 ) -> Result<OpenProvenceModel<B>, TrainError> {
-    model.config.max_length = max_length;
-    model.config.check_max_length()?;
+    model.config.set_max_length(max_length)?;
     Ok(model)
 }
 

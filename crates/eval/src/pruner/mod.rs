@@ -363,7 +363,7 @@ impl<B: ModelBackend> Pruner<B> {
             Some(s) => s.as_ref(),
             None => &default_splitter,
         };
-        let max_length = self.model.config.max_length;
+        let max_length = self.model.config.max_length();
         let fragment_size = prepare::fragment_size(max_length, options.respect_sentence_boundaries);
         let mut prepared: Vec<Vec<PreparedDocument>> = Vec::with_capacity(questions.len());
         for (qi, (question, docs)) in questions.iter().zip(documents).enumerate() {

@@ -47,7 +47,7 @@ fn upstream_final_model_loads_every_key() {
     assert!(ours.contains("ranking_model.model.layers.1.attn_norm.bias"));
     assert!(!ours.iter().any(|n| n.contains("layers.0.attn_norm")));
     assert_eq!(model.config.num_labels, 2);
-    assert_eq!(model.config.max_length, 512);
+    assert_eq!(model.config.max_length(), 512);
 }
 
 #[test]
