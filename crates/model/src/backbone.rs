@@ -33,7 +33,7 @@ impl<B: Backend> BackboneOutput<B> {
 }
 
 /// An encoder with a sequence-classification head, as the reranker–pruner uses it.
-pub trait Backbone<B: Backend> {
+pub trait Backbone<B: ModelBackend> {
     /// Logits and hidden states for `input_ids` / `attention_mask` [P, L] (mask 1 = token) and
     /// optional `token_type_ids` [P, L] (zeros when absent; architectures without token types
     /// ignore them), run as `execution` says (layout, compute dtype, packed kernel). Under packed
@@ -44,7 +44,5 @@ pub trait Backbone<B: Backend> {
         attention_mask: Tensor<B, 2, Int>,
         token_type_ids: Option<Tensor<B, 2, Int>>,
         execution: &Execution,
-    ) -> BackboneOutput<B>
-    where
-        B: ModelBackend;
+    ) -> BackboneOutput<B>;
 }

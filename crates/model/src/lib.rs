@@ -1,11 +1,19 @@
-//! ModernBERT reranker-pruner model in Burn with Hugging Face checkpoint I/O.
+//! The reranker–pruner in Burn on a ModernBERT, BERT or XLM-RoBERTa backbone, with Hugging Face
+//! checkpoint I/O.
 //!
-//! * [`ModernBertConfig`]: a ModernBERT `config.json` (transformers 4.48–4.57 and 5.x keys).
-//! * [`ModernBertModel`] / [`ModernBertForSequenceClassification`]: transformers'
-//!   `modeling_modernbert.py` (same parameter names), generic over the Burn backend.
-//! * [`OpenProvenceModel`]: the reranker–pruner (ranking logits + per-token pruning logits read
-//!   from the pre-final-norm hidden state), random init ([`OpenProvenceModel::from_scratch`]),
-//!   loading ([`OpenProvenceModel::load`]) and saving in upstream's layouts.
+//! * [`OpenProvenceModel`]: the reranker–pruner (ranking logits + per-token pruning logits),
+//!   random init ([`OpenProvenceModel::from_scratch`]), loading ([`OpenProvenceModel::load`]) and
+//!   saving in upstream's layouts; it runs as one [`Execution`] says (layout, compute dtype,
+//!   packed attention kernel).
+//! * Backbones, one folder each with its config next to its modules (transformers' module and
+//!   tensor names): `modernbert/` ([`ModernBertConfig`], [`ModernBertForSequenceClassification`])
+//!   and `bert/` ([`BertConfig`], [`BertForSequenceClassification`],
+//!   [`RobertaForSequenceClassification`]), each implementing [`Backbone`].
+//! * What they share imports none of them: `nn.rs` (layers), `activation.rs`, `hf_config.rs`
+//!   ([`Labels`], config checks), `encoder.rs` (padded or packed sequences), `ops/`
+//!   ([`ModelBackend`]: the hot ops and their backward passes).
+//! * `params.rs` names every parameter from its field path; `io.rs` maps those names onto each
+//!   checkpoint layout.
 
 mod activation;
 mod backbone;

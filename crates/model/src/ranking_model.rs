@@ -54,17 +54,14 @@ impl<B: Backend> RankingModel<B> {
     }
 }
 
-impl<B: Backend> Backbone<B> for RankingModel<B> {
+impl<B: ModelBackend> Backbone<B> for RankingModel<B> {
     fn forward(
         &self,
         input_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
         token_type_ids: Option<Tensor<B, 2, Int>>,
         execution: &Execution,
-    ) -> BackboneOutput<B>
-    where
-        B: ModelBackend,
-    {
+    ) -> BackboneOutput<B> {
         let (ids, mask, types) = (input_ids, attention_mask, token_type_ids);
         match self {
             Self::ModernBert(m) => Backbone::forward(m, ids, mask, types, execution),

@@ -455,34 +455,28 @@ impl<B: Backend> RobertaForSequenceClassification<B> {
     }
 }
 
-impl<B: Backend> Backbone<B> for BertForSequenceClassification<B> {
+impl<B: ModelBackend> Backbone<B> for BertForSequenceClassification<B> {
     fn forward(
         &self,
         input_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
         token_type_ids: Option<Tensor<B, 2, Int>>,
         execution: &Execution,
-    ) -> BackboneOutput<B>
-    where
-        B: ModelBackend,
-    {
+    ) -> BackboneOutput<B> {
         let hidden = self.bert.forward(input_ids, attention_mask, token_type_ids, execution);
         let logits = self.classify(hidden.clone(), execution.compute_dtype.into());
         BackboneOutput::of_last_hidden_state(logits, hidden)
     }
 }
 
-impl<B: Backend> Backbone<B> for RobertaForSequenceClassification<B> {
+impl<B: ModelBackend> Backbone<B> for RobertaForSequenceClassification<B> {
     fn forward(
         &self,
         input_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
         token_type_ids: Option<Tensor<B, 2, Int>>,
         execution: &Execution,
-    ) -> BackboneOutput<B>
-    where
-        B: ModelBackend,
-    {
+    ) -> BackboneOutput<B> {
         let hidden = self
             .roberta
             .forward(input_ids, attention_mask, token_type_ids, execution);

@@ -1,6 +1,6 @@
 //! The ModernBERT backbone's `config.json` (transformers 4.48–4.57 and 5.x keys).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -14,7 +14,7 @@ use crate::nn::Pooling;
 ///
 /// Every key has transformers' default; unknown keys are kept in [`ModernBertConfig::extra`] so
 /// that the config is written back unchanged. Call [`ModernBertConfig::validate`] (done by
-/// [`ModernBertConfig::from_file`] and [`ModernBertConfig::from_json`]) before building a model.
+/// [`ModernBertConfig::from_json`] and `BackboneConfig::from_file`) before building a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModernBertConfig {
     /// Rows of `tok_embeddings`.
@@ -166,20 +166,6 @@ impl Default for ModernBertConfig {
 }
 
 impl ModernBertConfig {
-    /// Reads and validates a backbone `config.json`.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let cfg: Self = serde_json::from_str(&text).map_err(|source| ConfigError::Json {
-            path: path.to_owned(),
-            source,
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
     /// Parses and validates a backbone config from a JSON value.
     pub fn from_json(value: Value) -> Result<Self, ConfigError> {
         let cfg: Self = serde_json::from_value(value).map_err(|source| ConfigError::Json {

@@ -262,10 +262,10 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
 /// Outputs of [`ModernBertModel::forward`].
 #[derive(Debug, Clone)]
 pub struct ModernBertOutput<B: Backend> {
-    /// Output of the last layer **before** `final_norm` (transformers' `hidden_states[-1]`) [B,T,H].
+    /// Output of the last layer **before** `final_norm` (transformers' `hidden_states[-1]`) [B, T, H].
     /// Packed execution leaves exact zeros at pad positions.
     pub hidden_state: Tensor<B, 3>,
-    /// `final_norm(hidden_state)` (transformers' `last_hidden_state`) [B,T,H]; zeros at pad
+    /// `final_norm(hidden_state)` (transformers' `last_hidden_state`) [B, T, H]; zeros at pad
     /// positions under packed execution.
     pub last_hidden_state: Tensor<B, 3>,
 }
@@ -299,7 +299,7 @@ impl<B: Backend> ModernBertModel<B> {
         }
     }
 
-    /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad), run as `execution`
+    /// `input_ids` / `attention_mask` [B, T] (mask: 1 = real token, 0 = pad), run as `execution`
     /// says. Packed execution reads the mask back to the host.
     pub fn forward(
         &self,
@@ -475,17 +475,14 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
     }
 }
 
-impl<B: Backend> Backbone<B> for ModernBertForSequenceClassification<B> {
+impl<B: ModelBackend> Backbone<B> for ModernBertForSequenceClassification<B> {
     fn forward(
         &self,
         input_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
         _token_type_ids: Option<Tensor<B, 2, Int>>,
         execution: &Execution,
-    ) -> BackboneOutput<B>
-    where
-        B: ModelBackend,
-    {
+    ) -> BackboneOutput<B> {
         let out = ModernBertForSequenceClassification::forward(self, input_ids, attention_mask, execution);
         BackboneOutput {
             logits: out.logits,
