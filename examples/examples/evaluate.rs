@@ -17,10 +17,11 @@
 //! under `data/demo/`, no network); the model can be the `final_model/` the `train` example wrote.
 
 use anyhow::{Context, Result, bail};
-use provence_eval::DEFAULT_MAX_BATCH_TOKENS;
+use provence_datasets::SourceResolver;
 use provence_eval::DatasetOutcome;
-use provence_eval::{EvalDatasetsConfig, EvalSettings, InferenceBackend, Pruner, SourceResolver, default_device};
+use provence_eval::{EvalDatasetsConfig, EvalSettings};
 use provence_eval::{ReportContext, markdown};
+use provence_infer::{DEFAULT_MAX_BATCH_TOKENS, InferenceBackend, Pruner, default_device};
 use std::path::PathBuf;
 
 /// The demo's eval-datasets config, relative to the repository root.

@@ -1,12 +1,12 @@
 //! Load a model by Hugging Face Hub id through the shared Hub cache, then score one pair.
 //!
-//! [`provence_datasets::HubOptions::from_env`] reads the same environment variables as Python's
+//! [`provence_hub::HubOptions::from_env`] reads the same environment variables as Python's
 //! `huggingface_hub`: the cache is `HF_HUB_CACHE`, else `$HF_HOME/hub`, else
 //! `~/.cache/huggingface/hub` (Python's layout, so models Python downloaded are reused and the
 //! other way round); `HF_HUB_OFFLINE=1` only reads that cache; `HF_ENDPOINT` and `HF_TOKEN` pick
-//! the server and credentials. [`provence_datasets::resolve_model_dir`] turns the id into a local
+//! the server and credentials. [`provence_hub::resolve_model_dir`] turns the id into a local
 //! snapshot directory (downloading what is missing when online), and
-//! [`provence_eval::Pruner::load`] loads it. (`Pruner::from_pretrained` does both steps in one.)
+//! [`provence_infer::Pruner::load`] loads it. (`Pruner::from_pretrained` does both steps in one.)
 //!
 //! ```text
 //! cargo run -p provence-examples --example hub_model -- <HUB_ID> [QUESTION CONTEXT]
@@ -14,8 +14,8 @@
 //! ```
 
 use anyhow::{Context, Result, bail};
-use provence_datasets::{HubOptions, is_hub_id, resolve_model_dir};
-use provence_eval::{InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device};
+use provence_hub::{HubOptions, is_hub_id, resolve_model_dir};
+use provence_infer::{InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);

@@ -1,4 +1,4 @@
-//! Prune contexts from your own program with [`provence_eval::Pruner`].
+//! Prune contexts from your own program with [`provence_infer::Pruner`].
 //!
 //! Loads a trained reranker–pruner (a local model directory such as a run's `final_model/`, or a
 //! Hugging Face Hub id, fetched into or read from the shared Hub cache) and shows three uses:
@@ -17,8 +17,8 @@
 //! `THRESHOLD` (in [0, 1]) defaults to the model config's `default_threshold`, else 0.1.
 
 use anyhow::{Context, Result, bail};
-use provence_eval::ScoredBatch;
-use provence_eval::{Document, InferenceBackend, ProcessInput, ProcessOptions, Pruner, Title, default_device};
+use provence_infer::ScoredBatch;
+use provence_infer::{Document, InferenceBackend, ProcessInput, ProcessOptions, Pruner, Title, default_device};
 
 const QUESTION: &str = "How tall is Mount Fuji?";
 

@@ -1,13 +1,13 @@
 //! `open_provence_eval`: evaluate OpenProvence models on context-relevance datasets and prune
-//! contexts with a trained model. A thin shell over `provence-eval`.
+//! contexts with a trained model. A thin shell over `provence-eval` and `provence-infer`.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use provence_eval::{
-    AttentionLayout, EvalDatasetsConfig, EvalSettings, Execution, InferenceBackend, ProcessInput, ProcessOptions,
-    Pruner, check_threshold, default_device, error_line, evaluate_and_report, init_cpu_threads,
-};
-use provence_eval::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
+use provence_config::{check_threshold, error_line};
+use provence_eval::{EvalDatasetsConfig, EvalSettings, evaluate_and_report};
+use provence_infer::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
+use provence_infer::{InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device};
+use provence_model::{AttentionLayout, Execution, init_cpu_threads};
 use provence_serve::{Limits, ServeConfig};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};

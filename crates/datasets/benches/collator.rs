@@ -13,7 +13,8 @@
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use provence_datasets::{Collator, CollatorConfig, LabelAlignment, PretrainedTokenizer, Row};
+use provence_datasets::{Collator, CollatorConfig, LabelAlignment, Row};
+use provence_hub::PretrainedTokenizer;
 
 const ROWS_PER_BATCH: usize = 4;
 

@@ -12,11 +12,11 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use provence_hub::PretrainedTokenizer;
 use tokenizers::{Encoding, PostProcessor, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::batch::Batch;
 use crate::row::Row;
-use crate::tokenizer::PretrainedTokenizer;
 
 /// Label value ignored by the pruning loss (query, specials, padding, unlabelled tokens); the
 /// loss owns it.

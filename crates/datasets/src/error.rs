@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use provence_hub::HubError;
+
 /// Errors raised while resolving, reading, checking, sampling or collating datasets.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -116,46 +118,8 @@ pub enum DatasetError {
         /// What was expected.
         message: String,
     },
-    /// A file is missing from a Hub repository or from the local cache.
-    #[error("file {file:?} not found in {kind} repo {repo} at revision {revision}{}", if *.offline { " (offline mode: HF_HUB_OFFLINE=1, looked in the local cache only)" } else { "" })]
-    HubFileNotFound {
-        /// `dataset` or `model`.
-        kind: &'static str,
-        /// Repository id (`owner/name`).
-        repo: String,
-        /// Revision (branch, tag or commit).
-        revision: String,
-        /// Path of the file within the repository.
-        file: String,
-        /// Whether only the cache was consulted.
-        offline: bool,
-    },
-    /// Any other Hub failure (network, HTTP status, cache layout).
-    #[error("Hub request for {kind} repo {repo} at revision {revision} failed: {message}")]
-    Hub {
-        /// `dataset` or `model`.
-        kind: &'static str,
-        /// Repository id.
-        repo: String,
-        /// Revision.
-        revision: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// A local path (it is not an `owner/name` Hub id) does not exist or is not a directory.
-    #[error("{kind} {} {problem}", .path.display())]
-    LocalPath {
-        /// `dataset` or `model`.
-        kind: &'static str,
-        /// The path given.
-        path: std::path::PathBuf,
-        /// `does not exist` or `is a file, not a directory`.
-        problem: &'static str,
-    },
-    /// A Hub dataset was requested but the crate was built without the `hub` feature.
-    #[error("dataset {dataset} is not a local directory and this build has no Hub support (feature \"hub\")")]
-    HubDisabled {
-        /// The requested dataset name.
-        dataset: String,
-    },
+    /// Locating, listing or fetching a Hub repository (or its cache) failed, or a local path
+    /// does not exist.
+    #[error(transparent)]
+    Hub(#[from] HubError),
 }

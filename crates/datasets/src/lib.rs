@@ -5,23 +5,19 @@
 mod batch;
 mod collator;
 mod error;
-mod hub;
 mod prepare;
 mod pyrandom;
 mod row;
 mod sampling;
 mod schema;
 mod source;
-mod tokenizer;
 
 pub use batch::Batch;
 pub use collator::{CollateError, Collator, CollatorConfig, IGNORE_INDEX, LabelAlignment};
 pub use error::DatasetError;
-pub use hub::{HubClient, HubOptions, RepoKind, is_hub_id, resolve_model_dir};
 pub use prepare::{DataOptions, DatasetReport, DatasetSpec, PrepareReport, PreparedData, prepare_datasets};
 pub use pyrandom::{NumpyGenerator, PyRandom};
 pub use row::Row;
 pub use sampling::{filter_zero_relevance, n_samples_target, sample_items, sample_rows, train_test_split, upsample};
 pub use schema::BadRowPolicy;
 pub use source::{DataFile, ResolvedDataset, SourceResolver, SplitData, split_of_data_file};
-pub use tokenizer::{PretrainedTokenizer, SpecialToken, SpecialTokens, TokenizerError};

@@ -4,11 +4,11 @@
 //! only affect post-processing, so the outputs are identical). Extension: nDCG@10 and MRR of
 //! `reranking_score` against row labels.
 
-use crate::metrics::{DatasetMetrics, MetricsAccumulator, PassageOutcome, extract_sentences};
-use crate::pruner::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, Timing, Title};
+use crate::metrics::{DatasetMetrics, MetricsAccumulator, PassageOutcome};
 use provence_config::yaml::{Located, Node, parse_document};
 use provence_config::{FieldError, FieldValue};
 use provence_datasets::{BadRowPolicy, DatasetError, Row, SourceResolver};
+use provence_infer::{Document, ProcessInput, ProcessOptions, PruneError, Pruner, Timing, Title, extract_sentences};
 use provence_model::ModelBackend;
 use serde::Serialize;
 use serde_json::Value;

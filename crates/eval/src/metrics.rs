@@ -6,40 +6,13 @@
 //! the sentence survived pruning. Counts are micro-aggregated over every span of every passage;
 //! compression is a macro mean over passages. Pure functions, no model involved:
 //!
-//! 1. [`extract_sentences`] turns a passage and its `context_spans` into the pre-split sentences
-//!    given to `process()`;
+//! 1. [`provence_infer::extract_sentences`] turns a passage and its `context_spans` into the
+//!    pre-split sentences given to `process()`;
 //! 2. [`normalize_relevance`] turns `context_spans_relevance` into a 0/1 mask;
 //! 3. [`infer_predictions`] reads the keep decisions back from the returned `pruned_context`;
 //! 4. a [`MetricsAccumulator`] sums [`PassageOutcome`]s and yields [`DatasetMetrics`].
 
 use serde::Serialize;
-
-/// Sentences of `text` cut at `spans` (`[start, end)` in code points, clamped to the text; an
-/// empty string where `end <= start`). Without spans the whole text is the only sentence (none
-/// when the text is empty). Upstream's `_extract_sentences`.
-pub fn extract_sentences(text: &str, spans: &[[i64; 2]]) -> Vec<String> {
-    if spans.is_empty() {
-        return if text.is_empty() {
-            Vec::new()
-        } else {
-            vec![text.to_string()]
-        };
-    }
-    let chars: Vec<char> = text.chars().collect();
-    let len = chars.len() as i64;
-    spans
-        .iter()
-        .map(|&[start, end]| {
-            let start = start.max(0);
-            let end = end.min(len);
-            if end <= start {
-                String::new()
-            } else {
-                chars[start as usize..end as usize].iter().collect()
-            }
-        })
-        .collect()
-}
 
 /// Gold 0/1 mask of `span_count` spans from `context_spans_relevance`. A list of exactly
 /// `span_count` values is a mask (non-zero → 1); any other length is a list of relevant span

@@ -1,7 +1,7 @@
 //! Markdown and JSON reports of a dataset evaluation in upstream's format (hotchpotch/open_provence's
 //! `scripts/eval_datasets.py::build_markdown` and the JSON payload of `run`).
 
-use crate::dataset_eval::{DatasetOutcome, EvalSettings};
+use crate::dataset_eval::{DatasetEvalError, DatasetOutcome, EvalDatasetsConfig, EvalSettings, evaluate_datasets};
 use serde_json::{Map, Value, json};
 
 /// What the report header names.
@@ -248,16 +248,16 @@ pub struct EvalReport {
 /// through the environment's Hub settings) and renders the Markdown and JSON reports, labelled
 /// with `model` and `config`.
 pub fn evaluate_and_report<B: provence_model::ModelBackend>(
-    pruner: &crate::Pruner<B>,
+    pruner: &provence_infer::Pruner<B>,
     model: &str,
-    datasets: &crate::EvalDatasetsConfig,
+    datasets: &EvalDatasetsConfig,
     config: &std::path::Path,
     settings: &EvalSettings,
     timing_details: bool,
     single_threshold: Option<f64>,
-) -> Result<EvalReport, crate::DatasetEvalError> {
-    let resolver = crate::SourceResolver::from_env()?;
-    let outcomes = crate::evaluate_datasets(pruner, datasets, settings, &resolver)?;
+) -> Result<EvalReport, DatasetEvalError> {
+    let resolver = provence_datasets::SourceResolver::from_env()?;
+    let outcomes = evaluate_datasets(pruner, datasets, settings, &resolver)?;
     let ctx = ReportContext::now(model, &config.display().to_string(), single_threshold);
     Ok(EvalReport {
         markdown: markdown(&ctx, settings, &outcomes, timing_details),

@@ -4,7 +4,8 @@
 use crate::batcher::estimate_tokens;
 use crate::error::{ApiError, ErrorType};
 use axum::http::StatusCode;
-use provence_eval::{Document, ProcessInput, ProcessOptions, ScoredBatch, SplitterLanguage, Title, check_threshold};
+use provence_config::check_threshold;
+use provence_infer::{Document, ProcessInput, ProcessOptions, ScoredBatch, SplitterLanguage, Title};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::str::FromStr;

@@ -11,7 +11,7 @@ use crate::config::Limits;
 use crate::error::{ApiError, ErrorType};
 use crate::metrics::{CallRecord, Metrics};
 use axum::http::StatusCode;
-use provence_eval::{ProcessInput, ProcessOptions, Pruner, ScoredBatch};
+use provence_infer::{ProcessInput, ProcessOptions, Pruner, ScoredBatch};
 use provence_model::ModelBackend;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;

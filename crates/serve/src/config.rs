@@ -1,6 +1,6 @@
 //! What the server listens on and the limits it enforces.
 
-use provence_eval::{DEFAULT_MAX_BATCH_TOKENS, ProcessOptions};
+use provence_infer::{DEFAULT_MAX_BATCH_TOKENS, ProcessOptions};
 use std::time::Duration;
 
 /// Where the server listens, what it reports as its model, and its limits.

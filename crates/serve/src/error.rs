@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use provence_eval::PruneError;
+use provence_infer::PruneError;
 use serde::Serialize;
 
 /// Why the server could not start or stopped abnormally.

@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use provence_eval::{InferenceBackend, Pruner, default_device};
+//! use provence_infer::{InferenceBackend, Pruner, default_device};
 //! let pruner = Pruner::<InferenceBackend>::from_pretrained("output/run/final_model", default_device())?;
 //! provence_serve::serve(pruner, &provence_serve::ServeConfig::new("output/run/final_model"))?;
 //! # Ok(())

@@ -12,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use provence_eval::{ProcessInput, ProcessOptions, ScoredBatch};
+use provence_infer::{ProcessInput, ProcessOptions, ScoredBatch};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;

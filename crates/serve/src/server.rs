@@ -6,7 +6,7 @@ use crate::error::ServeError;
 use crate::metrics::Metrics;
 use crate::routes::{AppState, router};
 use axum::Router;
-use provence_eval::Pruner;
+use provence_infer::Pruner;
 use provence_model::ModelBackend;
 use serde_json::{Value, json};
 use std::future::Future;

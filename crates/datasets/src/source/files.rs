@@ -144,8 +144,7 @@ pub(crate) fn resolve_local(
         tracing::warn!(path = %dir.display(), "a single saved Dataset (not a DatasetDict): using it as split \"train\"");
         return Ok(BTreeMap::from([("train".to_owned(), arrow_files(dir)?)]));
     }
-    let mut files = Vec::new();
-    crate::hub::walk_files(dir, dir, &mut files).map_err(io_error(dir))?;
+    let files = provence_hub::repo_files(dir).map_err(io_error(dir))?;
     let data_dir = data_dir(subset);
     let grouped = group_split_files(files.iter().map(String::as_str), &data_dir);
     if grouped.is_empty() {

@@ -16,8 +16,9 @@ mod files;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use provence_hub::{HubClient, HubError, HubOptions, RepoKind};
+
 use crate::error::DatasetError;
-use crate::hub::{HubClient, HubOptions, RepoKind};
 use crate::row::Row;
 use crate::schema::{BadRowPolicy, check_row};
 
@@ -156,11 +157,11 @@ impl SourceResolver {
         match file {
             DataFile::Parquet(p) | DataFile::Arrow(p) => Ok(p.clone()),
             DataFile::Hub { repo, file } => {
-                let hub = self
-                    .hub
-                    .as_ref()
-                    .ok_or_else(|| DatasetError::HubDisabled { dataset: repo.clone() })?;
-                hub.fetch(repo, file)
+                let hub = self.hub.as_ref().ok_or_else(|| HubError::Disabled {
+                    kind: RepoKind::Dataset.name(),
+                    repo: repo.clone(),
+                })?;
+                Ok(hub.fetch(repo, file)?)
             }
         }
     }

@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use provence_datasets::{Collator, CollatorConfig, LabelAlignment, PretrainedTokenizer, Row};
+use provence_datasets::{Collator, CollatorConfig, LabelAlignment, Row};
+use provence_hub::PretrainedTokenizer;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

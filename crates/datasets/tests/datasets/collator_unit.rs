@@ -3,9 +3,8 @@
 //! tokenizer, relevance normalisation, ranking targets, zip-to-shortest, the offsets fix and
 //! the errors for malformed rows.
 
-use provence_datasets::{
-    Batch, CollateError, Collator, CollatorConfig, IGNORE_INDEX, LabelAlignment, PretrainedTokenizer, Row,
-};
+use provence_datasets::{Batch, CollateError, Collator, CollatorConfig, IGNORE_INDEX, LabelAlignment, Row};
+use provence_hub::PretrainedTokenizer;
 use serde_json::json;
 use tokenizers::Tokenizer;
 

@@ -1,10 +1,10 @@
 //! The Hub cache without the network: hand-made Python-layout caches read in offline mode (and as
-//! a fallback when the Hub is unreachable), and the Python environment-variable rules. Works with
-//! or without the `hub` feature.
+//! a fallback when the Hub is unreachable). Works with or without the `hub` feature.
 
 use std::path::{Path, PathBuf};
 
-use provence_datasets::{BadRowPolicy, DatasetError, HubClient, HubOptions, SourceResolver};
+use provence_datasets::{BadRowPolicy, SourceResolver};
+use provence_hub::{HubClient, HubError, HubOptions};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -77,7 +77,7 @@ fn offline_mode_reads_a_hand_made_python_cache() {
 
     let client = HubClient::new(options("http://127.0.0.1:9", cache.path(), true)).unwrap();
     match client.fetch("owner/cached", "data/validation-00000-of-00001.parquet") {
-        Err(e @ DatasetError::HubFileNotFound { offline: true, .. }) => {
+        Err(e @ HubError::FileNotFound { offline: true, .. }) => {
             let msg = e.to_string();
             assert!(
                 msg.contains("owner/cached") && msg.contains("main") && msg.contains("validation-00000"),
@@ -95,36 +95,4 @@ fn offline_mode_reads_a_hand_made_python_cache() {
 
     let err = client.list_files("owner/not-cached").unwrap_err();
     assert!(err.to_string().contains("owner/not-cached"), "{err}");
-}
-
-#[test]
-fn options_follow_python_environment_rules() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
-    };
-    let o = HubOptions::from_vars(env(&[
-        ("HF_HOME", "/hf"),
-        ("HF_ENDPOINT", "http://mirror.local/"),
-        ("HF_TOKEN", "abc"),
-        ("HF_HUB_OFFLINE", "1"),
-    ]));
-    assert_eq!(o.cache_dir, PathBuf::from("/hf/hub"));
-    assert_eq!(o.endpoint, "http://mirror.local");
-    assert_eq!(o.token.as_deref(), Some("abc"));
-    assert!(o.offline);
-    let o = HubOptions::from_vars(env(&[
-        ("HF_HOME", "/hf"),
-        ("HF_HUB_CACHE", "/elsewhere"),
-        ("HF_HUB_OFFLINE", "0"),
-    ]));
-    assert_eq!(o.cache_dir, PathBuf::from("/elsewhere"));
-    assert!(!o.offline);
-    assert_eq!(o.endpoint, "https://huggingface.co");
-    let o = HubOptions::from_vars(env(&[
-        ("HOME", "/home/u"),
-        ("HF_TOKEN", "x"),
-        ("HF_HUB_DISABLE_IMPLICIT_TOKEN", "true"),
-    ]));
-    assert_eq!(o.cache_dir, PathBuf::from("/home/u/.cache/huggingface/hub"));
-    assert_eq!(o.token, None);
 }

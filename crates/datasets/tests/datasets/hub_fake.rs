@@ -10,9 +10,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use provence_datasets::{
-    BadRowPolicy, DataOptions, DatasetError, DatasetSpec, HubClient, HubOptions, SourceResolver, prepare_datasets,
-};
+use provence_datasets::{BadRowPolicy, DataOptions, DatasetError, DatasetSpec, SourceResolver, prepare_datasets};
+use provence_hub::{HubClient, HubError, HubOptions};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -212,13 +211,13 @@ fn listed_but_missing_file_names_repo_revision_and_file() {
         .load_split(&ds, "train", "teacher_score", BadRowPolicy::Fail)
         .unwrap_err();
     match &err {
-        DatasetError::HubFileNotFound {
+        DatasetError::Hub(HubError::FileNotFound {
             kind,
             repo,
             revision,
             file,
             offline,
-        } => {
+        }) => {
             assert_eq!(*kind, "dataset");
             assert_eq!(repo, "owner/gone");
             assert_eq!(revision, "main");
@@ -240,6 +239,6 @@ fn unknown_repo_is_a_hub_error() {
     let cache = tempfile::tempdir().unwrap();
     let resolver = SourceResolver::with_hub(HubClient::new(options(&url, cache.path(), false)).unwrap());
     let err = resolver.resolve("owner/absent", None).unwrap_err();
-    assert!(matches!(err, DatasetError::Hub { .. }), "{err}");
+    assert!(matches!(err, DatasetError::Hub(HubError::Request { .. })), "{err}");
     assert!(err.to_string().contains("owner/absent"), "{err}");
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use provence_datasets::{
     BadRowPolicy, DataOptions, DatasetError, DatasetSpec, SourceResolver, SplitData, prepare_datasets,
 };
+use provence_hub::HubError;
 
 fn case_dir(case: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -152,7 +153,7 @@ fn unknown_subset_and_missing_dataset_are_errors() {
     assert!(matches!(err, DatasetError::NoDataFiles { .. }), "{err}");
     assert!(err.to_string().contains("nope"), "{err}");
     let err = resolver.resolve("/nonexistent/dataset/dir", None).unwrap_err();
-    assert!(matches!(err, DatasetError::LocalPath { .. }), "{err}");
+    assert!(matches!(err, DatasetError::Hub(HubError::LocalPath { .. })), "{err}");
     assert_eq!(err.to_string(), "dataset /nonexistent/dataset/dir does not exist");
 }
 

@@ -5,9 +5,9 @@
 use crate::common;
 
 use common::{load, tiny_model_dir};
-use provence_datasets::BadRowPolicy;
+use provence_datasets::{BadRowPolicy, SourceResolver};
 use provence_eval::select_datasets;
-use provence_eval::{EvalDatasetsConfig, EvalSettings, SourceResolver, evaluate_datasets, json_report, markdown};
+use provence_eval::{EvalDatasetsConfig, EvalSettings, evaluate_datasets, json_report, markdown};
 
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/eval_datasets/demo.yaml");
 

@@ -2,10 +2,8 @@
 //! per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap fixtures and known-good values.
 
+// The tiny saved model of `crates/infer`'s tests, shared rather than copied.
+#[path = "../../../infer/tests/infer/common/mod.rs"]
 mod common;
 mod dataset_eval_demo;
-mod layout_golden;
 mod metrics_golden;
-mod pruner_end_to_end;
-mod pruner_golden;
-mod split_golden;

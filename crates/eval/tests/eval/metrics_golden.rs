@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use provence_eval::{DatasetMetrics, MetricsAccumulator, PassageOutcome, extract_sentences, normalize_relevance};
+use provence_eval::{DatasetMetrics, MetricsAccumulator, PassageOutcome, normalize_relevance};
+use provence_infer::extract_sentences;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

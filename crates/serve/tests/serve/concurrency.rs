@@ -2,7 +2,7 @@
 //! client checking its own answers against `Pruner::process` / `Pruner::score`.
 
 use crate::common::*;
-use provence_eval::{Document, ProcessInput, ProcessOptions};
+use provence_infer::{Document, ProcessInput, ProcessOptions};
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 64;
@@ -10,7 +10,7 @@ const REQUESTS: usize = 20;
 const POOL: usize = 24;
 
 /// Request `i` of the pool: `(path, body, expected answer)`.
-fn request(i: usize, pruner: &provence_eval::Pruner<B>) -> (&'static str, Value, Value) {
+fn request(i: usize, pruner: &provence_infer::Pruner<B>) -> (&'static str, Value, Value) {
     let q = query(i);
     // 1 to 3 passages of 1 to 5 sentences (up to 3 blocks each).
     let texts: Vec<String> = (0..1 + i % 3)

@@ -1,7 +1,7 @@
 //! Every endpoint, and `/prune` and `/rerank` answers against `Pruner::process` on the same inputs.
 
 use crate::common::*;
-use provence_eval::{Document, ProcessInput, ProcessOptions, SplitterLanguage, Title};
+use provence_infer::{Document, ProcessInput, ProcessOptions, SplitterLanguage, Title};
 use serde_json::{Value, json};
 
 /// A threshold in the middle of the widest gap between the sentence probabilities of `input`,

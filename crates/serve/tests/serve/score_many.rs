@@ -2,7 +2,7 @@
 //! alone, with its own options, and a failing request fails alone.
 
 use crate::common::*;
-use provence_eval::{Document, ProcessInput, ProcessOptions, PruneError, Title};
+use provence_infer::{Document, ProcessInput, ProcessOptions, PruneError, Title};
 
 #[test]
 fn each_request_gets_its_own_scores_and_errors() {

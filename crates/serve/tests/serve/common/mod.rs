@@ -4,7 +4,7 @@
 
 use burn::backend::Flex;
 use burn::prelude::*;
-use provence_eval::Pruner;
+use provence_infer::Pruner;
 use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
 use provence_serve::{Limits, ServeConfig, ServeError, Server};
 use serde_json::{Value, json};
