@@ -319,7 +319,7 @@ impl OpenProvence {
     /// Tokens per block (the model's `max_length`).
     #[getter]
     fn max_length(&self) -> usize {
-        self.loaded.pruner.model().config.max_length
+        self.loaded.pruner.model().config.max_length()
     }
 
     /// The threshold `process()` uses when given none: the model config's
@@ -335,7 +335,7 @@ impl OpenProvence {
             "OpenProvence({:?}, backbone={:?}, max_length={})",
             self.source,
             config.base_model_config.model_type(),
-            config.max_length
+            config.max_length()
         )
     }
 }
