@@ -40,3 +40,24 @@ def test_a_run_directory_loads_its_final_model(tmp_path):
     out = OpenProvence.from_pretrained(tmp_path).process(case["question"], case["context"], show_progress=False,
                                                          **case["options"])
     assert out["pruned_context"] == case["output"]["pruned_context"]
+
+
+def test_hub_ids_and_revisions_load_from_the_offline_cache(tmp_path, monkeypatch):
+    """A Hub id resolves through Python's cache layout (HF_HUB_CACHE, HF_HUB_OFFLINE=1), each
+    revision to its own snapshot."""
+    repo = tmp_path / "models--owner--tiny"
+    for revision, commit, fixture in [("main", "a" * 40, "process"), ("bert", "b" * 40, "process_bert")]:
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / revision).write_text(commit)
+        snapshot = repo / "snapshots" / commit
+        snapshot.mkdir(parents=True)
+        for file in (FIXTURES / fixture / "model").iterdir():
+            (snapshot / file.name).write_bytes(file.read_bytes())
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert 'backbone="modernbert"' in repr(OpenProvence.from_pretrained("owner/tiny"))
+    bert = OpenProvence.from_pretrained("owner/tiny", revision="bert")
+    assert 'backbone="bert"' in repr(bert)
+    case = load_cases("process_bert/cases.json")[0]
+    out = bert.process(case["question"], case["context"], show_progress=False, **case["options"])
+    assert out["pruned_context"] == case["output"]["pruned_context"]
