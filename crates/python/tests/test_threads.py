@@ -42,6 +42,23 @@ def test_two_threads_calling_process_at_once(model):
             assert out["reranking_score"] == want["reranking_score"]
 
 
+def test_the_gil_is_released_during_a_call(model):
+    """Another Python thread keeps running while process() works: ticks of a 5 ms sleep loop go on
+    throughout (with the GIL held they could not run until the call returned)."""
+    docs = [f"Passage {i} says that Kyoto is cold in winter and sushi is rice and fish." for i in range(1000)]
+    call = threading.Thread(target=model.process, args=("Is Kyoto cold?", docs), kwargs={"batch_size": 1,
+                                                                                         "show_progress": False})
+    ticks = []
+    call.start()
+    while call.is_alive():
+        ticks.append(time.perf_counter())
+        time.sleep(0.005)
+    call.join()
+    took = ticks[-1] - ticks[0] if ticks else 0.0
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert len(ticks) >= 5 and max(gaps) < took / 2, (took, max(gaps, default=None), len(ticks))
+
+
 def test_a_model_with_its_own_threads_gives_the_same_answer(model):
     own = OpenProvence.from_pretrained(FIXTURES / "process" / "model", threads=1)
     case = CASES[1]
