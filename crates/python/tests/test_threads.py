@@ -70,19 +70,32 @@ def test_a_model_with_its_own_threads_gives_the_same_answer(model):
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals need the main thread")
 def test_keyboard_interrupt_between_batches(model):
     docs = [f"Passage {i} says that Kyoto is cold in winter and sushi is rice and fish." for i in range(4000)]
-    start = time.perf_counter()
-    full = model.process("Is Kyoto cold?", docs[:400], batch_size=1, show_progress=False)
-    per_400 = time.perf_counter() - start
-    # Half-way through the first 400 documents' worth of the 4000: long before the call ends.
-    timer = threading.Timer(max(0.05, per_400 / 2), os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    start = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt):
-        model.process("Is Kyoto cold?", docs, batch_size=1, show_progress=False)
-    stopped = time.perf_counter() - start
-    timer.cancel()
-    # The whole call takes about 7-10x the 400-document one: it stopped long before its end (and
+
+    def timed_400():
+        start = time.perf_counter()
+        out = model.process("Is Kyoto cold?", docs[:400], batch_size=1, show_progress=False)
+        return time.perf_counter() - start, out
+
+    # The quicker of two runs: a load spike during one cannot push the signal past the call's end.
+    (per_400, full), (other, _) = timed_400(), timed_400()
+    per_400 = min(per_400, other)
+    # A quarter of the way through the first 400 documents' worth of the 4000 (the call's first
+    # sixth is tokenising, before any forward batch): long before the call ends.
+    timer = threading.Timer(max(0.02, per_400 / 4), os.kill, (os.getpid(), signal.SIGINT))
+    # Python's own handler, also where the tests were started with SIGINT ignored (a shell's
+    # background job, `nohup`), which Python then keeps ignoring.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        timer.start()
+        start = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            model.process("Is Kyoto cold?", docs, batch_size=1, show_progress=False)
+        stopped = time.perf_counter() - start
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    # The whole call takes about 8-10x the 400-document one: it stopped well before its end (and
     # not after it, when Python itself would raise the KeyboardInterrupt).
-    assert stopped < 4 * per_400, (stopped, per_400)
+    assert stopped < 5 * per_400, (stopped, per_400)
     again = model.process("Is Kyoto cold?", docs[:400], batch_size=1, show_progress=False)
     assert again["pruned_context"] == full["pruned_context"]
