@@ -112,6 +112,7 @@ def inputs(n: int) -> tuple[list[str], list[str]]:
 
 
 def cpu_seconds(who: int) -> float:
+    """User + system seconds so far of this process (`RUSAGE_SELF`) or of its finished children."""
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
@@ -173,6 +174,7 @@ def agreement(ours: dict, upstream: dict) -> dict:
 
 
 def bench_shape(up, shape: str, n: int, pairs: int, threads: int, work: Path, cli: Path | None) -> dict:
+    """`pairs` interleaved rounds at one shape; one JSON line per run; the summary."""
     import torch
 
     from open_provence_rs import OpenProvence
