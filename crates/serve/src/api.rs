@@ -508,6 +508,7 @@ mod tests {
             block_logit: Some(score),
             base_chars: 3,
             title_index: None,
+            content_spans: None,
         };
         let scored = ScoredBatch {
             shape: provence_infer::InputShape::List,
