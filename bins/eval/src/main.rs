@@ -7,7 +7,7 @@ use provence_config::{check_threshold, error_line};
 use provence_eval::{EvalDatasetsConfig, EvalSettings, evaluate_and_report};
 use provence_infer::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_infer::{InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device};
-use provence_model::{AttentionLayout, init_cpu_threads};
+use provence_model::{AttentionLayout, Execution, init_cpu_threads};
 use provence_serve::{Limits, ServeConfig};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -165,7 +165,7 @@ struct ServeArgs {
 #[derive(Debug, clap::Args)]
 struct EngineArgs {
     /// Encoder execution: packed (only real tokens) or padded (every position, eager semantics).
-    #[arg(long, default_value_t = AttentionLayout::Packed)]
+    #[arg(long, default_value_t = AttentionLayout::default())]
     attention: AttentionLayout,
     /// At most this many padded tokens (blocks × longest block) per forward batch; blocks are
     /// sorted by length and results come back in input order.
@@ -194,7 +194,8 @@ fn run() -> Result<()> {
 }
 
 fn load_pruner(model: &str, engine: &EngineArgs) -> Result<Pruner<InferenceBackend>> {
-    Ok(Pruner::from_pretrained(model, default_device())?.with_attention(engine.attention))
+    let execution = Execution::for_backend::<InferenceBackend>().with_layout(engine.attention);
+    Ok(Pruner::from_pretrained(model, default_device())?.with_execution(execution))
 }
 
 fn datasets(args: DatasetsArgs) -> Result<()> {

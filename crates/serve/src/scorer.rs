@@ -89,7 +89,7 @@ where
             _ => "float32",
         };
         ModelCard {
-            max_input_length: config.max_length,
+            max_input_length: config.max_length(),
             dtype: dtype.to_string(),
             id2label,
             label2id,

@@ -38,7 +38,7 @@ pub fn model_dir() -> &'static Path {
         }))
         .unwrap();
         let mut config = OpenProvenceConfig::new(backbone, 0.0);
-        config.max_length = MAX_LENGTH;
+        config.set_max_length(MAX_LENGTH).unwrap();
         let model = OpenProvenceModel::<B>::from_scratch(config, &Default::default()).unwrap();
         drop(turn);
         let dir = tempfile::tempdir().unwrap();
