@@ -64,6 +64,20 @@ pub(crate) fn title() -> RefOr<Schema> {
     )
 }
 
+/// One passage's `kept_spans`: `[start, end]` pairs of code points (`/rerank` items, and each
+/// document of a `/prune` answer).
+pub(crate) fn kept_spans() -> RefOr<Schema> {
+    let offset = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+    let pair = ArrayBuilder::new().items(offset).min_items(Some(2)).max_items(Some(2));
+    ArrayBuilder::new()
+        .items(pair)
+        .description(Some(
+            "[start, end) of each kept sentence in code points (Python str indices) of the \
+             passage; the slices joined are the pruned text (return_offsets).",
+        ))
+        .into()
+}
+
 /// `item`, a list of them, or a list of lists: a field of `process()`'s answer follows the
 /// input's shape.
 fn shaped(item: RefOr<Schema>, description: &str) -> RefOr<Schema> {
@@ -130,6 +144,16 @@ pub(crate) fn prune_response() -> RefOr<Schema> {
         (
             "removed_sentences",
             shaped(list(typed(Type::String)), "Removed sentences (return_sentence_texts)."),
+            false,
+        ),
+        (
+            "kept_spans",
+            shaped(
+                kept_spans(),
+                "[start, end) of each kept sentence in code points of its document (of a \
+                 pre-split document's sentences joined); the slices joined are pruned_context \
+                 (return_offsets).",
+            ),
             false,
         ),
     ];
