@@ -1,11 +1,13 @@
 //! Kept-sentence offsets (`return_offsets`) on random multilingual documents through the whole
 //! pipeline (splitters, normalisation, titles, pre-split sentences, blocks): the slices of the
 //! kept spans joined are the pruned text, at every threshold and with every option that changes
-//! sentences; turning offsets on changes nothing else; JSONL lines carry them too.
+//! sentences (reordering and top_k move them with their documents); turning offsets on changes
+//! nothing else; JSONL lines carry them too.
 
 use crate::common::{B, assert_spans_rebuild, documents_of, join_char_slices, load, tiny_model_dir};
 use provence_infer::{
-    Document, ProcessInput, ProcessOptions, PruneError, Pruner, SentenceSplitter, SplitterLanguage, Title,
+    Document, EnglishSentenceSplitter, ProcessInput, ProcessOptions, PruneError, Pruner, SentenceSplitter,
+    SplitterLanguage, Title,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -126,6 +128,14 @@ fn option_sets() -> Vec<ProcessOptions> {
             title: Title::None,
             always_select_title: true,
             reorder: true,
+            top_k: Some(5),
+            ..on.clone()
+        },
+        // Upstream's cap on sentence length cuts long sentences into pieces.
+        ProcessOptions {
+            sentence_splitter: Some(Arc::new(EnglishSentenceSplitter::with_max_chars(12).unwrap())),
+            first_line_as_title: true,
+            reorder: true,
             ..on
         },
     ]
@@ -166,8 +176,20 @@ fn check_input(pruner: &Pruner<B>, input: &ProcessInput, options: &ProcessOption
                 assert_spans_rebuild(&doc.source_text(), spans, &result.pruned_context, &at);
             }
         }
+        // Reordering and top_k move each document's spans with its result.
+        let reordered = scored.finish(t, options);
+        for (got, in_order) in reordered.results.iter().zip(&out.results) {
+            let want = options.top_k.map_or(in_order.len(), |k| k.min(in_order.len()));
+            assert_eq!(got.len(), want, "{at} threshold {t}");
+            for result in got {
+                assert!(
+                    in_order.contains(result),
+                    "{at} threshold {t}: {result:?} is no document's"
+                );
+            }
+        }
         // Offsets add a field and change nothing else, reordered or not.
-        let mut with = scored.finish(t, options).to_json();
+        let mut with = reordered.to_json();
         let without = scored.finish(t, &off).to_json();
         assert!(with.as_object_mut().unwrap().remove("kept_spans").is_some(), "{at}");
         assert_eq!(with, without, "{at}");
@@ -290,4 +312,37 @@ fn jsonl_lines_carry_kept_spans() {
         got[1]["pruned_context"][0]
     );
     assert_eq!(got[1]["kept_spans"], json!([[[0, 11], [11, 24]]]));
+}
+
+/// Nothing kept (no probability is above 1): every document's spans are an empty list, not
+/// missing, in every shape, reordered and cut by top_k too.
+#[test]
+fn nothing_kept_gives_empty_span_lists() {
+    let dir = tiny_model_dir(512, None);
+    let pruner = load(dir.path());
+    let input = ProcessInput::Nested {
+        questions: vec!["q1".into(), "首都".into()],
+        documents: vec![
+            vec![Document::Text("One. Two.".into()), Document::Text(String::new())],
+            vec![
+                Document::Sentences(vec!["寿司🍣。".into(), "".into()]),
+                Document::Text("東京。".into()),
+            ],
+        ],
+    };
+    let options = ProcessOptions {
+        return_offsets: true,
+        threshold: Some(1.0),
+        ..ProcessOptions::default()
+    };
+    let out = pruner.process(input.clone(), &options).unwrap().to_json();
+    assert_eq!(out["kept_spans"], json!([[[], []], [[], []]]));
+    assert_eq!(out["pruned_context"], json!([["", ""], ["", ""]]));
+    let top = ProcessOptions {
+        reorder: true,
+        top_k: Some(1),
+        ..options
+    };
+    let out = pruner.process(input, &top).unwrap().to_json();
+    assert_eq!(out["kept_spans"], json!([[[]], [[]]]));
 }
