@@ -86,7 +86,6 @@ fn shaped(item: RefOr<Schema>, description: &str) -> RefOr<Schema> {
 
 /// The `/prune` answer.
 pub(crate) fn prune_response() -> RefOr<Schema> {
-    let number = || typed(Type::Number);
     let timing = [
         "preprocess_seconds",
         "assembly_seconds",
@@ -96,9 +95,27 @@ pub(crate) fn prune_response() -> RefOr<Schema> {
     ]
     .into_iter()
     .fold(ObjectBuilder::new(), |o, name| {
-        o.property(name, number()).required(name)
+        o.property(name, typed(Type::Number)).required(name)
     });
-    let fields = [
+    let object = prune_fields()
+        .into_iter()
+        .fold(ObjectBuilder::new(), |o, (name, schema, required)| {
+            let o = o.property(name, schema);
+            if required { o.required(name) } else { o }
+        })
+        .property("timing", timing)
+        .required("timing")
+        .description(Some(
+            "process()'s answer: each field a scalar (one question, one text), a list (over \
+             documents, or over aligned questions) or a list of lists (questions × documents).",
+        ));
+    object.into()
+}
+
+/// The fields of `process()`'s answer besides `timing`: `(name, schema, required)`.
+fn prune_fields() -> [(&'static str, RefOr<Schema>, bool); 8] {
+    let number = || typed(Type::Number);
+    [
         (
             "pruned_context",
             shaped(typed(Type::String), "The kept sentences, joined."),
@@ -156,18 +173,5 @@ pub(crate) fn prune_response() -> RefOr<Schema> {
             ),
             false,
         ),
-    ];
-    let object = fields
-        .into_iter()
-        .fold(ObjectBuilder::new(), |o, (name, schema, required)| {
-            let o = o.property(name, schema);
-            if required { o.required(name) } else { o }
-        })
-        .property("timing", timing)
-        .required("timing")
-        .description(Some(
-            "process()'s answer: each field a scalar (one question, one text), a list (over \
-             documents, or over aligned questions) or a list of lists (questions × documents).",
-        ));
-    object.into()
+    ]
 }
