@@ -5,6 +5,8 @@
 //! nothing else; JSONL lines carry them too.
 
 use crate::common::{B, assert_spans_rebuild, documents_of, join_char_slices, load, tiny_model_dir};
+use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 use provence_infer::{
     Document, EnglishSentenceSplitter, ProcessInput, ProcessOptions, PruneError, Pruner, SentenceSplitter,
     SplitterLanguage, Title,
@@ -42,55 +44,39 @@ const PIECES: &[&str] = &[
     "x",
 ];
 
-/// SplitMix64: a small seeded generator, so every run sees the same documents.
-struct Rng(u64);
+/// A text of up to 11 pieces, sometimes with blank lines and spaces before and after.
+fn text() -> impl Strategy<Value = String> {
+    let pieces = prop::collection::vec(prop::sample::select(PIECES), 0..12);
+    (pieces, any::<bool>(), any::<bool>()).prop_map(|(pieces, lead, trail)| {
+        let body: String = pieces.concat();
+        format!(
+            "{}{body}{}",
+            if lead { " \n " } else { "" },
+            if trail { "  \r\n" } else { "" }
+        )
+    })
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn text(&mut self) -> String {
-        let pieces = self.below(12);
-        let mut text: String = (0..pieces).map(|_| PIECES[self.below(PIECES.len())]).collect();
-        if self.below(3) == 0 {
-            text.insert_str(0, " \n ");
-        }
-        if self.below(3) == 0 {
-            text.push_str("  \r\n");
-        }
-        text
-    }
-
-    /// A text cut at random char boundaries into pieces that tile it (some blank).
-    fn sentences(&mut self) -> Vec<String> {
-        let text = self.text();
+/// A text cut at random char boundaries into pieces that tile it, sometimes with a blank piece
+/// inserted (pre-split sentences as a caller might give them).
+fn sentences() -> impl Strategy<Value = Vec<String>> {
+    let cuts = prop::collection::vec(any::<prop::sample::Index>(), 0..6);
+    (text(), cuts, prop::option::of(any::<prop::sample::Index>())).prop_map(|(text, cuts, blank)| {
         let chars: Vec<char> = text.chars().collect();
-        let mut cuts: Vec<usize> = (0..self.below(6)).map(|_| self.below(chars.len() + 1)).collect();
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(chars.len() + 1)).collect();
         cuts.extend([0, chars.len()]);
         cuts.sort_unstable();
         let mut pieces: Vec<String> = cuts.windows(2).map(|w| chars[w[0]..w[1]].iter().collect()).collect();
-        if self.below(2) == 0 {
-            pieces.insert(self.below(pieces.len() + 1), "  ".into());
+        if let Some(at) = blank {
+            pieces.insert(at.index(pieces.len() + 1), "  ".into());
         }
         pieces
-    }
+    })
+}
 
-    fn document(&mut self) -> Document {
-        if self.below(3) == 0 {
-            Document::Sentences(self.sentences())
-        } else {
-            Document::Text(self.text())
-        }
-    }
+/// A document: a text (two in three) or pre-split sentences.
+fn document() -> impl Strategy<Value = Document> {
+    prop_oneof![2 => text().prop_map(Document::Text), 1 => sentences().prop_map(Document::Sentences)]
 }
 
 /// Option sets that change which sentences there are and where they come from.
@@ -196,20 +182,28 @@ fn check_input(pruner: &Pruner<B>, input: &ProcessInput, options: &ProcessOption
     }
 }
 
+/// 128 generated requests of up to 7 documents each, each under one of [`option_sets`]; a
+/// failure is shrunk to a smallest failing request.
 #[test]
 fn kept_spans_rebuild_the_pruned_text_of_random_multilingual_documents() {
     let dir = tiny_model_dir(64, None);
     let pruner = load(dir.path());
-    let mut rng = Rng(2024);
-    for (i, options) in option_sets().iter().enumerate() {
-        for round in 0..4 {
-            let documents: Vec<Document> = (0..8).map(|_| rng.document()).collect();
-            let input = ProcessInput::Documents {
-                question: "Where is the capital? 首都はどこ？".into(),
-                documents,
-            };
-            check_input(&pruner, &input, options, &format!("options {i} round {round}"));
-        }
+    let sets = option_sets();
+    let requests = (0..sets.len(), prop::collection::vec(document(), 1..8));
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 128,
+        ..ProptestConfig::default()
+    });
+    let outcome = runner.run(&requests, |(i, documents)| {
+        let input = ProcessInput::Documents {
+            question: "Where is the capital? 首都はどこ？".into(),
+            documents,
+        };
+        check_input(&pruner, &input, &sets[i], &format!("options {i}"));
+        Ok(())
+    });
+    if let Err(failure) = outcome {
+        panic!("{failure}");
     }
 }
 
