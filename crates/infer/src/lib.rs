@@ -13,8 +13,8 @@ pub use backend::{InferenceBackend, default_device};
 pub use jsonl::{JsonlError, parse_request, process_requests, read_requests};
 pub use pruner::{
     BlockOutput, DEFAULT_MAX_BATCH_TOKENS, Document, DocumentResult, ForwardPass, InputShape, ProcessInput,
-    ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, Timing, Title,
-    plan_batches, prepare, reorder,
+    ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, SentenceSpan, Timing,
+    Title, plan_batches, prepare, reorder,
 };
 pub use rerank::{EMPTY_TEXTS, Rank, RankFields, rank, rerank_input};
 pub use split::{

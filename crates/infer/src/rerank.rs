@@ -2,7 +2,7 @@
 //! the reranker score, with TEI's fields and tie order, plus our pruning fields. The HTTP service
 //! and the language bindings build their answers here.
 
-use crate::pruner::{Document, ProcessInput, ProcessOptions, PruneError, ScoredDocument};
+use crate::pruner::{Document, ProcessInput, ProcessOptions, PruneError, ScoredDocument, SentenceSpan};
 use std::cmp::Ordering;
 
 /// TEI's message when a rerank request has no passages.
@@ -33,6 +33,9 @@ pub struct Rank {
     pub pruned_text: Option<String>,
     /// Percent of characters removed (with [`RankFields::return_pruned`]).
     pub compression_rate: Option<f64>,
+    /// Where the kept sentences are in the passage (with [`RankFields::return_pruned`] and
+    /// [`ProcessOptions::return_offsets`]).
+    pub kept_spans: Option<Vec<SentenceSpan>>,
 }
 
 /// The `process()` input of a rerank request: `query` with each text as one document; an error
@@ -76,6 +79,7 @@ pub fn rank(
             text: fields.return_text.then(|| texts.get(index).cloned()).flatten(),
             score,
             compression_rate: pruned.as_ref().map(|p| p.compression_rate),
+            kept_spans: pruned.as_ref().and_then(|p| p.kept_spans.clone()),
             pruned_text: pruned.map(|p| p.pruned_context),
         });
     }
@@ -97,6 +101,16 @@ mod tests {
             block_logit: score.map(|s| (s / (1.0 - s)).ln()),
             base_chars: 14,
             title_index: None,
+            content_spans: Some(vec![
+                SentenceSpan {
+                    bytes: 0..6,
+                    chars: 0..6,
+                },
+                SentenceSpan {
+                    bytes: 6..14,
+                    chars: 6..14,
+                },
+            ]),
         }
     }
 
@@ -119,6 +133,19 @@ mod tests {
         assert!((ranks[0].score - 9f64.ln()).abs() < 1e-12, "the logit with raw_scores");
         assert_eq!(ranks[0].pruned_text.as_deref(), Some("Kept. "));
         assert!((ranks[0].compression_rate.unwrap() - 800.0 / 14.0).abs() < 1e-9);
+        assert_eq!(ranks[0].kept_spans, None, "offsets only when asked for");
+        let offsets = ProcessOptions {
+            return_offsets: true,
+            ..ProcessOptions::default()
+        };
+        let ranks = rank(&docs, &texts, fields, 0.1, &offsets).unwrap();
+        let spans: Vec<[usize; 2]> = ranks[0]
+            .kept_spans
+            .iter()
+            .flatten()
+            .map(SentenceSpan::char_pair)
+            .collect();
+        assert_eq!(spans, vec![[0, 6]]);
     }
 
     #[test]

@@ -32,9 +32,10 @@ pub(crate) fn to_py(error: &PruneError) -> PyErr {
         PruneError::Model { .. } | PruneError::Tokenizer { .. } | PruneError::MissingSpecialToken(_) => {
             PyOSError::new_err(text)
         }
-        PruneError::Tokenize { .. } | PruneError::Shape(_) | PruneError::Threshold { .. } => {
-            PyValueError::new_err(text)
-        }
+        PruneError::Tokenize { .. }
+        | PruneError::Shape(_)
+        | PruneError::Threshold { .. }
+        | PruneError::Offsets { .. } => PyValueError::new_err(text),
         PruneError::Cancelled => PyKeyboardInterrupt::new_err(text),
         PruneError::NonFiniteScore { .. } => PyRuntimeError::new_err(text),
     }
