@@ -27,6 +27,17 @@ pub const FINAL_MODEL: &str = "final_model";
 /// The prefix of checkpoint directories: `checkpoint-<step>`.
 pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
 
+/// The model directory `dir` names: `dir` itself, or its `final_model/` when `dir` is a run
+/// directory (no `config.json` of its own, a `final_model/` holding one).
+pub fn model_dir(dir: &Path) -> PathBuf {
+    let exported = dir.join(FINAL_MODEL);
+    if !dir.join(MODEL_CONFIG).is_file() && exported.join(MODEL_CONFIG).is_file() {
+        exported
+    } else {
+        dir.to_path_buf()
+    }
+}
+
 /// The directory name of the checkpoint at optimizer step `step`.
 pub fn checkpoint_name(step: u64) -> String {
     format!("{CHECKPOINT_PREFIX}{step}")
@@ -95,5 +106,19 @@ mod tests {
         assert_eq!(checkpoint_step("my-checkpoint-3"), None);
         assert_eq!(trailing_checkpoint_step("my-checkpoint-3"), Some(3));
         assert_eq!(trailing_checkpoint_step("checkpoint-3x"), None);
+    }
+
+    #[test]
+    fn a_run_directory_names_its_final_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().to_path_buf();
+        let exported = run.join(FINAL_MODEL);
+        std::fs::create_dir_all(&exported).unwrap();
+        assert_eq!(model_dir(&run), run, "no config.json anywhere: the directory itself");
+        std::fs::write(exported.join(MODEL_CONFIG), "{}").unwrap();
+        assert_eq!(model_dir(&run), exported);
+        assert_eq!(model_dir(&exported), exported);
+        std::fs::write(run.join(MODEL_CONFIG), "{}").unwrap();
+        assert_eq!(model_dir(&run), run, "a model directory of its own wins");
     }
 }

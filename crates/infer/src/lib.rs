@@ -1,11 +1,12 @@
 //! Pruning inference for open-provence-rs: [`Pruner`] and upstream's `process()`, sentence
-//! splitting, token-budget batching, JSONL requests and the backend choice of the binaries. No
-//! dataset files (parquet/Arrow) are involved: the HTTP service and language bindings build on
-//! this crate alone; dataset evaluation lives in `provence-eval`.
+//! splitting, token-budget batching, JSONL requests, TEI's rerank answer and the backend choice
+//! of the binaries. No dataset files (parquet/Arrow) are involved: the HTTP service and language
+//! bindings build on this crate alone; dataset evaluation lives in `provence-eval`.
 
 mod backend;
 mod jsonl;
 mod pruner;
+mod rerank;
 mod split;
 
 pub use backend::{InferenceBackend, default_device};
@@ -15,6 +16,7 @@ pub use pruner::{
     ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, SentenceSpan, Timing,
     Title, plan_batches, prepare, reorder,
 };
+pub use rerank::{EMPTY_TEXTS, Rank, RankFields, rank, rerank_input};
 pub use split::{
     DEFAULT_ENGLISH_SENTENCE_MAX_CHARS, EnglishSentenceSplitter, JapaneseSentenceSplitter, LanguageSplitter,
     PunktParameters, PunktSentenceTokenizer, SentenceSplitter, SimpleSentenceSplitter, SplitError, SplitterLanguage,

@@ -7,7 +7,9 @@ use crate::error::{ApiError, ErrorType};
 use crate::schema;
 use axum::http::StatusCode;
 use provence_config::check_threshold;
-use provence_infer::{Document, ProcessInput, ProcessOptions, ScoredBatch, SentenceSpan, SplitterLanguage, Title};
+use provence_infer::{
+    Document, ProcessInput, ProcessOptions, RankFields, ScoredBatch, SentenceSpan, SplitterLanguage, Title,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::str::FromStr;
@@ -251,38 +253,40 @@ impl RerankRequest {
     }
 }
 
-/// The ranking of `scored` (one query's documents), best first, ties in TEI's order (TEI sorts
-/// ascending, stable, then reverses: of two equal scores the later passage comes first); pruned
-/// texts with `threshold` and `options`. Scores are finite (the batcher answers 424 otherwise).
-pub(crate) fn ranks(view: RankView, scored: &ScoredBatch, threshold: f64, options: &ProcessOptions) -> Vec<Rank> {
+/// The ranking of `scored` (one query's documents) as TEI answers it, built by
+/// [`provence_infer::rank`] (best first, TEI's tie order, pruned texts with `threshold` and
+/// `options`). Scores are finite (the batcher answers 424 otherwise); a non-finite one would be
+/// the same backend error here.
+pub(crate) fn ranks(
+    view: RankView,
+    scored: &ScoredBatch,
+    threshold: f64,
+    options: &ProcessOptions,
+) -> Result<Vec<Rank>, ApiError> {
     let documents = scored.documents.first().map(Vec::as_slice).unwrap_or_default();
-    let mut texts = view.texts.map(Vec::into_iter);
-    let mut ranks: Vec<Rank> = documents
-        .iter()
-        .enumerate()
-        .map(|(index, doc)| {
-            let score = if view.raw_scores {
-                doc.block_logit
-            } else {
-                doc.block_score
-            };
-            let pruned = view.return_pruned.then(|| doc.finish(threshold, options));
-            Rank {
-                index,
-                score: score.unwrap_or(0.0),
-                text: texts.as_mut().and_then(Iterator::next),
-                compression_rate: pruned.as_ref().map(|p| p.compression_rate),
-                kept_spans: pruned
-                    .as_ref()
-                    .and_then(|p| p.kept_spans.as_ref())
-                    .map(|spans| spans.iter().map(SentenceSpan::char_pair).collect()),
-                pruned_text: pruned.map(|p| p.pruned_context),
-            }
+    let fields = RankFields {
+        raw_scores: view.raw_scores,
+        return_text: view.texts.is_some(),
+        return_pruned: view.return_pruned,
+    };
+    let texts = view.texts.unwrap_or_default();
+    let ranks = provence_infer::rank(documents, &texts, fields, threshold, options).map_err(|error| {
+        tracing::error!(%error, "the model produced a NaN or infinite score");
+        ApiError::backend("score is NaN")
+    })?;
+    Ok(ranks
+        .into_iter()
+        .map(|r| Rank {
+            index: r.index,
+            text: r.text,
+            score: r.score,
+            pruned_text: r.pruned_text,
+            compression_rate: r.compression_rate,
+            kept_spans: r
+                .kept_spans
+                .map(|spans| spans.iter().map(SentenceSpan::char_pair).collect()),
         })
-        .collect();
-    ranks.sort_by(|a, b| a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal));
-    ranks.reverse();
-    ranks
+        .collect())
 }
 
 /// A document: a text, or a list of sentences.
@@ -571,6 +575,7 @@ mod tests {
             texts: None,
         };
         let order: Vec<usize> = ranks(view, &scored, 0.1, &ProcessOptions::default())
+            .unwrap()
             .iter()
             .map(|r| r.index)
             .collect();

@@ -198,7 +198,7 @@ pub(crate) async fn rerank(
         characters,
     } = prepared;
     let scored = state.score(input, &options, cost).await?;
-    let body = Json(ranks(view, &scored.batch, threshold, &options));
+    let body = Json(ranks(view, &scored.batch, threshold, &options)?);
     Ok(served(&scored, characters, body))
 }
 

@@ -66,4 +66,17 @@ pub enum PruneError {
     /// found in the cache when offline); the message names which.
     #[error(transparent)]
     Locate(Box<HubError>),
+    /// [`ProcessOptions::cancel`](super::ProcessOptions::cancel) was set before every forward
+    /// batch had run.
+    #[error("cancelled before every forward batch had run")]
+    Cancelled,
+    /// The model produced a NaN or infinite ranking score (a broken checkpoint): nothing can be
+    /// ordered by it.
+    #[error("the model produced a non-finite score ({score}) for passage {index}")]
+    NonFiniteScore {
+        /// Position of the passage.
+        index: usize,
+        /// The score.
+        score: f64,
+    },
 }

@@ -143,11 +143,13 @@ pub struct ScoredMany {
 }
 
 impl<B: ModelBackend> Pruner<B> {
-    /// Loads the model and the tokenizer files of `dir` (an upstream or our `final_model/`).
+    /// Loads the model and the tokenizer files of `dir` (an upstream or our `final_model/`, or
+    /// a run directory holding one: [`provence_config::layout::model_dir`]).
     pub fn load(dir: &Path, device: B::Device) -> Result<Self, PruneError> {
         if !dir.is_dir() {
             return Err(PruneError::MissingModel { path: dir.to_owned() });
         }
+        let dir = &provence_config::layout::model_dir(dir);
         let model = OpenProvenceModel::load(dir, &device).map_err(|source| PruneError::Model {
             path: dir.to_owned(),
             source,
@@ -241,7 +243,10 @@ impl<B: ModelBackend> Pruner<B> {
 
         let all_blocks: Vec<&Block> = prepared.blocks().collect();
         let budget = (options.batch_size, options.max_batch_tokens);
-        let (outputs, _) = self.forward_all(&all_blocks, budget, options.progress, &mut timing);
+        let (outputs, _) = self.forward_all(&all_blocks, budget, options, &mut timing);
+        if options.is_cancelled() {
+            return Err(PruneError::Cancelled);
+        }
         let start = Instant::now();
         let shape = prepared.shape;
         let documents = prepared.aggregate(&mut outputs.into_iter(), options);
@@ -278,7 +283,8 @@ impl<B: ModelBackend> Pruner<B> {
         let all_blocks: Vec<&Block> = prepared.iter().flatten().flat_map(|(r, _)| r.blocks()).collect();
         let total_blocks = all_blocks.len().max(1) as f64;
         let mut shared = Timing::default();
-        let (outputs, passes) = self.forward_all(&all_blocks, (max_blocks, max_tokens), false, &mut shared);
+        let unattended = ProcessOptions::default();
+        let (outputs, passes) = self.forward_all(&all_blocks, (max_blocks, max_tokens), &unattended, &mut shared);
         let mut outputs = outputs.into_iter();
         let results = prepared
             .into_iter()
@@ -356,19 +362,22 @@ impl<B: ModelBackend> Pruner<B> {
     }
 
     /// Model outputs of every block, in input order, from forward batches planned by
-    /// [`plan_batches`] within `(max_blocks, max_tokens)`, and what each pass held.
+    /// [`plan_batches`] within `(max_blocks, max_tokens)`, and what each pass held; `options`
+    /// gives the progress bar and the cancellation flag. Once `options` is cancelled the
+    /// remaining batches are skipped and their blocks have no output: callers check
+    /// [`ProcessOptions::is_cancelled`] before using the outputs.
     fn forward_all(
         &self,
         blocks: &[&Block],
         (max_blocks, max_tokens): (usize, usize),
-        progress: bool,
+        options: &ProcessOptions,
         timing: &mut Timing,
     ) -> (Vec<BlockOutput>, Vec<ForwardPass>) {
         let lengths: Vec<usize> = blocks.iter().map(|b| b.input_ids.len()).collect();
         let batches = plan_batches(&lengths, max_blocks, max_tokens);
         let passes = batches.iter().map(|batch| ForwardPass::of(batch, &lengths)).collect();
-        let bar = progress_bar(progress, batches.len(), blocks.len());
-        let per_batch = self.run_batches(blocks, &batches, &bar, timing);
+        let bar = progress_bar(options.progress, batches.len(), blocks.len());
+        let per_batch = self.run_batches(blocks, &batches, (&bar, options), timing);
         bar.finish_and_clear();
         let mut outputs: Vec<Option<BlockOutput>> = vec![None; blocks.len()];
         for (batch, batch_outputs) in batches.into_iter().zip(per_batch) {
@@ -381,30 +390,34 @@ impl<B: ModelBackend> Pruner<B> {
 
     /// The forward passes over `batches` of `blocks`, at the same time on the worker threads
     /// where the backend gains from it ([`ModelBackend::CONCURRENT_PASSES`]; each pass's results
-    /// are the same either way). `timing` gets the passes' wall time, split between assembly and
+    /// are the same either way); a pass that would start after `options` was cancelled is
+    /// skipped (no outputs). `timing` gets the passes' wall time, split between assembly and
     /// inference in proportion to the passes' own times.
     fn run_batches(
         &self,
         blocks: &[&Block],
         batches: &[Vec<usize>],
-        bar: &indicatif::ProgressBar,
+        (bar, options): (&indicatif::ProgressBar, &ProcessOptions),
         timing: &mut Timing,
     ) -> Vec<Vec<BlockOutput>> {
         let start = Instant::now();
         let run = |batch: &Vec<usize>| {
+            if options.is_cancelled() {
+                return None;
+            }
             let members: Vec<&Block> = batch.iter().map(|&i| blocks[i]).collect();
             let mut own = Timing::default();
             let outputs = self.forward_blocks(&members, &mut own);
             bar.inc(1);
-            (outputs, own)
+            Some((outputs, own))
         };
-        let results: Vec<(Vec<BlockOutput>, Timing)> = if B::CONCURRENT_PASSES && batches.len() > 1 {
+        let results: Vec<Option<(Vec<BlockOutput>, Timing)>> = if B::CONCURRENT_PASSES && batches.len() > 1 {
             use rayon::prelude::*;
             batches.par_iter().map(run).collect()
         } else {
             batches.iter().map(run).collect()
         };
-        let (assembly, inference) = results.iter().fold((0.0, 0.0), |(a, i), (_, t)| {
+        let (assembly, inference) = results.iter().flatten().fold((0.0, 0.0), |(a, i), (_, t)| {
             (a + t.assembly_seconds, i + t.inference_seconds)
         });
         let wall = start.elapsed().as_secs_f64();
@@ -415,7 +428,10 @@ impl<B: ModelBackend> Pruner<B> {
         };
         timing.assembly_seconds += assembly * scale;
         timing.inference_seconds += inference * scale;
-        results.into_iter().map(|(outputs, _)| outputs).collect()
+        results
+            .into_iter()
+            .map(|r| r.map(|(outputs, _)| outputs).unwrap_or_default())
+            .collect()
     }
 
     /// One padded forward pass over `blocks`: sigmoid ranking score and per-token keep

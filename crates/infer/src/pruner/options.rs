@@ -1,6 +1,7 @@
 //! How `process()` runs: its options with upstream's defaults, and the time spent per stage.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
@@ -57,6 +58,18 @@ pub struct ProcessOptions {
     pub legacy_prefix_offset: bool,
     /// Show a progress bar over the forward batches on stderr (only drawn on a terminal).
     pub progress: bool,
+    /// Stops the call between forward batches once set (from another thread: a signal handler,
+    /// a language binding's interrupt check); the call then returns [`PruneError::Cancelled`].
+    ///
+    /// [`PruneError::Cancelled`]: super::PruneError::Cancelled
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl ProcessOptions {
+    /// Whether [`Self::cancel`] has been set.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
 }
 
 impl Default for ProcessOptions {
@@ -81,6 +94,7 @@ impl Default for ProcessOptions {
             return_sentence_texts: false,
             legacy_prefix_offset: false,
             progress: false,
+            cancel: None,
         }
     }
 }

@@ -328,6 +328,29 @@ fn missing_model_directory_is_a_clear_error() {
     assert!(err.to_string().contains("/nonexistent/model"), "{err}");
 }
 
+/// A run directory loads its `final_model/`; a set cancellation flag stops `process()` before
+/// its forward batches with `PruneError::Cancelled`.
+#[test]
+fn run_directories_load_and_cancelled_calls_stop() {
+    let run = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(512, None);
+    std::fs::rename(model.path(), run.path().join("final_model")).unwrap();
+    let pruner = load(run.path());
+    let input = || ProcessInput::Pair {
+        question: QUESTION.into(),
+        context: CONTEXT.into(),
+    };
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let options = ProcessOptions {
+        cancel: Some(flag.clone()),
+        ..ProcessOptions::default()
+    };
+    assert!(pruner.process(input(), &options).is_ok());
+    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    let err = pruner.process(input(), &options).err().unwrap();
+    assert!(matches!(err, PruneError::Cancelled), "{err}");
+}
+
 /// A Hub model id resolves through a Python-layout cache (offline) to the same model as the
 /// directory itself; an unknown id is a clear error naming it.
 #[test]
