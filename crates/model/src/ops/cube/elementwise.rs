@@ -166,15 +166,21 @@ fn qkv_rope_kernel<F: Float>(
     if part == 2 {
         out[ABSOLUTE_POS] = x;
     } else {
-        let half = head_dim / 2;
-        // Within the row either way (q and k come before v).
-        let mut rotated = -qkv[row + c + half];
-        if c >= half {
-            rotated = qkv[row + c - half];
-        }
         let table = t * head_dim + c;
-        out[ABSOLUTE_POS] = x * cos[table] + rotated * sin[table];
+        out[ABSOLUTE_POS] = x * cos[table] + rotate_half(qkv, row, c, head_dim) * sin[table];
     }
+}
+
+/// Value `c` of `rotate_half` of the head vector at `row` of `src`: `−x[c + D/2]` in the first
+/// half, `x[c − D/2]` in the second (within the vector, so within the tensor).
+#[cube]
+fn rotate_half<F: Float>(src: &Tensor<F>, row: usize, c: usize, head_dim: usize) -> F {
+    let half = head_dim / 2;
+    let mut rotated = -src[row + c + half];
+    if c >= half {
+        rotated = src[row + c - half];
+    }
+    rotated
 }
 
 /// `grad_qkv[b, t, (part·heads + h)·D + c]` of `grad[part, b, h, t, c]`: the inverse rotation
@@ -204,14 +210,8 @@ fn qkv_rope_grad_kernel<F: Float>(
     if part == 2 {
         out[ABSOLUTE_POS] = g;
     } else {
-        let half = head_dim / 2;
-        // Within the tensor either way (q's and k's planes come before v's).
-        let mut rotated = -grad[plane * head_dim + c + half];
-        if c >= half {
-            rotated = grad[plane * head_dim + c - half];
-        }
         let table = t * head_dim + c;
-        out[ABSOLUTE_POS] = g * cos[table] + rotated * (-sin[table]);
+        out[ABSOLUTE_POS] = g * cos[table] + rotate_half(grad, plane * head_dim, c, head_dim) * (-sin[table]);
     }
 }
 
