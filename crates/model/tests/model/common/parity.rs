@@ -1,5 +1,5 @@
 //! The transformers parity checks of the fixtures, generic over the backend: the CPU tests run
-//! them on `Flex`, the wgpu tests (`bins/trainer/tests/wgpu`) on Burn's wgpu backend.
+//! them on `Flex`, the wgpu tests (`crates/model/tests/wgpu`) on Burn's wgpu backend.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
