@@ -111,6 +111,10 @@ struct ProcessArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also give `kept_spans`: each kept sentence's [start, end) in code points of the context
+    /// (a JSON field with --json and --input; on stderr otherwise).
+    #[arg(long = "return-offsets")]
+    return_offsets: bool,
     /// At most this many blocks per forward batch.
     #[arg(long = "batch-size", default_value_t = ProcessOptions::default().batch_size)]
     batch_size: usize,
@@ -262,6 +266,7 @@ fn process<B: ModelBackend>(args: ProcessArgs, device: B::Device) -> Result<()> 
         threshold: args.threshold,
         batch_size: args.batch_size.max(1),
         max_batch_tokens: args.engine.max_batch_tokens,
+        return_offsets: args.return_offsets,
         ..ProcessOptions::default()
     };
     if let (Some(question), Some(context)) = (&args.question, &args.context) {
@@ -280,6 +285,10 @@ fn process<B: ModelBackend>(args: ProcessArgs, device: B::Device) -> Result<()> 
                 "reranking_score: {score}  compression_rate: {:.2}%",
                 doc.compression_rate
             );
+            if let Some(spans) = &doc.kept_spans {
+                let pairs: Vec<[usize; 2]> = spans.iter().map(|s| s.char_pair()).collect();
+                eprintln!("kept_spans: {pairs:?}");
+            }
         }
         return Ok(());
     }

@@ -178,6 +178,57 @@ fn tiny_model() -> tempfile::TempDir {
     dir
 }
 
+/// `process --return-offsets` adds `kept_spans` (code points of the context) to the JSON of a
+/// pair and to every JSONL line; without the flag the output has no such field.
+#[test]
+fn process_return_offsets_adds_kept_spans() {
+    let model = tiny_model();
+    let model = model.path().to_str().unwrap();
+    let context = "  東京は首都です。🍣 Rain fell.\r\nSushi!";
+    let pair = |extra: &[&str]| {
+        let mut args = vec!["--threads", "1", "process", "--model", model, "--threshold", "0"];
+        args.extend(["--question", "q", "--context", context, "--json"]);
+        args.extend(extra);
+        let out = eval(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert!(pair(&[]).get("kept_spans").is_none());
+    let json = pair(&["--return-offsets"]);
+    let chars: Vec<char> = context.chars().collect();
+    let joined: String = json["kept_spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            chars[p[0].as_u64().unwrap() as usize..p[1].as_u64().unwrap() as usize]
+                .iter()
+                .collect::<String>()
+        })
+        .collect();
+    assert!(!joined.is_empty());
+    assert_eq!(json["pruned_context"], serde_json::json!(joined));
+
+    let line = serde_json::json!({"question": "q", "context": [context, ["One. ", "Two."]]});
+    let input = scratch("offsets.jsonl", &format!("{line}\n"));
+    let out = eval(&[
+        "--threads",
+        "1",
+        "process",
+        "--model",
+        model,
+        "--threshold",
+        "0",
+        "--return-offsets",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(lines["kept_spans"][0], json["kept_spans"]);
+    assert_eq!(lines["kept_spans"][1], serde_json::json!([[0, 5], [5, 9]]));
+}
+
 /// `serve` on port 0 logs its address, takes its API key from `API_KEY`, answers `/prune` and
 /// `/rerank` with the key (401 without), and on SIGTERM drains and exits 0.
 #[cfg(unix)]

@@ -12,8 +12,8 @@ pub use backend::{InferenceBackend, OnBackend, default_device, on_device};
 pub use jsonl::{JsonlError, parse_request, process_requests, read_requests};
 pub use pruner::{
     BlockOutput, DEFAULT_MAX_BATCH_TOKENS, Document, DocumentResult, ForwardPass, InputShape, ProcessInput,
-    ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, Timing, Title,
-    plan_batches, prepare, reorder,
+    ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, SentenceSpan, Timing,
+    Title, plan_batches, prepare, reorder,
 };
 pub use split::{
     DEFAULT_ENGLISH_SENTENCE_MAX_CHARS, EnglishSentenceSplitter, JapaneseSentenceSplitter, LanguageSplitter,

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ErrorType};
 use crate::schema;
 use axum::http::StatusCode;
 use provence_config::check_threshold;
-use provence_infer::{Document, ProcessInput, ProcessOptions, ScoredBatch, SplitterLanguage, Title};
+use provence_infer::{Document, ProcessInput, ProcessOptions, ScoredBatch, SentenceSpan, SplitterLanguage, Title};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::str::FromStr;
@@ -50,6 +50,10 @@ pub struct RerankRequest {
     #[serde(default)]
     #[schema(nullable = true, example = "auto")]
     pub language: Option<String>,
+    /// Ours, with `return_pruned`: also return `kept_spans`, where the kept sentences are in
+    /// the passage.
+    #[serde(default)]
+    pub return_offsets: bool,
 }
 
 /// TEI's `truncation_direction`.
@@ -83,6 +87,12 @@ pub struct Rank {
     /// Ours: percent of characters removed (with `return_pruned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression_rate: Option<f64>,
+    /// Ours: `[start, end)` of each kept sentence in the passage, in code points (Python `str`
+    /// indices); the slices joined are `pruned_text` (with `return_pruned` and
+    /// `return_offsets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = schema::kept_spans)]
+    pub kept_spans: Option<Vec<[usize; 2]>>,
 }
 
 /// `POST /prune`: the `process()` options that make sense over HTTP. Unknown fields are
@@ -131,6 +141,10 @@ pub struct PruneRequest {
     /// Return `kept_sentences` / `removed_sentences`.
     #[serde(default)]
     pub return_sentence_texts: bool,
+    /// Return `kept_spans`: `[start, end)` of each kept sentence in code points of its document
+    /// (of a pre-split document's sentences joined); the slices joined are `pruned_context`.
+    #[serde(default)]
+    pub return_offsets: bool,
 }
 
 /// The `/prune` answer: `process()`'s JSON (each field a scalar, a list over documents or
@@ -207,8 +221,12 @@ impl RerankRequest {
         if self.texts.len() > defaults.max_client_batch_size {
             return Err(ApiError::batch_size(self.texts.len(), defaults.max_client_batch_size));
         }
+        if self.return_offsets && !self.return_pruned {
+            return Err(ApiError::validation("return_offsets needs return_pruned"));
+        }
         let options = ProcessOptions {
             language: language(self.language.as_deref())?,
+            return_offsets: self.return_offsets,
             ..ProcessOptions::default()
         };
         let threshold = threshold(self.threshold, defaults)?;
@@ -254,6 +272,10 @@ pub(crate) fn ranks(view: RankView, scored: &ScoredBatch, threshold: f64, option
                 score: score.unwrap_or(0.0),
                 text: texts.as_mut().and_then(Iterator::next),
                 compression_rate: pruned.as_ref().map(|p| p.compression_rate),
+                kept_spans: pruned
+                    .as_ref()
+                    .and_then(|p| p.kept_spans.as_ref())
+                    .map(|spans| spans.iter().map(SentenceSpan::char_pair).collect()),
                 pruned_text: pruned.map(|p| p.pruned_context),
             }
         })
@@ -432,6 +454,7 @@ impl PruneRequest {
             language: language(self.language.as_deref())?,
             return_sentence_metrics: self.return_sentence_metrics,
             return_sentence_texts: self.return_sentence_texts,
+            return_offsets: self.return_offsets,
             ..ProcessOptions::default()
         };
         let threshold = threshold(self.threshold, defaults)?;
@@ -498,6 +521,33 @@ mod tests {
     }
 
     #[test]
+    fn offsets_are_opt_in_and_rerank_needs_return_pruned_for_them() {
+        let defaults = Defaults {
+            threshold: 0.1,
+            max_client_batch_size: 4,
+        };
+        let rerank = |body: Value| {
+            serde_json::from_value::<RerankRequest>(body)
+                .unwrap()
+                .prepare(defaults)
+                .map(|(p, _)| p.options.return_offsets)
+        };
+        assert!(!rerank(json!({"query": "q", "texts": ["a"], "return_pruned": true})).unwrap());
+        let both = json!({"query": "q", "texts": ["a"], "return_pruned": true, "return_offsets": true});
+        assert!(rerank(both).unwrap());
+        let err = rerank(json!({"query": "q", "texts": ["a"], "return_offsets": true})).unwrap_err();
+        assert!(err.message.contains("return_pruned"), "{}", err.message);
+        assert!(
+            !prune(json!({"question": "q", "contexts": "c"}))
+                .unwrap()
+                .options
+                .return_offsets
+        );
+        let on = prune(json!({"question": "q", "contexts": "c", "return_offsets": true})).unwrap();
+        assert!(on.options.return_offsets);
+    }
+
+    #[test]
     fn ties_come_later_index_first_as_in_tei() {
         // TEI: sort ascending (stable), then reverse.
         let doc = |score: f64| provence_infer::ScoredDocument {
@@ -508,6 +558,7 @@ mod tests {
             block_logit: Some(score),
             base_chars: 3,
             title_index: None,
+            content_spans: None,
         };
         let scored = ScoredBatch {
             shape: provence_infer::InputShape::List,

@@ -8,21 +8,20 @@
 use crate::api::{PruneRequest, PruneResponse, Rank, RerankRequest, TruncationDirection};
 use crate::error::{ErrorResponse, ErrorType};
 use crate::info::{ClassifierModel, Info, ModelType};
-use crate::routes;
+use crate::routes::{self, OURS_TAG, TEI_TAG};
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 
 /// Where the document is served (TEI's path).
-pub(crate) const DOCUMENT_PATH: &str = "/api-doc/openapi.json";
+const DOCUMENT_PATH: &str = "/api-doc/openapi.json";
 /// Where the page that renders it is served (TEI's path).
-pub(crate) const PAGE_PATH: &str = "/docs";
+const PAGE_PATH: &str = "/docs";
 /// The page.
-pub(crate) const PAGE: &str = include_str!("docs.html");
-/// Tag of the routes TEI has.
-pub(crate) const TEI_TAG: &str = "Text Embeddings Inference";
-/// Tag of our own routes.
-pub(crate) const OURS_TAG: &str = "open-provence";
+const PAGE: &str = include_str!("docs.html");
 
 #[derive(OpenApi)]
 #[openapi(
@@ -78,6 +77,13 @@ const ALIASES: [(&str, &str, &str); 4] = [
     ("/", "get", "/health"),
     ("/ping", "get", "/health"),
 ];
+
+/// The open routes that serve the document and its page, for any router state.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route(DOCUMENT_PATH, get(|| async { Json(document()) }))
+        .route(PAGE_PATH, get(|| async { Html(PAGE) }))
+}
 
 /// The whole document, aliases included (each with its own `operationId`).
 pub(crate) fn document() -> Document {

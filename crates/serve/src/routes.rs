@@ -14,12 +14,11 @@ use crate::config::Limits;
 use crate::error::{ApiError, ErrorResponse, ErrorType, Failure};
 use crate::info::Info;
 use crate::metrics::{Metrics, Stages, TeiOutcome};
-use crate::openapi;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use provence_infer::{ProcessInput, ProcessOptions};
@@ -87,9 +86,14 @@ impl AppState {
     }
 }
 
-/// The service's routes over `state`; `api_key`, when set, guards every route but the probes,
-/// the metrics and the documentation.
-pub(crate) fn router(state: Shared, api_key: Option<ApiKey>) -> Router {
+/// Tag of the routes TEI has.
+pub(crate) const TEI_TAG: &str = "Text Embeddings Inference";
+/// Tag of our own routes.
+pub(crate) const OURS_TAG: &str = "open-provence";
+
+/// The service's routes over `state`, with the documentation routes `docs` left open; `api_key`,
+/// when set, guards every route but the probes, the metrics and the documentation.
+pub(crate) fn router(state: Shared, api_key: Option<ApiKey>, docs: Router<Shared>) -> Router {
     let body_limit = state.limits.max_body_bytes;
     let scoring = Router::new()
         .route("/rerank", post(rerank))
@@ -106,8 +110,7 @@ pub(crate) fn router(state: Shared, api_key: Option<ApiKey>) -> Router {
         .route("/", get(health))
         .route("/ping", get(health))
         .route("/metrics", get(metrics))
-        .route(openapi::DOCUMENT_PATH, get(openapi_document))
-        .route(openapi::PAGE_PATH, get(docs_page));
+        .merge(docs);
     guarded
         .merge(open)
         .fallback(not_found)
@@ -165,7 +168,7 @@ fn served(scored: &Scored, characters: usize, body: impl IntoResponse) -> Respon
 #[utoipa::path(
     post,
     path = "/rerank",
-    tag = openapi::TEI_TAG,
+    tag = TEI_TAG,
     request_body = RerankRequest,
     responses(
         (status = 200, description = "Ranks, best first (ties: later passage first, as TEI)", body = [Rank]),
@@ -203,7 +206,7 @@ pub(crate) async fn rerank(
 #[utoipa::path(
     post,
     path = "/prune",
-    tag = openapi::OURS_TAG,
+    tag = OURS_TAG,
     request_body = PruneRequest,
     responses(
         (status = 200, description = "process()'s answer", body = PruneResponse),
@@ -236,7 +239,7 @@ pub(crate) async fn prune(
 #[utoipa::path(
     get,
     path = "/health",
-    tag = openapi::TEI_TAG,
+    tag = TEI_TAG,
     responses(
         (status = 200, description = "Serving", body = Object, example = json!({"status": "ok"})),
         (status = 503, description = "The model worker has stopped", body = ErrorResponse),
@@ -254,7 +257,7 @@ pub(crate) async fn health(State(state): State<Shared>) -> Result<Json<Value>, A
 #[utoipa::path(
     get,
     path = "/info",
-    tag = openapi::TEI_TAG,
+    tag = TEI_TAG,
     responses(
         (status = 200, description = "Served model info", body = Info),
         (status = 401, description = "Missing or wrong API key (with --api-key); empty body"),
@@ -269,7 +272,7 @@ pub(crate) async fn info(State(state): State<Shared>) -> Json<Info> {
 #[utoipa::path(
     get,
     path = "/metrics",
-    tag = openapi::TEI_TAG,
+    tag = TEI_TAG,
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
 )]
 pub(crate) async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
@@ -277,14 +280,6 @@ pub(crate) async fn metrics(State(state): State<Shared>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(state.in_flight()),
     )
-}
-
-async fn openapi_document() -> impl IntoResponse {
-    Json(openapi::document())
-}
-
-async fn docs_page() -> Html<&'static str> {
-    Html(openapi::PAGE)
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -64,6 +64,20 @@ pub(crate) fn title() -> RefOr<Schema> {
     )
 }
 
+/// One passage's `kept_spans`: `[start, end]` pairs of code points (`/rerank` items, and each
+/// document of a `/prune` answer).
+pub(crate) fn kept_spans() -> RefOr<Schema> {
+    let offset = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+    let pair = ArrayBuilder::new().items(offset).min_items(Some(2)).max_items(Some(2));
+    ArrayBuilder::new()
+        .items(pair)
+        .description(Some(
+            "[start, end) of each kept sentence in code points (Python str indices) of the \
+             passage; the slices joined are the pruned text (return_offsets).",
+        ))
+        .into()
+}
+
 /// `item`, a list of them, or a list of lists: a field of `process()`'s answer follows the
 /// input's shape.
 fn shaped(item: RefOr<Schema>, description: &str) -> RefOr<Schema> {
@@ -72,7 +86,6 @@ fn shaped(item: RefOr<Schema>, description: &str) -> RefOr<Schema> {
 
 /// The `/prune` answer.
 pub(crate) fn prune_response() -> RefOr<Schema> {
-    let number = || typed(Type::Number);
     let timing = [
         "preprocess_seconds",
         "assembly_seconds",
@@ -82,9 +95,27 @@ pub(crate) fn prune_response() -> RefOr<Schema> {
     ]
     .into_iter()
     .fold(ObjectBuilder::new(), |o, name| {
-        o.property(name, number()).required(name)
+        o.property(name, typed(Type::Number)).required(name)
     });
-    let fields = [
+    let object = prune_fields()
+        .into_iter()
+        .fold(ObjectBuilder::new(), |o, (name, schema, required)| {
+            let o = o.property(name, schema);
+            if required { o.required(name) } else { o }
+        })
+        .property("timing", timing)
+        .required("timing")
+        .description(Some(
+            "process()'s answer: each field a scalar (one question, one text), a list (over \
+             documents, or over aligned questions) or a list of lists (questions × documents).",
+        ));
+    object.into()
+}
+
+/// The fields of `process()`'s answer besides `timing`: `(name, schema, required)`.
+fn prune_fields() -> [(&'static str, RefOr<Schema>, bool); 8] {
+    let number = || typed(Type::Number);
+    [
         (
             "pruned_context",
             shaped(typed(Type::String), "The kept sentences, joined."),
@@ -132,18 +163,15 @@ pub(crate) fn prune_response() -> RefOr<Schema> {
             shaped(list(typed(Type::String)), "Removed sentences (return_sentence_texts)."),
             false,
         ),
-    ];
-    let object = fields
-        .into_iter()
-        .fold(ObjectBuilder::new(), |o, (name, schema, required)| {
-            let o = o.property(name, schema);
-            if required { o.required(name) } else { o }
-        })
-        .property("timing", timing)
-        .required("timing")
-        .description(Some(
-            "process()'s answer: each field a scalar (one question, one text), a list (over \
-             documents, or over aligned questions) or a list of lists (questions × documents).",
-        ));
-    object.into()
+        (
+            "kept_spans",
+            shaped(
+                kept_spans(),
+                "[start, end) of each kept sentence in code points of its document (of a \
+                 pre-split document's sentences joined); the slices joined are pruned_context \
+                 (return_offsets).",
+            ),
+            false,
+        ),
+    ]
 }

@@ -6,6 +6,7 @@ use crate::config::ServeConfig;
 use crate::error::ServeError;
 use crate::info::Info;
 use crate::metrics::Metrics;
+use crate::openapi;
 use crate::routes::{AppState, metrics_router, router};
 use crate::scorer::Scorer;
 use axum::Router;
@@ -54,7 +55,7 @@ impl Server {
             threshold,
             limits,
         });
-        let mut app = router(state.clone(), api_key);
+        let mut app = router(state.clone(), api_key, openapi::routes());
         if let Some(cors) = cors {
             app = app.layer(cors);
         }

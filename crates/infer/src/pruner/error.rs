@@ -44,6 +44,16 @@ pub enum PruneError {
     /// Questions and contexts do not line up.
     #[error("{0}")]
     Shape(String),
+    /// With `return_offsets`, a sentence is not a piece of its document's text after the
+    /// sentence before it (a custom sentence splitter that rewrites the text).
+    #[error(
+        "return_offsets: sentence {sentence:?} is not in its document after the sentence before it; \
+         for offsets a custom sentence splitter must return pieces of its input, in order"
+    )]
+    Offsets {
+        /// The sentence (shortened).
+        sentence: String,
+    },
     /// A threshold (given, or the model config's `default_threadshold`) is not in [0, 1].
     #[error("{origin}: {message}")]
     Threshold {

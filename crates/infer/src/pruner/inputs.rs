@@ -1,6 +1,8 @@
 //! What `process()` accepts: the input shapes of upstream's `OpenProvenceModel.process()`,
 //! documents as text or pre-split sentences, and titles.
 
+use std::borrow::Cow;
+
 use super::error::PruneError;
 
 /// A document: a text split by the sentence splitter, or pre-split sentences.
@@ -10,6 +12,18 @@ pub enum Document {
     Text(String),
     /// Sentences given by the caller (blank ones are dropped).
     Sentences(Vec<String>),
+}
+
+impl Document {
+    /// The text that kept-sentence offsets (`return_offsets`) index: the text itself, or the
+    /// sentences joined as given (no separator, blank ones included), which is the original
+    /// passage whenever the sentences tile it.
+    pub fn source_text(&self) -> Cow<'_, str> {
+        match self {
+            Document::Text(text) => Cow::Borrowed(text),
+            Document::Sentences(sentences) => Cow::Owned(sentences.concat()),
+        }
+    }
 }
 
 /// The input shapes of upstream's `process()` (`OpenProvenceModel._normalize_inputs`); they also

@@ -10,6 +10,7 @@
 mod batching;
 mod error;
 mod inputs;
+mod offsets;
 mod options;
 mod output;
 pub mod prepare;
@@ -17,6 +18,7 @@ pub mod prepare;
 pub use batching::{DEFAULT_MAX_BATCH_TOKENS, plan_batches};
 pub use error::PruneError;
 pub use inputs::{Document, InputShape, ProcessInput, Title};
+pub use offsets::SentenceSpan;
 pub use options::{ProcessOptions, Timing};
 pub use output::{DocumentResult, ProcessOutput, ScoredBatch, ScoredDocument, reorder};
 
@@ -25,6 +27,7 @@ use burn::prelude::Backend;
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Int, Tensor, TensorData};
 use inputs::resolve_titles;
+use offsets::SourceLength;
 use prepare::{Block, Layout, TokenCodec, apply_first_line_title};
 use provence_config::DEFAULT_THRESHOLD;
 use provence_hub::{HubOptions, PretrainedTokenizer};
@@ -69,6 +72,8 @@ struct PreparedDocument {
     fragmented: prepare::Fragmented,
     blocks: Vec<Block>,
     title_index: Option<usize>,
+    /// Where the content sentences lie in the document's source text (`return_offsets`).
+    content_spans: Option<Vec<SentenceSpan>>,
 }
 
 /// Every document of one request, prepared for the model.
@@ -317,6 +322,7 @@ impl<B: ModelBackend> Pruner<B> {
             let query_tokens = prepare::bound_query(self.tokenizer.encode(question)?, max_length);
             let mut per_query = Vec::with_capacity(docs.len());
             for (di, document) in docs.into_iter().enumerate() {
+                let source = options.return_offsets.then(|| SourceLength::of(&document));
                 let (document, title) =
                     apply_first_line_title(document, titles[qi][di].clone(), options.first_line_as_title);
                 let prefix = title
@@ -324,6 +330,7 @@ impl<B: ModelBackend> Pruner<B> {
                     .map(|t| prepare::title_sentences(t, options.strip_sentences))
                     .unwrap_or_default();
                 let plan = prepare::plan_sentences(&document, prefix, splitter, options.strip_sentences);
+                let content_spans = source.map(|s| s.locate(&document, &plan)).transpose()?;
                 let fragmented = prepare::fragmentize(&self.tokenizer, &plan, fragment_size, options.strip_sentences)?;
                 let blocks = prepare::build_blocks(&query_tokens, &fragmented.fragments, max_length, &self.layout);
                 let title_index =
@@ -337,6 +344,7 @@ impl<B: ModelBackend> Pruner<B> {
                     fragmented,
                     blocks,
                     title_index,
+                    content_spans,
                 });
             }
             prepared.push(per_query);
@@ -551,6 +559,7 @@ fn aggregate(doc: PreparedDocument, blocks: &[BlockOutput], options: &ProcessOpt
         block_score,
         block_logit,
         title_index: doc.title_index,
+        content_spans: doc.content_spans,
     }
 }
 
@@ -590,6 +599,7 @@ mod tests {
                 },
             ],
             title_index: None,
+            content_spans: None,
         }
     }
 

@@ -43,6 +43,13 @@ pub struct ProcessOptions {
     pub respect_sentence_boundaries: bool,
     /// Return `sentence_probabilities`.
     pub return_sentence_metrics: bool,
+    /// Return `kept_spans`: where the kept content sentences lie in each document's source
+    /// text ([`Document::source_text`]), so that their slices joined are the pruned text
+    /// ([`DocumentResult::kept_spans`]; code points in the JSON).
+    ///
+    /// [`Document::source_text`]: super::Document::source_text
+    /// [`DocumentResult::kept_spans`]: super::DocumentResult::kept_spans
+    pub return_offsets: bool,
     /// Return `kept_sentences` / `removed_sentences`.
     pub return_sentence_texts: bool,
     /// Reproduce upstream's bug of reading content probabilities shifted left by the title token
@@ -70,6 +77,7 @@ impl Default for ProcessOptions {
             strip_sentences: false,
             respect_sentence_boundaries: false,
             return_sentence_metrics: false,
+            return_offsets: false,
             return_sentence_texts: false,
             legacy_prefix_offset: false,
             progress: false,

@@ -3,6 +3,7 @@
 //! reranking score, reordering, and the upstream-shaped JSON.
 
 use super::inputs::InputShape;
+use super::offsets::SentenceSpan;
 use super::options::{ProcessOptions, Timing};
 use crate::split::pytext::is_blank;
 use serde_json::{Value, json};
@@ -24,6 +25,9 @@ pub struct ScoredDocument {
     pub base_chars: usize,
     /// Sentence forced into the output by `always_select_title`.
     pub title_index: Option<usize>,
+    /// Where each content sentence (those after the `n_prefix` title sentences) lies in the
+    /// document's source text (with `return_offsets`).
+    pub content_spans: Option<Vec<SentenceSpan>>,
 }
 
 /// Every document of a `process()` call scored by the model; [`ScoredBatch::finish`] applies a
@@ -56,6 +60,10 @@ pub struct DocumentResult {
     pub kept_sentences: Option<Vec<String>>,
     /// Removed sentences incl. titles (with `return_sentence_texts`).
     pub removed_sentences: Option<Vec<String>>,
+    /// Where the kept content sentences lie in the document's source text, in order: their
+    /// slices joined are `pruned_context` (with `return_offsets`). Titles are never in the
+    /// pruned text, so neither is the line `first_line_as_title` took from the text.
+    pub kept_spans: Option<Vec<SentenceSpan>>,
 }
 
 /// What `process()` returns: per query, per document results.
@@ -95,6 +103,11 @@ impl ScoredDocument {
             Some(_) if options.zero_score_when_empty && is_blank(&pruned) => Some(0.0),
             score => score,
         };
+        let kept_spans = if options.return_offsets {
+            self.kept_spans(&keep)
+        } else {
+            None
+        };
         let (kept, removed) = if options.return_sentence_texts {
             let (k, r): (Vec<_>, Vec<_>) = self.sentences.iter().zip(&keep).partition(|(_, k)| **k);
             (
@@ -112,7 +125,23 @@ impl ScoredDocument {
             sentence_probabilities: options.return_sentence_metrics.then(|| probs.clone()),
             kept_sentences: kept,
             removed_sentences: removed,
+            kept_spans,
         }
+    }
+
+    /// The spans of the kept content sentences; `None` when the document was scored without
+    /// `return_offsets`.
+    fn kept_spans(&self, keep: &[bool]) -> Option<Vec<SentenceSpan>> {
+        let spans = self.content_spans.as_ref()?;
+        let content_keep = keep.get(self.n_prefix..).unwrap_or_default();
+        Some(
+            spans
+                .iter()
+                .zip(content_keep)
+                .filter(|(_, k)| **k)
+                .map(|(span, _)| span.clone())
+                .collect(),
+        )
     }
 }
 
@@ -163,6 +192,11 @@ impl DocumentResult {
             "sentence_probabilities" => json!(self.sentence_probabilities),
             "kept_sentences" => json!(self.kept_sentences),
             "removed_sentences" => json!(self.removed_sentences),
+            "kept_spans" => json!(
+                self.kept_spans
+                    .as_ref()
+                    .map(|spans| spans.iter().map(SentenceSpan::char_pair).collect::<Vec<_>>())
+            ),
             _ => Value::Null,
         }
     }
@@ -171,7 +205,7 @@ impl DocumentResult {
 impl ProcessOutput {
     /// Upstream's output dict: every field is a scalar (`Str`), a list over documents (`List`),
     /// a list over queries (`Aligned`) or a list of lists (`Nested`). Optional fields appear only
-    /// when requested.
+    /// when requested; `kept_spans` (ours) holds `[start, end]` pairs in code points.
     pub fn to_json(&self) -> Value {
         let mut fields = vec!["pruned_context", "reranking_score", "compression_rate", "title"];
         let first = self.results.iter().flatten().next();
@@ -180,6 +214,9 @@ impl ProcessOutput {
         }
         if first.is_some_and(|r| r.kept_sentences.is_some()) {
             fields.extend(["kept_sentences", "removed_sentences"]);
+        }
+        if first.is_some_and(|r| r.kept_spans.is_some()) {
+            fields.push("kept_spans");
         }
         let mut out = serde_json::Map::new();
         for name in fields {
@@ -222,6 +259,7 @@ mod tests {
             block_logit: Some(0.99),
             base_chars,
             title_index,
+            content_spans: None,
         }
     }
 
@@ -267,6 +305,41 @@ mod tests {
     }
 
     #[test]
+    fn kept_spans_follow_the_kept_content_sentences() {
+        // "S0. " is a title prefix (not in the source text); the source is "S1. S2. S3. ".
+        let mut scored = doc(&[0.9, 0.9, 0.0, 0.9], 1, Some(0));
+        scored.content_spans = Some(
+            (0..3)
+                .map(|i| SentenceSpan {
+                    bytes: 4 * i..4 * i + 4,
+                    chars: 4 * i..4 * i + 4,
+                })
+                .collect(),
+        );
+        let on = ProcessOptions {
+            return_offsets: true,
+            ..ProcessOptions::default()
+        };
+        let r = scored.finish(0.5, &on);
+        let pairs: Vec<[usize; 2]> = r.kept_spans.iter().flatten().map(SentenceSpan::char_pair).collect();
+        assert_eq!((r.pruned_context.as_str(), pairs), ("S1. S3. ", vec![[0, 4], [8, 12]]));
+        let out = ProcessOutput {
+            shape: InputShape::Str,
+            results: vec![vec![r]],
+            timing: Timing::default(),
+        };
+        assert_eq!(out.to_json()["kept_spans"], json!([[0, 4], [8, 12]]));
+        let off = scored.finish(0.5, &ProcessOptions::default());
+        assert_eq!(off.kept_spans, None);
+        let out = ProcessOutput {
+            shape: InputShape::Str,
+            results: vec![vec![off]],
+            timing: Timing::default(),
+        };
+        assert!(out.to_json().get("kept_spans").is_none(), "off by default");
+    }
+
+    #[test]
     fn reorder_is_stable_with_none_last() {
         let mk = |s: Option<f64>, t: &str| DocumentResult {
             pruned_context: t.into(),
@@ -276,6 +349,7 @@ mod tests {
             sentence_probabilities: None,
             kept_sentences: None,
             removed_sentences: None,
+            kept_spans: None,
         };
         let mut r = vec![
             mk(None, "a"),

@@ -27,7 +27,8 @@ pub use punkt::{PunktParameters, PunktSentenceTokenizer};
 pub use spans::extract_sentences;
 
 /// Splits a text into sentences. Implement it to replace the built-in splitters; the output is
-/// what the pruning pipeline tokenises sentence by sentence and concatenates back.
+/// what the pruning pipeline tokenises sentence by sentence and concatenates back. With
+/// `ProcessOptions::return_offsets` the sentences must be pieces of `text`, in order.
 pub trait SentenceSplitter: Send + Sync {
     /// The sentences of `text`, in order.
     fn split(&self, text: &str) -> Vec<String>;

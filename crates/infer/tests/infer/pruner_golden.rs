@@ -3,8 +3,10 @@
 //! titles and kept/removed sentences, same scores and probabilities up to float noise. Upstream's
 //! title-window bug is reproduced with `legacy_prefix_offset` (it only matters for the cases
 //! with titles). Every option comes from the case (batch_size and return_* are always
-//! recorded); the fixtures must hold at least 40 (question, document) pairs.
+//! recorded); the fixtures must hold at least 40 (question, document) pairs. With
+//! `return_offsets` the same outputs come back, and the kept spans rebuild each pruned text.
 
+use crate::common::{assert_spans_rebuild, documents_of};
 use burn::backend::Flex;
 use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
 use serde_json::Value;
@@ -124,12 +126,61 @@ fn check_fixture(dir: &Path) {
         for (field, want) in case["output"].as_object().unwrap() {
             assert_close(name, field, &out[field.as_str()], want);
         }
+        assert!(out.get("kept_spans").is_none(), "{name}: offsets are off by default");
+    }
+}
+
+/// With `return_offsets`, every case still gives upstream's output, and each document's kept
+/// spans rebuild its pruned text from its own text (titles, first lines, pre-split sentences,
+/// stripped sentences and multi-block documents included).
+fn check_offsets(dir: &Path) {
+    let pruner = Pruner::<Flex>::load(&dir.join("model"), Default::default()).unwrap();
+    let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+    for case in &cases {
+        let name = case["name"].as_str().unwrap();
+        let input = input(&case["question"], &case["context"]);
+        let options = ProcessOptions {
+            return_offsets: true,
+            ..options(&case["options"])
+        };
+        let out = pruner.process(input.clone(), &options).unwrap();
+        let json = out.to_json();
+        for (field, want) in case["output"].as_object().unwrap() {
+            assert_close(name, field, &json[field.as_str()], want);
+        }
+        assert!(json["kept_spans"].is_array(), "{name}: {json}");
+        // Results in input order (reordering would hide which document each one is).
+        let in_order = ProcessOptions {
+            reorder: false,
+            top_k: None,
+            ..options.clone()
+        };
+        let out = if options.reorder {
+            pruner.process(input.clone(), &in_order).unwrap()
+        } else {
+            out
+        };
+        for (docs, results) in documents_of(&input).iter().zip(&out.results) {
+            assert_eq!(docs.len(), results.len(), "{name}");
+            for (doc, result) in docs.iter().zip(results) {
+                let spans = result.kept_spans.as_deref().unwrap();
+                assert_spans_rebuild(&doc.source_text(), spans, &result.pruned_context, name);
+            }
+        }
     }
 }
 
 #[test]
 fn process_matches_upstream_on_every_fixture_case() {
     check_fixture(Path::new(FIXTURES));
+}
+
+#[test]
+fn offsets_leave_upstream_outputs_unchanged_and_rebuild_pruned_texts() {
+    for name in ["process", "process_bert", "process_xlmr"] {
+        check_offsets(&Path::new(FIXTURES).with_file_name(name));
+    }
 }
 
 /// BERT: `[CLS] q [SEP] c [SEP]` with token types 0 then 1, as upstream passes them.

@@ -54,12 +54,15 @@ fn shape_cases(t: f64) -> Vec<Case> {
         ),
         (
             json!({"question": query(1), "contexts": [passage(1), split, passage(9)], "threshold": t,
-                   "return_sentence_metrics": true}),
+                   "return_sentence_metrics": true, "return_offsets": true}),
             ProcessInput::Documents {
                 question: query(1),
                 documents: vec![text(passage(1)), Document::Sentences(split.clone()), text(passage(9))],
             },
-            opts(&|o| o.return_sentence_metrics = true),
+            opts(&|o| {
+                o.return_sentence_metrics = true;
+                o.return_offsets = true;
+            }),
         ),
         (
             json!({"question": [query(0), query(1)], "contexts": [passage(2), passage(3)], "threshold": t}),
@@ -71,7 +74,7 @@ fn shape_cases(t: f64) -> Vec<Case> {
         ),
         (
             json!({"question": [query(2), query(3)], "contexts": [[passage(4), passage(5), passage(6)], [passage(7)]],
-                   "reorder": true, "top_k": 2, "threshold": t}),
+                   "reorder": true, "top_k": 2, "threshold": t, "return_offsets": true}),
             ProcessInput::Nested {
                 questions: vec![query(2), query(3)],
                 documents: vec![
@@ -82,6 +85,7 @@ fn shape_cases(t: f64) -> Vec<Case> {
             opts(&|o| {
                 o.reorder = true;
                 o.top_k = Some(2);
+                o.return_offsets = true;
             }),
         ),
     ]
@@ -114,7 +118,8 @@ fn option_cases(t: f64) -> Vec<Case> {
         ),
         (
             json!({"question": query(2), "contexts": [format!("Heading line\n{}", passage(4))],
-                   "first_line_as_title": true, "title": null, "language": "en", "threshold": t}),
+                   "first_line_as_title": true, "title": null, "language": "en", "threshold": t,
+                   "return_offsets": true}),
             ProcessInput::Documents {
                 question: query(2),
                 documents: vec![text(format!("Heading line\n{}", passage(4)))],
@@ -123,17 +128,19 @@ fn option_cases(t: f64) -> Vec<Case> {
                 o.first_line_as_title = true;
                 o.title = Title::None;
                 o.language = SplitterLanguage::En;
+                o.return_offsets = true;
             }),
         ),
         (
             json!({"question": "日本の首都は？", "contexts": "東京は日本の首都です。人口がとても多い。富士山は高い。",
-                   "language": "ja"}),
+                   "language": "ja", "return_offsets": true}),
             ProcessInput::Pair {
                 question: "日本の首都は？".into(),
                 context: "東京は日本の首都です。人口がとても多い。富士山は高い。".into(),
             },
             ProcessOptions {
                 language: SplitterLanguage::Ja,
+                return_offsets: true,
                 ..ProcessOptions::default()
             },
         ),
@@ -199,11 +206,13 @@ fn rerank_is_tei_shaped_and_scores_as_process() {
 
     let t = split_threshold(input.clone());
     let body = json!({"query": query(1), "texts": texts, "raw_scores": true, "return_text": true,
-                      "return_pruned": true, "threshold": t, "truncate": true, "truncation_direction": "Right"});
+                      "return_pruned": true, "threshold": t, "truncate": true, "truncation_direction": "Right",
+                      "return_offsets": true});
     let full = post(&agent, &server.url, "/rerank", &body);
     assert_eq!(full.status, 200, "{}", full.text);
     let options = ProcessOptions {
         threshold: Some(t),
+        return_offsets: true,
         ..ProcessOptions::default()
     };
     let processed = pruner.process(input, &options).unwrap();
@@ -215,6 +224,11 @@ fn rerank_is_tei_shaped_and_scores_as_process() {
         assert_eq!(r["text"], json!(texts[i]));
         let want = &processed.results[0][i];
         assert_eq!(r["pruned_text"], json!(want.pruned_context));
+        let spans: Vec<[usize; 2]> = want.kept_spans.iter().flatten().map(|s| s.char_pair()).collect();
+        assert_eq!(r["kept_spans"], json!(spans));
+        let chars: Vec<char> = texts[i].chars().collect();
+        let joined: String = spans.iter().flat_map(|&[s, e]| chars[s..e].iter()).collect();
+        assert_eq!(r["pruned_text"], json!(joined), "the slices of kept_spans joined");
         assert!((r["compression_rate"].as_f64().unwrap() - want.compression_rate).abs() < 1e-9);
         if !want.pruned_context.trim().is_empty() {
             let sigmoid = 1.0 / (1.0 + (-logit).exp());

@@ -19,9 +19,10 @@ fn samples(method: &str, path: &str) -> Vec<(Value, u16)> {
             (
                 json!({"query": query(1), "texts": texts, "return_text": true, "raw_scores": true,
                        "truncate": true, "truncation_direction": "Left", "return_pruned": true,
-                       "threshold": 0.3, "language": "en"}),
+                       "threshold": 0.3, "language": "en", "return_offsets": true}),
                 200,
             ),
+            (json!({"query": query(1), "texts": texts, "return_offsets": true}), 422),
             (json!({"query": query(1), "texts": []}), 400),
             (
                 json!({"query": query(1), "texts": (0..9).map(passage).collect::<Vec<_>>()}),
@@ -37,7 +38,8 @@ fn samples(method: &str, path: &str) -> Vec<(Value, u16)> {
             (json!({"question": query(0), "contexts": passage(3)}), 200),
             (
                 json!({"question": query(0), "contexts": [passage(1), ["One.", "Two."]],
-                       "return_sentence_metrics": true, "return_sentence_texts": true, "title": "T"}),
+                       "return_sentence_metrics": true, "return_sentence_texts": true, "title": "T",
+                       "return_offsets": true}),
                 200,
             ),
             (
@@ -46,7 +48,8 @@ fn samples(method: &str, path: &str) -> Vec<(Value, u16)> {
             ),
             (
                 json!({"question": [query(0), query(2)], "contexts": [[passage(1)], [passage(2), passage(5)]],
-                       "reorder": true, "top_k": 1, "title": [["a"], ["b", "c"]], "first_line_as_title": false}),
+                       "reorder": true, "top_k": 1, "title": [["a"], ["b", "c"]], "first_line_as_title": false,
+                       "return_offsets": true}),
                 200,
             ),
             (json!({"question": query(0), "contexts": "c", "treshold": 0.2}), 422),

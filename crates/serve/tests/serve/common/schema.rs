@@ -1,6 +1,6 @@
 //! A small JSON-schema check for the OpenAPI document's schemas (the subset utoipa emits:
 //! `$ref`, `type` (one or a list), `properties`, `required`, `items`, `anyOf`, `oneOf`,
-//! `allOf`, `enum`, `minimum`, `maximum`, `additionalProperties`).
+//! `allOf`, `enum`, `minimum`, `maximum`, `minItems`, `maxItems`, `additionalProperties`).
 //!
 //! Stricter than JSON schema in one way: an object schema that lists `properties` is closed
 //! unless it says `additionalProperties`, so a field the server sends but the document does
@@ -81,6 +81,13 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), Str
             return Err(format!("{at}: {number} out of bounds"));
         }
     }
+    if let Some(items) = value.as_array() {
+        let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+        let len = items.len() as u64;
+        if bound("minItems").is_some_and(|m| len < m) || bound("maxItems").is_some_and(|m| len > m) {
+            return Err(format!("{at}: {len} items out of bounds"));
+        }
+    }
     match value {
         Value::Array(items) => match schema.get("items") {
             Some(item_schema) => items
@@ -137,5 +144,9 @@ mod tests {
         let any = json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]});
         assert!(validate(&doc, &any, &json!(["x"])).is_ok());
         assert!(validate(&doc, &any, &json!([1])).is_err());
+        let pair = json!({"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2});
+        assert!(validate(&doc, &pair, &json!([1, 2])).is_ok());
+        assert!(validate(&doc, &pair, &json!([1])).is_err());
+        assert!(validate(&doc, &pair, &json!([1, 2, 3])).is_err());
     }
 }
