@@ -97,6 +97,11 @@ for shape in $SHAPES; do
     run "torch_infer_${shape}_${precision}" 60 $TORCH infer --shape "$shape" --precision "$precision"
   done
 done
+# Packed attention per sequence (the CubeCL online-softmax forward and recomputing backward, one
+# launch set per layer, no [B, heads, T, T] tensor) against the default above, repadded (the
+# CubeCL chunk softmax and score-gradient kernels between Burn's matmuls), on the base shape.
+run burn_train_base_bf16_per_sequence 150 "$BIN" train --shape base --precision bf16 --packed-kernel per-sequence
+run burn_infer_base_bf16_per_sequence 90 "$BIN" infer --shape base --precision bf16 --packed-kernel per-sequence
 # large (≈395M) last, with whatever budget is left.
 run burn_train_large_bf16 150 "$BIN" train --shape large --precision bf16
 run torch_train_large_bf16 90 $TORCH train --shape large --precision bf16

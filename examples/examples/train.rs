@@ -18,7 +18,7 @@
 
 use anyhow::{Context, Result, bail};
 use provence_trainer::LogRecord;
-use provence_trainer::{Precision, StepEvent, TrainBackend, TrainListener};
+use provence_trainer::{DeviceChoice, Precision, StepEvent, TrainBackend, TrainListener};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -88,9 +88,9 @@ fn main() -> Result<()> {
     println!("Run directory: {}", setup.naming.output_dir.display());
 
     let threads = provence_trainer::init_cpu_threads(None);
-    println!("Training on {threads} CPU threads (the `cuda` feature trains on the GPU)");
+    println!("Training on {threads} CPU threads (the `cuda` and `wgpu` features train on a GPU)");
     let device = Default::default();
-    let precision = Precision::for_recipe(setup.config.training_args.bf16);
+    let precision = Precision::for_recipe(setup.config.training_args.bf16, DeviceChoice::best());
     let mut listener = PrintSteps {
         started: Instant::now(),
     };

@@ -7,7 +7,7 @@
 //! mix of `batches.rs` (the same as `torch_baseline.py`), and prints one JSON line.
 //! `gpu-bench optim` times Adafactor steps over ModernBERT-base-shaped parameters.
 //!
-//! Built without the `cuda` feature it runs on the CPU (`Flex`), which the tests use.
+//! Built without the `cuda` and `wgpu` features it runs on the CPU (`Flex`), which the tests use.
 
 mod batches;
 mod bench;
@@ -17,12 +17,9 @@ mod smoke;
 
 use clap::{Parser, Subcommand};
 
-/// The backend the benchmark runs on (CUDA with the `cuda` feature, else the CPU).
-#[cfg(feature = "cuda")]
-pub type DeviceBackend = burn::backend::Cuda;
-/// The backend the benchmark runs on (CUDA with the `cuda` feature, else the CPU).
-#[cfg(not(feature = "cuda"))]
-pub type DeviceBackend = burn::backend::Flex;
+/// The backend the benchmark runs on: the build's best (CUDA with the `cuda` feature, wgpu with
+/// `wgpu`, else the CPU).
+pub type DeviceBackend = provence_trainer::EvalBackend;
 
 /// Command line.
 #[derive(Parser, Debug)]

@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use provence_config::{check_threshold, error_line};
 use provence_eval::{EvalDatasetsConfig, EvalSettings, evaluate_and_report};
 use provence_infer::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
-use provence_infer::{InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device};
-use provence_model::{AttentionLayout, Execution, init_cpu_threads};
+use provence_infer::{OnBackend, ProcessInput, ProcessOptions, Pruner, on_device};
+use provence_model::{AttentionLayout, DeviceChoice, Execution, ModelBackend, init_cpu_threads};
 use provence_serve::{Limits, ServeConfig};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -26,6 +26,10 @@ struct Cli {
     /// CPU worker threads (default: one per core, or RAYON_NUM_THREADS).
     #[arg(long, global = true, value_name = "N")]
     threads: Option<usize>,
+    /// Where the model runs: cpu, cuda[:N] or wgpu[:N] (default: the build's best; cpu without
+    /// the cuda and wgpu features).
+    #[arg(long, global = true, default_value_t = DeviceChoice::best(), value_name = "DEVICE")]
+    device: DeviceChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,19 +194,28 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     let threads = init_cpu_threads(cli.threads);
     tracing::info!("CPU threads: {threads}");
-    match cli.command {
-        Commands::Datasets(args) => datasets(args),
-        Commands::Process(args) => process(args),
-        Commands::Serve(args) => serve(args),
+    on_device(cli.device, cli.command)?
+}
+
+/// Each subcommand runs on the backend `--device` names.
+impl OnBackend for Commands {
+    type Output = Result<()>;
+
+    fn run<B: ModelBackend>(self, device: B::Device) -> Result<()> {
+        match self {
+            Commands::Datasets(args) => datasets::<B>(args, device),
+            Commands::Process(args) => process::<B>(args, device),
+            Commands::Serve(args) => serve::<B>(args, device),
+        }
     }
 }
 
-fn load_pruner(model: &str, engine: &EngineArgs) -> Result<Pruner<InferenceBackend>> {
-    let execution = Execution::for_backend::<InferenceBackend>().with_layout(engine.attention);
-    Ok(Pruner::from_pretrained(model, default_device())?.with_execution(execution))
+fn load_pruner<B: ModelBackend>(model: &str, engine: &EngineArgs, device: B::Device) -> Result<Pruner<B>> {
+    let execution = Execution::for_backend::<B>().with_layout(engine.attention);
+    Ok(Pruner::from_pretrained(model, device)?.with_execution(execution))
 }
 
-fn datasets(args: DatasetsArgs) -> Result<()> {
+fn datasets<B: ModelBackend>(args: DatasetsArgs, device: B::Device) -> Result<()> {
     let config = EvalDatasetsConfig::from_file(&args.config)?;
     let mut thresholds: Vec<f64> = Vec::new();
     for &t in &args.th {
@@ -210,7 +223,7 @@ fn datasets(args: DatasetsArgs) -> Result<()> {
             thresholds.push(t);
         }
     }
-    let pruner = load_pruner(&args.model, &args.engine)?;
+    let pruner = load_pruner::<B>(&args.model, &args.engine, device)?;
     // Without --th, one threshold chosen by the same rule as `process`.
     let single = if thresholds.is_empty() {
         Some(pruner.resolve_threshold(args.threshold)?)
@@ -248,7 +261,7 @@ fn datasets(args: DatasetsArgs) -> Result<()> {
     Ok(())
 }
 
-fn process(args: ProcessArgs) -> Result<()> {
+fn process<B: ModelBackend>(args: ProcessArgs, device: B::Device) -> Result<()> {
     let options = ProcessOptions {
         threshold: args.threshold,
         batch_size: args.batch_size.max(1),
@@ -257,7 +270,7 @@ fn process(args: ProcessArgs) -> Result<()> {
         ..ProcessOptions::default()
     };
     if let (Some(question), Some(context)) = (&args.question, &args.context) {
-        let pruner = load_pruner(&args.model, &args.engine)?;
+        let pruner = load_pruner::<B>(&args.model, &args.engine, device)?;
         let input = ProcessInput::Pair {
             question: question.clone(),
             context: context.clone(),
@@ -284,7 +297,7 @@ fn process(args: ProcessArgs) -> Result<()> {
     };
     let file = File::open(input_path).with_context(|| format!("opening {}", input_path.display()))?;
     let requests = read_requests(BufReader::new(file)).with_context(|| format!("reading {}", input_path.display()))?;
-    let pruner = load_pruner(&args.model, &args.engine)?;
+    let pruner = load_pruner::<B>(&args.model, &args.engine, device)?;
     let count = match &args.output {
         Some(path) => {
             let out = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -296,8 +309,8 @@ fn process(args: ProcessArgs) -> Result<()> {
     Ok(())
 }
 
-fn serve(args: ServeArgs) -> Result<()> {
-    let pruner = load_pruner(&args.model, &args.engine)?;
+fn serve<B: ModelBackend>(args: ServeArgs, device: B::Device) -> Result<()> {
+    let pruner = load_pruner::<B>(&args.model, &args.engine, device)?;
     let config = ServeConfig {
         hostname: args.hostname,
         port: args.port,

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches, parser::ValueSource};
-use provence_trainer::Precision;
+use provence_trainer::{DeviceChoice, Precision};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -36,15 +36,21 @@ struct Cli {
     /// Wins over --resume_from_checkpoint and the recipe's resume keys.
     #[arg(long, visible_alias = "resume-checkpoint", value_name = "PATH")]
     checkpoint: Option<String>,
-    /// Float precision: `auto` follows the recipe's bf16 on GPU builds and trains in f32 on the
-    /// CPU; `bf16` forces mixed precision (emulated, and slower, on the CPU); `f32` forces f32.
+    /// Where to train: cpu, cuda[:N] or wgpu[:N] (default: the build's best; cpu without the
+    /// cuda and wgpu features).
+    #[arg(long, default_value_t = DeviceChoice::best(), value_name = "DEVICE")]
+    device: DeviceChoice,
+    /// Float precision: `auto` follows the recipe's bf16 on a GPU and trains in f32 on the CPU;
+    /// `bf16` forces mixed precision (emulated, and slower, on the CPU; refused on devices without
+    /// bf16, such as wgpu adapters); `f32` forces f32.
     #[arg(long, value_enum, default_value_t = PrecisionArg::Auto)]
     precision: PrecisionArg,
     /// CPU worker threads (default: one per core, or RAYON_NUM_THREADS).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Data-parallel training on these devices, e.g. `0,1,2,3` (CUDA ordinals; on CPU builds each
-    /// entry is one more CPU worker). Effective batch = per-device × accumulation × workers.
+    /// Data-parallel training on these devices of --device's backend, e.g. `0,1,2,3` (CUDA
+    /// ordinals, wgpu adapters; on the CPU each entry is one more worker). Effective batch =
+    /// per-device × accumulation × workers.
     #[arg(long, value_delimiter = ',', value_name = "LIST", help_heading = "Data parallel")]
     devices: Option<Vec<usize>>,
     /// Machines in a multi-machine run (torchrun's --nnodes); each runs this command with its
@@ -143,19 +149,15 @@ fn run() -> Result<()> {
     }
     let threads = provence_trainer::init_cpu_threads(cli.threads);
     tracing::info!("CPU threads: {threads}");
-    let device = Default::default();
     let rule = "=".repeat(80);
     let print_results = |markdown: &str| println!("\n{rule}\nEval Datasets Results\n{rule}\n{markdown}\n{rule}\n");
     if let Some(model) = &cli.eval_datasets_model {
         match &setup.config.training_args.eval_datasets {
             None => println!("No eval_datasets configuration found; nothing to evaluate."),
             Some(eval) => {
-                if let Some(markdown) = provence_trainer::run_eval_datasets::<provence_trainer::EvalBackend>(
-                    model,
-                    eval,
-                    setup.config.model_args.attention,
-                    &device,
-                )? {
+                if let Some(markdown) =
+                    provence_trainer::run_eval_datasets_on(cli.device, model, eval, setup.config.model_args.attention)?
+                {
                     print_results(&markdown);
                 }
             }
@@ -163,13 +165,7 @@ fn run() -> Result<()> {
         return Ok(());
     }
     let precision = precision(&cli, &setup.config.training_args);
-    let devices = provence_trainer::train_devices(cli.devices.as_deref().unwrap_or(&[0]));
-    let outcome = provence_trainer::train_data_parallel::<provence_trainer::TrainBackend>(
-        &setup,
-        &devices,
-        &cli.group(),
-        precision,
-    )?;
+    let outcome = provence_trainer::train_on(cli.device, cli.devices.as_deref(), &setup, &cli.group(), precision)?;
     let Some(outcome) = outcome else {
         println!(
             "Worker finished (node {} of {}); node 0 wrote the model.",
@@ -194,11 +190,11 @@ fn precision(cli: &Cli, t: &provence_config::TrainingArgs) -> Precision {
     if t.fp16 {
         tracing::warn!("fp16 is not supported (no loss scaling): training in f32; use bf16 for mixed precision");
     }
-    if t.bf16 && cli.precision == PrecisionArg::Auto && !provence_trainer::HAS_GPU {
-        tracing::warn!("bf16 requested but this build has no GPU backend: training in f32 on the CPU");
+    if t.bf16 && cli.precision == PrecisionArg::Auto && !cli.device.is_gpu() {
+        tracing::warn!("bf16 requested but the device is the CPU: training in f32");
     }
     match cli.precision {
-        PrecisionArg::Auto => Precision::for_recipe(t.bf16),
+        PrecisionArg::Auto => Precision::for_recipe(t.bf16, cli.device),
         PrecisionArg::F32 => Precision::F32,
         PrecisionArg::Bf16 => Precision::Bf16,
     }

@@ -9,7 +9,7 @@ mod pruner;
 mod rerank;
 mod split;
 
-pub use backend::{InferenceBackend, default_device};
+pub use backend::{InferenceBackend, OnBackend, default_device, on_device};
 pub use jsonl::{JsonlError, parse_request, process_requests, read_requests};
 pub use pruner::{
     BlockOutput, DEFAULT_MAX_BATCH_TOKENS, Document, DocumentResult, ForwardPass, InputShape, ProcessInput,

@@ -2,7 +2,8 @@
 //! kernel, as one value chosen once for a model ([`crate::OpenProvenceModel::with_execution`])
 //! and handed down to every layer's `forward` as a parameter.
 
-use burn::tensor::FloatDType;
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, FloatDType};
 use provence_config::AttentionLayout;
 
 use crate::ops::ModelBackend;
@@ -12,9 +13,9 @@ use crate::packing::PackedAttention;
 /// positions agree between the layouts and kernels, and bf16 stays within its rounding of f32
 /// (`tests/packed.rs`, `tests/mixed_precision.rs`).
 ///
-/// A device's capabilities belong here: a check of the chosen values against the device
-/// (`B::supports_dtype` for bf16, say) goes next to [`Execution::for_backend`], where a backend
-/// and its device are known.
+/// What a device cannot do is checked here too ([`Execution::check`]), once a backend and its
+/// device are known, before anything runs: Burn's wgpu backend has no bf16, and a bf16 tensor on
+/// it fails at the first read and breaks the device for the rest of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Execution {
     /// Packed (only real tokens; [`AttentionLayout::default`]) or padded.
@@ -52,4 +53,31 @@ impl Execution {
     pub fn with_packed_kernel(self, packed_kernel: PackedAttention) -> Self {
         Self { packed_kernel, ..self }
     }
+
+    /// An error if `device` cannot run this execution: a compute dtype the device does not
+    /// support (bf16 on wgpu adapters). Call it before the first tensor of the run.
+    pub fn check<B: Backend>(&self, device: &B::Device) -> Result<(), ExecutionError> {
+        let dtype = DType::from(self.compute_dtype);
+        if B::supports_dtype(device, dtype) {
+            Ok(())
+        } else {
+            Err(ExecutionError::Dtype {
+                dtype: format!("{:?}", self.compute_dtype).to_lowercase(),
+                device: format!("{} ({device:?})", B::name(device)),
+            })
+        }
+    }
+}
+
+/// An [`Execution`] the device cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecutionError {
+    /// The compute dtype is not supported by the device.
+    #[error("the device {device} does not support {dtype} compute: compute in f32 instead")]
+    Dtype {
+        /// The compute dtype, e.g. `bf16`.
+        dtype: String,
+        /// The backend and device.
+        device: String,
+    },
 }

@@ -19,6 +19,7 @@ mod activation;
 mod backbone;
 mod bert;
 mod config;
+mod device;
 mod encoder;
 mod error;
 mod execution;
@@ -40,8 +41,11 @@ pub use bert::{
     RobertaClassificationHead, RobertaForSequenceClassification,
 };
 pub use config::{BackboneConfig, MaxLength, OpenProvenceConfig};
+#[cfg(feature = "wgpu")]
+pub use device::wgpu;
+pub use device::{DeviceChoice, DeviceError, SelectableBackend};
 pub use error::ConfigError;
-pub use execution::Execution;
+pub use execution::{Execution, ExecutionError};
 pub use hf_config::Labels;
 pub use io::{CheckpointLayout, DEFAULT_HUB_REPO, DEFAULT_PRUNING_DROPOUT, LoadError, SaveError, TensorProblem};
 pub use modernbert::{
@@ -55,6 +59,8 @@ pub use ops::{
     chunk_score_grad, chunk_softmax, geglu_backward, geglu_forward, layer_norm_backward, layer_norm_forward,
     qkv_rope_backward, qkv_rope_forward,
 };
+#[cfg(feature = "cube")]
+pub use ops::{ChunkWindow, CubeKernels, PackedWindow};
 pub use packing::{PACK_BUCKET, PackedAttention, Packing};
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};
 pub use provence_config::AttentionLayout;

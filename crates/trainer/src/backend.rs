@@ -1,28 +1,21 @@
-//! The backend the binaries train on: CPU `Autodiff<Flex>` by default, `Autodiff<Cuda>` with
-//! the `cuda` feature.
+//! The backend types of library users that do not choose at run time, and the float precision
+//! a run trains in, with the check that the device supports it. The binaries choose the backend
+//! at run time ([`crate::train_on`]).
 
-/// The autodiff backend used for training.
-#[cfg(not(feature = "cuda"))]
-pub type TrainBackend = burn::backend::Autodiff<burn::backend::Flex>;
+use burn::backend::Autodiff;
+use burn::tensor::FloatDType;
+use burn::tensor::backend::AutodiffBackend;
+use provence_config::AttentionLayout;
+use provence_model::{DeviceChoice, Execution, ModelBackend};
 
-/// The autodiff backend used for training.
-#[cfg(feature = "cuda")]
-pub type TrainBackend = burn::backend::Autodiff<burn::backend::Cuda>;
+use crate::error::TrainError;
 
-/// The devices of `--devices`: CUDA ordinals on GPU builds; on CPU builds each entry is one
-/// more CPU worker (threads of this process sharing the cores; for testing data parallelism).
-pub fn train_devices(ordinals: &[usize]) -> Vec<burn::tensor::Device<TrainBackend>> {
-    #[cfg(feature = "cuda")]
-    return ordinals
-        .iter()
-        .map(|&i| burn::backend::cuda::CudaDevice::new(i))
-        .collect();
-    #[cfg(not(feature = "cuda"))]
-    return ordinals.iter().map(|_| Default::default()).collect();
-}
+/// The autodiff backend of the build's best device ([`DeviceChoice::best`]), for library users
+/// that do not choose at run time.
+pub type TrainBackend = Autodiff<provence_infer::InferenceBackend>;
 
-/// Whether this build trains on a GPU (bf16/fp16 recipes fall back to f32 when it does not).
-pub const HAS_GPU: bool = cfg!(feature = "cuda");
+/// The inference backend under [`TrainBackend`] (evaluation, post-training dataset evaluation).
+pub type EvalBackend = <TrainBackend as AutodiffBackend>::InnerBackend;
 
 /// The float precision a run trains in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +28,27 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// What a recipe asks for on this build: bf16 when `bf16: true` and a GPU backend is
-    /// compiled in, else f32 (bf16 is only emulated on the CPU, and slower there).
-    pub fn for_recipe(bf16: bool) -> Self {
-        if bf16 && HAS_GPU { Self::Bf16 } else { Self::F32 }
+    /// What a recipe asks for on `device`: bf16 when `bf16: true` on a GPU, else f32 (bf16 is
+    /// only emulated on the CPU, and slower there). A GPU without bf16 is refused later
+    /// ([`Precision::check`]), not silently trained in f32.
+    pub fn for_recipe(bf16: bool, device: DeviceChoice) -> Self {
+        if bf16 && device.is_gpu() { Self::Bf16 } else { Self::F32 }
+    }
+
+    /// The encoder's execution in this precision with `layout`, on backend `B`.
+    pub fn execution<B: ModelBackend>(self, layout: AttentionLayout) -> Execution {
+        let execution = Execution::for_backend::<B>().with_layout(layout);
+        match self {
+            Self::F32 => execution,
+            Self::Bf16 => execution.with_compute_dtype(FloatDType::BF16),
+        }
+    }
+
+    /// An error, saying what to use instead, when `device` cannot train in this precision (bf16
+    /// on a wgpu adapter); run before anything is written.
+    pub fn check<B: ModelBackend>(self, device: &B::Device) -> Result<(), TrainError> {
+        self.execution::<B>(AttentionLayout::default())
+            .check::<B>(device)
+            .map_err(TrainError::Precision)
     }
 }
-
-/// The inference backend under [`TrainBackend`] (evaluation, post-training dataset evaluation).
-pub type EvalBackend = <TrainBackend as burn::tensor::backend::AutodiffBackend>::InnerBackend;

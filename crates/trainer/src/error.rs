@@ -58,6 +58,12 @@ pub enum TrainError {
     /// The data-parallel group failed to form or stopped.
     #[error(transparent)]
     Group(#[from] crate::distributed::GroupError),
+    /// The device named cannot be used.
+    #[error(transparent)]
+    Device(#[from] provence_model::DeviceError),
+    /// The device cannot train in the precision asked for.
+    #[error("{0} (--precision f32, or bf16: false in the recipe)")]
+    Precision(provence_model::ExecutionError),
     /// The datasets produced no training rows.
     #[error("the datasets produced no training rows")]
     NoTrainingRows,

@@ -1,17 +1,80 @@
-//! Starting a data-parallel run: one trainer per local device, each on a worker thread seated in
-//! the group [`crate::distributed`] forms, and the group's failure handling (the first worker to
-//! fail stops the others).
+//! Starting a run: on the backend a [`DeviceChoice`] names (`--device`, [`train_on`], the one
+//! place that maps a choice onto a backend type for training: `Autodiff<Flex>` in every build,
+//! `Autodiff<Cuda>` and `Autodiff<Wgpu>` with the `cuda` and `wgpu` features), data-parallel with
+//! one trainer per local device, each on a worker thread seated in the group
+//! [`crate::distributed`] forms, and the group's failure handling (the first worker to fail stops
+//! the others).
 
 use std::sync::Arc;
 
+use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::RunSetup;
-use provence_model::ModelBackend;
+use provence_model::{DeviceChoice, DeviceError, ModelBackend, SelectableBackend};
 
 use crate::backend::Precision;
 use crate::distributed::{Abort, Collective, GroupBackend, GroupError, GroupSpec, Membership, Seat};
 use crate::error::TrainError;
 use crate::trainer::{TrainOutcome, run_training_in_group};
+
+/// Trains `setup` on the backend `choice` names: on its device, or data-parallel on the devices
+/// `ordinals` of that backend (`--devices`; on the CPU every entry is one more worker). Returns
+/// what [`train_data_parallel`] returns.
+pub fn train_on(
+    choice: DeviceChoice,
+    ordinals: Option<&[usize]>,
+    setup: &RunSetup,
+    spec: &GroupSpec,
+    precision: Precision,
+) -> Result<Option<TrainOutcome>, TrainError> {
+    let run = Run {
+        choice,
+        ordinals,
+        setup,
+        spec,
+        precision,
+    };
+    match choice.check_built()? {
+        DeviceChoice::Cpu => run.on::<burn::backend::Flex>(),
+        #[cfg(feature = "cuda")]
+        DeviceChoice::Cuda(_) => run.on::<burn::backend::Cuda>(),
+        #[cfg(feature = "wgpu")]
+        DeviceChoice::Wgpu(_) => run.on::<burn::backend::Wgpu>(),
+        #[allow(unreachable_patterns)] // every backend is built
+        other => Err(DeviceError::NotBuilt {
+            backend: other.backend(),
+        }
+        .into()),
+    }
+}
+
+/// The arguments of [`train_on`].
+struct Run<'a> {
+    choice: DeviceChoice,
+    ordinals: Option<&'a [usize]>,
+    setup: &'a RunSetup,
+    spec: &'a GroupSpec,
+    precision: Precision,
+}
+
+impl Run<'_> {
+    /// The run on `Autodiff<B>`.
+    fn on<B: ModelBackend + GroupBackend + SelectableBackend>(&self) -> Result<Option<TrainOutcome>, TrainError> {
+        let choices: Vec<DeviceChoice> = match self.ordinals {
+            Some(ordinals) => ordinals.iter().map(|&n| self.choice.with_ordinal(n)).collect(),
+            None => vec![self.choice],
+        };
+        let devices = choices
+            .iter()
+            .map(|c| B::device(c.index()))
+            .collect::<Result<Vec<_>, DeviceError>>()?;
+        tracing::info!(
+            "device: {}",
+            choices.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        );
+        train_data_parallel::<Autodiff<B>>(self.setup, &devices, self.spec, self.precision)
+    }
+}
 
 /// Trains `setup` data-parallel: one worker per device in `devices` on this node, `spec.nnodes`
 /// nodes in all (world size = devices × nodes, ranks node-major). Returns rank 0's outcome on

@@ -21,21 +21,21 @@ mod tally;
 mod tensorboard;
 mod trainer;
 
-pub use backend::{EvalBackend, HAS_GPU, Precision, TrainBackend, train_devices};
+pub use backend::{EvalBackend, Precision, TrainBackend};
 pub use checkpoint_dir::RunDirError;
 pub use distributed::{
     BurnCollective, Collective, Engine, GroupBackend, GroupError, GroupSpec, NativeCollective, NativeEngine, Solo,
 };
 pub use error::TrainError;
-pub use launch::train_data_parallel;
+pub use launch::{train_data_parallel, train_on};
 pub use logs::{LogRecord, LogValue};
 pub use optim::{
     AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, OptimizerStateError, ParamEntry, ParamTable, ParamUpdate,
     SlotSpec, UpdateRule, clip_grad_norm, is_no_decay,
 };
-pub use post_eval::run_eval_datasets;
+pub use post_eval::{run_eval_datasets, run_eval_datasets_on};
 pub use provence_config::SchedulerType;
-pub use provence_model::init_cpu_threads;
+pub use provence_model::{DeviceChoice, init_cpu_threads};
 pub use schedule::{LrSchedule, cosine_multiplier, warmup_steps};
 pub use sinks::{StepEvent, TrainListener};
 pub use step::{accumulate_micro_batch, accumulation_window, optimizer_step};

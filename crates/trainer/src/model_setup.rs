@@ -5,7 +5,7 @@ use crate::backend::Precision;
 use crate::error::TrainError;
 use burn::prelude::*;
 use provence_config::{TrainConfig, layout};
-use provence_model::{BackboneConfig, Execution, ModelBackend, OpenProvenceConfig, OpenProvenceModel};
+use provence_model::{BackboneConfig, ModelBackend, OpenProvenceConfig, OpenProvenceModel};
 use std::path::Path;
 
 /// A fresh model: random backbone from `config.json` (`from_scratch`) or pretrained weights.
@@ -68,13 +68,11 @@ pub(crate) fn model_to_train<B: ModelBackend>(
         None => build_model(config, model_dir, device)?,
     };
     let attention = config.model_args.attention;
-    let mut execution = Execution::for_backend::<B>().with_layout(attention);
     if precision == Precision::Bf16 {
         tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
-        execution = execution.with_compute_dtype(burn::tensor::FloatDType::BF16);
     }
     tracing::info!("Encoder execution: {attention} (model_args.attention)");
-    Ok(model.with_execution(execution))
+    Ok(model.with_execution(precision.execution::<B>(attention)))
 }
 
 /// `model` with the recipe's `max_length` in its config (a checkpoint's may differ when a

@@ -55,3 +55,30 @@ pub fn run_eval_datasets<B: ModelBackend>(
     std::fs::write(&md, format!("{}\n", report.markdown.trim_end())).map_err(io_at(&md))?;
     Ok(Some(report.markdown))
 }
+
+/// [`run_eval_datasets`] on the backend and device `choice` names.
+pub fn run_eval_datasets_on(
+    choice: provence_model::DeviceChoice,
+    model_dir: &Path,
+    eval: &provence_config::EvalDatasetsArgs,
+    attention: provence_config::AttentionLayout,
+) -> Result<Option<String>, TrainError> {
+    /// The evaluation as work for [`provence_infer::on_device`].
+    struct Evaluation<'a> {
+        model_dir: &'a Path,
+        eval: &'a provence_config::EvalDatasetsArgs,
+        attention: provence_config::AttentionLayout,
+    }
+    impl provence_infer::OnBackend for Evaluation<'_> {
+        type Output = Result<Option<String>, TrainError>;
+        fn run<B: ModelBackend>(self, device: B::Device) -> Self::Output {
+            run_eval_datasets::<B>(self.model_dir, self.eval, self.attention, &device)
+        }
+    }
+    let evaluation = Evaluation {
+        model_dir,
+        eval,
+        attention,
+    };
+    provence_infer::on_device(choice, evaluation)?
+}

@@ -81,6 +81,7 @@ pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBacken
     listener: &mut dyn TrainListener,
     group: &mut dyn Collective<B::InnerBackend>,
 ) -> Result<Option<TrainOutcome>, TrainError> {
+    precision.check::<B>(device)?;
     let run_dir = setup.naming.output_dir.clone();
     let main = group.rank() == 0;
     let _lock = main

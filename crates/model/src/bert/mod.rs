@@ -25,7 +25,7 @@ use crate::encoder::Sequences;
 use crate::error::ConfigError;
 use crate::execution::Execution;
 use crate::nn::{dropout, embed, embedding, layer_norm, linear, norm, project};
-use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
+use crate::ops::{AttentionSpec, ModelBackend, activate_layer, to_dtype};
 use crate::packing::{Packing, index_tensor};
 use provence_config::AttentionLayout;
 
@@ -243,7 +243,7 @@ impl<B: Backend> BertLayer<B> {
         let context = self.attention.self_.forward(to_dtype(x.clone(), compute), sequences);
         let attended = self.attention.output.forward(context, x);
         let i = &self.intermediate;
-        let inner = activate(i.act, project(&i.dense, to_dtype(attended.clone(), compute)));
+        let inner = activate_layer(i.act, project(&i.dense, to_dtype(attended.clone(), compute)));
         self.output.forward(inner, attended)
     }
 }

@@ -20,7 +20,7 @@ use crate::encoder::Sequences;
 use crate::error::ConfigError;
 use crate::execution::Execution;
 use crate::nn::{Pooling, dropout, embed, embedding, layer_norm, linear, norm, project};
-use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
+use crate::ops::{AttentionSpec, ModelBackend, activate_layer, to_dtype};
 use crate::packing::Packing;
 use provence_config::AttentionLayout;
 
@@ -403,10 +403,10 @@ pub struct ModernBertPredictionHead<B: Backend> {
     act: Activation,
 }
 
-impl<B: Backend> ModernBertPredictionHead<B> {
+impl<B: ModelBackend> ModernBertPredictionHead<B> {
     /// `x` in the compute dtype; the norm runs (and returns) f32.
     fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let h = activate(self.act, project(&self.dense, x));
+        let h = activate_layer(self.act, project(&self.dense, x));
         self.norm.forward(to_dtype(h, DType::F32))
     }
 }

@@ -345,7 +345,7 @@ impl<B: ModelBackend> Backward<B, 3> for MaskedAttentionBackward {
         let ([q, k, v, out], key_pad, spec) = ops.state;
         let key_pad = key_pad.map(Tensor::<B, 2, Bool>::from_primitive);
         let inputs = [q, k, v].map(float::<B, 4>);
-        let gradients = attention_backward(inputs, key_pad, float(out), grad, spec);
+        let gradients = B::masked_attention_grad(inputs, key_pad, float(out), grad, spec);
         for (parent, gradient) in ops.parents.into_iter().zip(gradients) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, gradient.into_primitive().tensor());

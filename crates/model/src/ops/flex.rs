@@ -57,6 +57,8 @@ fn for_rows(out: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Syn
 
 impl ModelBackend for Flex {
     const CONCURRENT_PASSES: bool = true;
+    /// Flex overrides Burn's default with the exact derivative.
+    const EXACT_GELU_BACKWARD: bool = true;
 
     fn chunk_softmax(
         scores: Tensor<Self, 4>,

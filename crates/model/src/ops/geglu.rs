@@ -29,6 +29,18 @@ pub(crate) fn activate<B: Backend, const D: usize>(act: Activation, x: Tensor<B,
     to_dtype(y, dtype)
 }
 
+/// [`activate`] in a layer that autodiff differentiates: on backends whose own GELU backward is
+/// not exact ([`ModelBackend::EXACT_GELU_BACKWARD`]), GELU composed from `erf` (fused into one
+/// kernel on the GPU backends), so that its gradient is exact GELU's.
+pub(crate) fn activate_layer<B: ModelBackend, const D: usize>(act: Activation, x: Tensor<B, D>) -> Tensor<B, D> {
+    if act != Activation::Gelu || B::EXACT_GELU_BACKWARD {
+        return activate(act, x);
+    }
+    let dtype = x.dtype();
+    let x = to_dtype(x, DType::F32);
+    to_dtype(x.clone() * (x.div_scalar(SQRT_2).erf() + 1.0) * 0.5, dtype)
+}
+
 /// `d act / dx` at `x` (exact for every activation; Burn's own `gelu` backward uses the tanh
 /// approximation's derivative).
 fn activation_derivative<B: Backend, const D: usize>(act: Activation, x: Tensor<B, D>) -> Tensor<B, D> {

@@ -8,6 +8,8 @@
 //! values and gradients.
 
 mod attention;
+#[cfg(feature = "cube")]
+mod cube;
 mod flex;
 mod geglu;
 mod layer_norm;
@@ -22,7 +24,9 @@ pub use attention::{
     AttentionSpec, Chunk, ChunkProbs, attention_backward, attention_forward, attention_with_dropout, chunk_score_grad,
     chunk_softmax,
 };
-pub(crate) use geglu::activate;
+#[cfg(feature = "cube")]
+pub use cube::{ChunkWindow, CubeKernels, PackedWindow};
+pub(crate) use geglu::activate_layer;
 pub use geglu::{geglu_backward, geglu_forward};
 pub use layer_norm::{layer_norm_backward, layer_norm_forward};
 pub use rope::{qkv_rope_backward, qkv_rope_forward};
@@ -41,6 +45,12 @@ pub trait ModelBackend: Backend {
     /// busy; not on a GPU, where each pass already fills the device.
     const CONCURRENT_PASSES: bool = false;
 
+    /// Whether Burn's own `gelu` backward on this backend is the exact (erf) GELU's derivative.
+    /// Burn 0.21's default, which its CubeCL backends (CUDA, wgpu) use, differentiates the tanh
+    /// approximation instead (gradients off by ~4e-4 relative); where false, the layers compose
+    /// exact GELU from `erf`, whose backward is exact ([`activate_layer`]).
+    const EXACT_GELU_BACKWARD: bool = false;
+
     /// Masked attention of `q`, `k`, `v` `[B, heads, T, head_dim]`; `key_pad` `[B, T]` is true on
     /// padding keys (masked for every query; `None` when there is no padding).
     fn masked_attention(
@@ -51,6 +61,19 @@ pub trait ModelBackend: Backend {
         spec: AttentionSpec,
     ) -> Tensor<Self, 4> {
         attention_forward(q, k, v, key_pad, spec)
+    }
+
+    /// Gradients with respect to `q`, `k`, `v` of [`Self::masked_attention`] from its output
+    /// `out` and the output's gradient `grad` (under autodiff, the backward of the attention
+    /// node); recomputes the probabilities.
+    fn masked_attention_grad(
+        qkv: [Tensor<Self, 4>; 3],
+        key_pad: Option<Tensor<Self, 2, Bool>>,
+        out: Tensor<Self, 4>,
+        grad: Tensor<Self, 4>,
+        spec: AttentionSpec,
+    ) -> [Tensor<Self, 4>; 3] {
+        attention_backward(qkv, key_pad, out, grad, spec)
     }
 
     /// One attention chunk's masked softmax (see [`chunk_softmax`]); the chunked attention op
@@ -111,15 +134,10 @@ pub trait ModelBackend: Backend {
     }
 }
 
-#[cfg(feature = "cuda")]
-impl ModelBackend for burn::backend::Cuda {
-    /// One launch set per layer instead of one per sequence and chunk.
-    const PACKED_ATTENTION: PackedAttention = PackedAttention::Repadded;
-}
-
 impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
     const PACKED_ATTENTION: PackedAttention = B::PACKED_ATTENTION;
     const CONCURRENT_PASSES: bool = B::CONCURRENT_PASSES;
+    const EXACT_GELU_BACKWARD: bool = B::EXACT_GELU_BACKWARD;
 
     fn masked_attention(
         q: Tensor<Self, 4>,

@@ -5,96 +5,44 @@
 use crate::common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use burn::optim::GradientsParams;
 use burn::prelude::*;
+use common::parity::{BERT, check_outputs, expected, fixture_dir, fixture_forward, fixture_model, gradient_diffs};
 use common::*;
-use provence_model::{AttentionLayout, BackboneConfig, Execution, OpenProvenceModel, OpenProvenceOutput};
+use provence_model::{AttentionLayout, BackboneConfig, Execution, OpenProvenceModel};
 
-const FIXTURES: [&str; 4] = ["tiny_bert", "tiny_bert_2labels", "tiny_xlmr", "tiny_xlmr_2labels"];
-
-fn bert_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/model_bert")
-        .join(name)
-}
-
-/// Forward of the fixture's inputs (with its token types).
-fn forward<B: provence_model::ModelBackend>(
-    model: &OpenProvenceModel<B>,
-    exp: &std::collections::HashMap<String, Stored>,
-) -> OpenProvenceOutput<B> {
-    let device = Default::default();
-    let ids = int2::<B>(&exp["input_ids"], &device);
-    let mask = int2::<B>(&exp["attention_mask"], &device);
-    let types = int2::<B>(&exp["token_type_ids"], &device);
-    model.forward_with_token_types(ids, mask, Some(types))
-}
-
-fn check_outputs(name: &str, out: OpenProvenceOutput<Cpu>, expected: &str, tol: f32) {
-    let exp = read_tensors(&bert_fixture(name).join(expected));
-    for (what, got, want) in [
-        ("ranking_logits", values(out.ranking_logits), &exp["ranking_logits"]),
-        (
-            "last_hidden_state",
-            values(out.last_hidden_state),
-            &exp["last_hidden_state"],
-        ),
-        (
-            "hidden_state (pruning input)",
-            values(out.hidden_state),
-            &exp["last_hidden_state"],
-        ),
-        ("pruning_logits", values(out.pruning_logits), &exp["pruning_logits"]),
-    ] {
-        assert_eq!(got.0, want.shape, "{name}: {what} shape");
-        let d = got
-            .1
-            .iter()
-            .zip(&want.f32)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
-        assert!(d <= tol, "{name} {expected}: {what} differs by {d} > {tol}");
-    }
-}
+const FIXTURES: [&str; 4] = BERT;
 
 #[test]
-fn padded_outputs_match_transformers() {
+fn outputs_match_transformers_padded_and_packed() {
     for name in FIXTURES {
-        let dir = bert_fixture(name);
-        let model = OpenProvenceModel::<Cpu>::load(&dir.join("final_model"), &Default::default())
-            .unwrap()
-            .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
+        let model =
+            OpenProvenceModel::<Cpu>::load(&fixture_dir(name).join("final_model"), &Default::default()).unwrap();
         assert!(matches!(model.config.base_model_config, BackboneConfig::Bert(_)));
-        let exp = read_tensors(&dir.join("expected.safetensors"));
-        check_outputs(name, forward(&model, &exp), "expected.safetensors", 1e-4);
+        assert_eq!(model.execution().layout, AttentionLayout::Packed);
+        check_outputs::<Cpu>(name, &Default::default());
     }
 }
 
+/// Packed and padded agree at every real position.
 #[test]
-fn packed_outputs_match_transformers_with_zeroed_pads() {
+fn packed_equals_padded_at_real_positions() {
+    let device = Default::default();
     for name in FIXTURES {
-        let dir = bert_fixture(name);
-        let model = OpenProvenceModel::<Cpu>::load(&dir.join("final_model"), &Default::default()).unwrap();
-        assert_eq!(model.execution().layout, AttentionLayout::Packed);
-        let exp = read_tensors(&dir.join("expected.safetensors"));
-        check_outputs(name, forward(&model, &exp), "expected_packed.safetensors", 1e-4);
-        // Packed and padded agree at every real position.
-        let padded = forward(
-            &model
-                .clone()
-                .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded)),
-            &exp,
-        );
-        let packed = forward(&model, &exp);
+        let exp = expected(name);
+        let run = |layout| {
+            let model = fixture_model::<Cpu>(name, Execution::for_backend::<Cpu>().with_layout(layout), &device);
+            fixture_forward(&model, &exp, &device)
+        };
+        let (padded, packed) = (run(AttentionLayout::Padded), run(AttentionLayout::Packed));
         let mask = float::<Cpu, 2>(
             &Stored {
                 shape: exp["attention_mask"].shape.clone(),
                 f32: exp["attention_mask"].i64.iter().map(|&m| m as f32).collect(),
                 i64: vec![],
             },
-            &Default::default(),
+            &device,
         )
         .unsqueeze_dim::<3>(2);
         let diff = (packed.last_hidden_state - padded.last_hidden_state) * mask;
@@ -103,102 +51,38 @@ fn packed_outputs_match_transformers_with_zeroed_pads() {
     }
 }
 
-/// max |g − g_ref| / max |g_ref|.
-fn rel_diff(grad: Vec<f32>, reference: &Stored) -> f32 {
-    let scale = reference.f32.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    assert!(scale > 0.0, "reference gradient is all zeros");
-    grad.iter()
-        .zip(&reference.f32)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
-        / scale
-}
-
 #[test]
 fn gradients_match_transformers_padded_and_packed() {
     for name in FIXTURES {
         for layout in [AttentionLayout::Padded, AttentionLayout::Packed] {
-            let dir = bert_fixture(name);
-            let device = Default::default();
-            let model = OpenProvenceModel::<CpuAd>::load(&dir.join("final_model"), &device)
-                .unwrap()
-                .with_execution(Execution::for_backend::<CpuAd>().with_layout(layout));
-            let exp = read_tensors(&dir.join("expected.safetensors"));
-            let out = forward(&model, &exp);
-            let labels = int2::<CpuAd>(&exp["pruning_labels"], &device);
-            let targets = float::<CpuAd, 1>(&exp["targets"], &device);
-            let loss = reference_loss(out.ranking_logits, out.pruning_logits, targets, labels);
-            let (_, loss_v) = values(loss.clone());
-            let loss_ref = exp["loss"].f32[0];
-            assert!(
-                (loss_v[0] - loss_ref).abs() <= 1e-4,
-                "{name}: loss {} vs {loss_ref}",
-                loss_v[0]
-            );
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            check_gradients(name, &model, &grads, &exp);
+            let execution = Execution::for_backend::<CpuAd>().with_layout(layout);
+            let (loss, grads) = gradient_diffs::<CpuAd>(name, execution, &Default::default());
+            assert!(loss <= 1e-4, "{name} {layout}: loss differs by {loss}");
+            assert_eq!(grads.len(), 5, "{name}: gradients checked");
+            for (param, d) in grads {
+                assert!(
+                    d <= 1e-4,
+                    "{name} {layout}: gradient of {param}: relative diff {d} > 1e-4"
+                );
+            }
         }
     }
-}
-
-/// The fixture's gradients by parameter name (HF layout: Linear weights are [out, in]).
-fn check_gradients(
-    name: &str,
-    model: &OpenProvenceModel<CpuAd>,
-    grads: &GradientsParams,
-    exp: &std::collections::HashMap<String, Stored>,
-) {
-    let prefix = if name.starts_with("tiny_bert") {
-        "bert."
-    } else {
-        "roberta."
-    };
-    let classifier = if prefix == "bert." {
-        "classifier.weight"
-    } else {
-        "classifier.out_proj.weight"
-    };
-    let names = model.named_param_ids();
-    let mut checked = 0;
-    for (key, stored) in exp.iter().filter(|(k, _)| k.starts_with("grad.")) {
-        let key = &key["grad.".len()..];
-        let full = match key {
-            "classifier.weight" => format!("ranking_model.{classifier}"),
-            "pruning_head.classifier.weight" => key.to_owned(),
-            _ => format!("ranking_model.{prefix}{key}"),
-        };
-        let (id, _) = names
-            .iter()
-            .find(|(_, n)| *n == full)
-            .unwrap_or_else(|| panic!("{full} missing"));
-        let grad = grads
-            .get::<Cpu, 2>(*id)
-            .unwrap_or_else(|| panic!("{full}: no gradient"));
-        let grad = if full.contains("embeddings") {
-            grad
-        } else {
-            grad.transpose()
-        };
-        let d = rel_diff(values(grad).1, stored);
-        assert!(d <= 1e-4, "{name}: gradient of {full}: relative diff {d} > 1e-4");
-        checked += 1;
-    }
-    assert_eq!(checked, 5, "{name}: gradients checked");
 }
 
 #[test]
 fn transformers_repository_loads_and_final_model_saves_in_upstreams_layout() {
     let _rng = rng_lock(); // the pruning head of a backbone repository is drawn
     for name in FIXTURES {
-        let dir = bert_fixture(name);
+        let dir = fixture_dir(name);
         let device = Default::default();
         let backbone = OpenProvenceModel::<Cpu>::load(&dir.join("backbone"), &device).unwrap();
         let exp = read_tensors(&dir.join("expected.safetensors"));
-        let out = forward(
+        let out = fixture_forward(
             &backbone
                 .clone()
                 .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded)),
             &exp,
+            &device,
         );
         let d = max_abs_diff(out.ranking_logits, &exp["ranking_logits"]);
         assert!(
@@ -224,9 +108,10 @@ fn transformers_repository_loads_and_final_model_saves_in_upstreams_layout() {
         let model_type = config["base_model_config"]["model_type"].as_str().unwrap().to_owned();
         assert_eq!(config["encoder_architecture"], model_type.as_str());
         let reloaded = OpenProvenceModel::<Cpu>::load(tmp.path(), &device).unwrap();
-        let again = forward(
+        let again = fixture_forward(
             &reloaded.with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded)),
             &exp,
+            &device,
         );
         let d = max_abs_diff(again.ranking_logits, &exp["ranking_logits"]);
         assert!(d <= 1e-4, "{name}: reloaded model differs by {d}");
@@ -285,12 +170,16 @@ fn from_scratch_bert_follows_transformers_init() {
 fn bf16_mixed_precision_stays_within_rounding() {
     let mut largest = 0.0f32;
     for name in FIXTURES {
-        let dir = bert_fixture(name);
+        let dir = fixture_dir(name);
         let exp = read_tensors(&dir.join("expected.safetensors"));
         let model = OpenProvenceModel::<Cpu>::load(&dir.join("final_model"), &Default::default()).unwrap();
         let bf16 = Execution::for_backend::<Cpu>().with_compute_dtype(burn::tensor::FloatDType::BF16);
         for layout in [AttentionLayout::Padded, AttentionLayout::Packed] {
-            let out = forward(&model.clone().with_execution(bf16.with_layout(layout)), &exp);
+            let out = fixture_forward(
+                &model.clone().with_execution(bf16.with_layout(layout)),
+                &exp,
+                &Default::default(),
+            );
             for (what, got, want) in [
                 (
                     "ranking_logits",

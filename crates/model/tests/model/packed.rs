@@ -17,7 +17,7 @@ use provence_model::{
 };
 
 const KERNELS: [PackedAttention; 2] = [PackedAttention::PerSequence, PackedAttention::Repadded];
-const FIXTURES: [&str; 3] = ["tiny_cls_window", "tiny_mean_bias", "tiny_global"];
+const FIXTURES: [&str; 3] = common::parity::MODERNBERT;
 
 /// A batch: ids and mask `[P, L]` (mask 1 on real tokens).
 struct Inputs {

@@ -49,6 +49,10 @@ pub trait GroupBackend: Backend {
 /// The CPU backend: its workers share one memory, `burn-collective` sums them.
 impl GroupBackend for burn::backend::Flex {}
 
+/// wgpu: no device-to-device all-reduce of its own; `burn-collective` sums on the device.
+#[cfg(feature = "wgpu")]
+impl GroupBackend for burn::backend::Wgpu {}
+
 /// CUDA: NCCL, through Burn's `DistributedBackend` (communicators are created on the first
 /// all-reduce of a device list and reused after).
 #[cfg(feature = "cuda")]

@@ -221,7 +221,7 @@ fn inconsistent_group_options_are_refused() {
         ),
     ];
     let mut cases = cases.to_vec();
-    if !provence_trainer::HAS_GPU {
+    if <provence_trainer::EvalBackend as provence_trainer::GroupBackend>::native_engine().is_none() {
         let native = GroupSpec {
             engine: Engine::Native,
             ..GroupSpec::default()

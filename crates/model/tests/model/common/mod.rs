@@ -1,6 +1,8 @@
 //! Shared helpers for the golden-fixture tests (fixtures from scripts/fixtures/model_fixtures.py).
 #![allow(dead_code)] // not every test uses every helper
 
+pub mod parity;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -123,12 +125,12 @@ pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// The fixtures' loss, written out independently of `provence-losses`:
 /// `0.05·MSE(ranking_logits[:,0], targets) + mean token CE over labels ≠ -100`.
-pub fn reference_loss(
-    ranking_logits: Tensor<CpuAd, 2>,
-    pruning_logits: Tensor<CpuAd, 3>,
-    targets: Tensor<CpuAd, 1>,
-    labels: Tensor<CpuAd, 2, Int>,
-) -> Tensor<CpuAd, 1> {
+pub fn reference_loss<B: Backend>(
+    ranking_logits: Tensor<B, 2>,
+    pruning_logits: Tensor<B, 3>,
+    targets: Tensor<B, 1>,
+    labels: Tensor<B, 2, Int>,
+) -> Tensor<B, 1> {
     let [p, l] = labels.dims();
     let z = ranking_logits.narrow(1, 0, 1).reshape([p]);
     let ranking = (z - targets).powi_scalar(2).mean();
