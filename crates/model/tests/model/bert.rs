@@ -15,9 +15,7 @@ use provence_model::{AttentionLayout, BackboneConfig, Execution, OpenProvenceMod
 const FIXTURES: [&str; 4] = ["tiny_bert", "tiny_bert_2labels", "tiny_xlmr", "tiny_xlmr_2labels"];
 
 fn bert_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/model_bert")
-        .join(name)
+    provence_test_support::fixture("model_bert").join(name)
 }
 
 /// Forward of the fixture's inputs (with its token types).
