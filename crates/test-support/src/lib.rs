@@ -10,7 +10,7 @@ pub mod model;
 pub mod paths;
 pub mod recipe;
 
-pub use paths::{demo, fixture, repo};
+pub use paths::{demo, fixture, repo, root as repo_root};
 
 /// Serialises the tests of one binary that seed or draw from the backend's global RNG (shared
 /// by every test of the binary; tests run in parallel): hold the guard while seeding and drawing.

@@ -23,13 +23,24 @@ pub fn tiny_modernbert() -> ModernBertConfig {
 /// The tiny ModernBERT model (seeded, blocks of at most `max_length` tokens, `default_threshold`
 /// in its config) saved with the demo tokenizer in a new temporary directory.
 pub fn tiny_model_dir(max_length: usize, default_threshold: Option<f64>) -> tempfile::TempDir {
+    let mut config = OpenProvenceConfig::new(tiny_modernbert(), 0.0);
+    config.set_max_length(max_length).unwrap();
+    config.default_threshold = default_threshold;
+    save_tiny(config)
+}
+
+/// The tiny ModernBERT model with the `max_length` a new config gets by default (no recipe asked
+/// for one), saved like [`tiny_model_dir`].
+pub fn tiny_model_dir_default_length() -> tempfile::TempDir {
+    save_tiny(OpenProvenceConfig::new(tiny_modernbert(), 0.0))
+}
+
+/// A seeded random model with `config`, saved with the demo tokenizer in a new temporary directory.
+fn save_tiny(config: OpenProvenceConfig) -> tempfile::TempDir {
     // The backend's RNG is shared by every test of a binary: seed and draw in one turn.
     static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let turn = RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     Flex::seed(&Default::default(), SEED);
-    let mut config = OpenProvenceConfig::new(tiny_modernbert(), 0.0);
-    config.set_max_length(max_length).unwrap();
-    config.default_threshold = default_threshold;
     let model = OpenProvenceModel::<Flex>::from_scratch(config, &Default::default()).unwrap();
     drop(turn);
     let dir = tempfile::tempdir().unwrap();
