@@ -157,32 +157,11 @@ fn no_colour_codes_when_stderr_is_piped() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
-/// A tiny random model with the demo tokenizer.
-fn tiny_model() -> tempfile::TempDir {
-    use burn::prelude::Backend;
-    use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
-    let backbone = ModernBertConfig::from_json(serde_json::json!({
-        "vocab_size": 2000, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
-        "num_attention_heads": 2, "num_labels": 1, "pad_token_id": 3, "cls_token_id": 1, "sep_token_id": 2,
-    }))
-    .unwrap();
-    burn::backend::Flex::seed(&Default::default(), 7);
-    let config = OpenProvenceConfig::new(backbone, 0.0);
-    let model = OpenProvenceModel::<burn::backend::Flex>::from_scratch(config, &Default::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    model.save_final_model(dir.path(), "test/tiny").unwrap();
-    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/model");
-    for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
-        std::fs::copy(demo.join(f), dir.path().join(f)).unwrap();
-    }
-    dir
-}
-
 /// `process --return-offsets` adds `kept_spans` (code points of the context) to the JSON of a
 /// pair and to every JSONL line; without the flag the output has no such field.
 #[test]
 fn process_return_offsets_adds_kept_spans() {
-    let model = tiny_model();
+    let model = provence_test_support::model::tiny_model_dir_default_length();
     let model = model.path().to_str().unwrap();
     let context = "  東京は首都です。🍣 Rain fell.\r\nSushi!";
     let pair = |extra: &[&str]| {
@@ -235,7 +214,7 @@ fn process_return_offsets_adds_kept_spans() {
 #[test]
 fn serve_answers_http_and_exits_0_on_sigterm() {
     use std::io::{BufRead, BufReader};
-    let model = tiny_model();
+    let model = provence_test_support::model::tiny_model_dir_default_length();
     let mut child = Command::new(env!("CARGO_BIN_EXE_open_provence_eval"))
         .args(["--threads", "1", "serve", "--port", "0", "--model"])
         .arg(model.path())

@@ -10,8 +10,6 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Benchmarks abort on a setup failure.
 
-use std::path::Path;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use provence_datasets::{Collator, CollatorConfig, LabelAlignment, Row};
 use provence_hub::PretrainedTokenizer;
@@ -19,7 +17,7 @@ use provence_hub::PretrainedTokenizer;
 const ROWS_PER_BATCH: usize = 4;
 
 fn workload() -> (PretrainedTokenizer, Vec<Row>) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/collator");
+    let dir = provence_test_support::fixture("collator");
     let tokenizer = PretrainedTokenizer::from_pretrained(dir.join("bpe")).expect("bpe tokenizer");
     let text = std::fs::read_to_string(dir.join("cases_bpe.json")).expect("cases_bpe.json");
     let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("fixture JSON");

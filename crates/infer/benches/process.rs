@@ -12,12 +12,11 @@ use provence_datasets::{BadRowPolicy, SourceResolver};
 use provence_hub::PretrainedTokenizer;
 use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, Title, extract_sentences};
 use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
+use provence_test_support::demo;
 use serde_json::json;
-use std::path::Path;
 
 type Cpu = burn::backend::Flex;
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 const PAIRS: usize = 32;
 /// Pairs for the base-shaped model.
 const BASE_PAIRS: usize = 8;
@@ -26,7 +25,7 @@ const BASE_PAIRS: usize = 8;
 fn demo_pairs(count: usize) -> Vec<(String, Document)> {
     let resolver = SourceResolver::local_only();
     let ds = resolver
-        .resolve(&format!("{ROOT}/data/demo/dataset"), Some("en"))
+        .resolve(&demo("dataset").to_string_lossy(), Some("en"))
         .expect("demo dataset");
     let rows = resolver
         .load_split(&ds, "test", "teacher_score", BadRowPolicy::Fail)
@@ -48,7 +47,7 @@ fn bench_model(c: &mut Criterion, name: &str, backbone: serde_json::Value, pairs
     <Cpu as Backend>::seed(&device, 0);
     let bb = ModernBertConfig::from_json(backbone).expect("valid bench config");
     let model = OpenProvenceModel::<Cpu>::from_scratch(OpenProvenceConfig::new(bb, 0.0), &device).expect("model");
-    let tokenizer = PretrainedTokenizer::from_pretrained(Path::new(ROOT).join("data/demo/model")).expect("tokenizer");
+    let tokenizer = PretrainedTokenizer::from_pretrained(demo("model")).expect("tokenizer");
     let pruner = Pruner::new(model, tokenizer, device).expect("pruner");
     let pairs = demo_pairs(pairs);
     let options = ProcessOptions {
@@ -72,10 +71,8 @@ fn bench_model(c: &mut Criterion, name: &str, backbone: serde_json::Value, pairs
 }
 
 fn process(c: &mut Criterion) {
-    let demo: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(ROOT).join("data/demo/model/config.json")).expect("config"),
-    )
-    .expect("json");
+    let demo: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo("model/config.json")).expect("config")).expect("json");
     bench_model(c, "demo", demo, PAIRS);
     bench_model(
         c,

@@ -5,6 +5,8 @@
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Int, Tensor, TensorData};
 use provence_losses::{LossError, LossWeights, pair_ranking_targets, provence_loss, pruning_loss, ranking_loss};
+use provence_test_support::fixture;
+use provence_test_support::json::{self, floats, i64s, usizes};
 use serde_json::Value;
 
 type B = Autodiff<Flex>;
@@ -12,28 +14,8 @@ type B = Autodiff<Flex>;
 const TOL: f32 = 1e-6;
 
 fn cases() -> Vec<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/losses/loss_cases.json"
-    );
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = json::load(&fixture("losses/loss_cases.json"));
     doc["cases"].as_array().unwrap().clone()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
 }
 
 fn assert_close(name: &str, got: &[f32], want: &[f32]) {
@@ -67,12 +49,7 @@ fn losses_and_gradients_match_pytorch() {
         let ranking_logits = tensor::<2>(&case["ranking_logits"]).require_grad();
         let pruning_logits = tensor::<3>(&case["pruning_logits"]).require_grad();
         let [pairs, len, _] = pruning_logits.dims();
-        let labels: Vec<i64> = case["pruning_labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_i64().unwrap())
-            .collect();
+        let labels = i64s(&case["pruning_labels"]);
         let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [pairs, len]), &Default::default());
         let targets = Tensor::<B, 1>::from_data(TensorData::new(targets, [pairs]), &Default::default());
 

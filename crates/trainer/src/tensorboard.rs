@@ -125,11 +125,7 @@ mod golden {
     /// own `RecordWriter` and protobuf classes: the bytes must be identical.
     #[test]
     fn matches_tensorboards_own_writer_byte_for_byte() {
-        let golden = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/tensorboard/events.golden"
-        ))
-        .unwrap();
+        let golden = std::fs::read(provence_test_support::fixture("tensorboard/events.golden")).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let mut writer = EventWriter::create(tmp.path(), 1_700_000_000.5).unwrap();
         writer

@@ -7,14 +7,10 @@ use std::process::{Command, Output};
 fn trainer(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_open_provence_trainer"))
         .args(args)
-        .current_dir(repo_root())
+        .current_dir(provence_test_support::repo_root())
         .env("RUST_LOG", "warn")
         .output()
         .unwrap()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -29,7 +25,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn dry_run_prints_every_recipe_value_and_the_run_dir() {
-    for recipe in yaml_files(&repo_root().join("configs")) {
+    for recipe in yaml_files(&provence_test_support::repo("configs")) {
         let out = trainer(&[recipe.to_str().unwrap(), "--dry-run"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -69,7 +65,7 @@ fn dry_run_prints_every_recipe_value_and_the_run_dir() {
 
 #[test]
 fn bad_recipes_exit_2_with_one_error_line_and_no_panic() {
-    let corpus = repo_root().join("crates/config/tests/bad_configs");
+    let corpus = provence_test_support::repo("crates/config/tests/bad_configs");
     let mut files = yaml_files(&corpus);
     files.push(corpus.join("does-not-exist.yaml"));
     for recipe in files {

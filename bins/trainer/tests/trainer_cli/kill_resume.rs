@@ -5,15 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/demo")
-        .canonicalize()
-        .unwrap()
-}
-
 pub(crate) fn write_recipe(dir: &Path, output: &Path) -> PathBuf {
-    let demo = demo();
+    let demo = provence_test_support::repo("data/demo");
     let text = format!(
         "model_args:\n  model_name_or_path: \"{d}/model\"\n  from_scratch: true\n  classifier_dropout: 0.1\n  max_length: 96\n\
          data_args:\n  datasets:\n    - dataset_name: \"{d}/dataset\"\n      subset: \"ja\"\n      teacher_column: \"teacher_scores.demo-teacher\"\n  max_train_samples: 48\n  max_eval_samples: 8\n\

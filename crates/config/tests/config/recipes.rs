@@ -2,10 +2,10 @@
 //! demos) load and validate with no unknown key, and carry upstream's values.
 
 use provence_config::{Optimizer, Origin, SchedulerType, TrainConfig};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn configs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs")
+    provence_test_support::repo("configs")
 }
 
 fn load(name: &str) -> TrainConfig {

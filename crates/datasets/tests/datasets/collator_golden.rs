@@ -4,7 +4,7 @@
 //! an XLM-R-style Unigram/Metaspace tokenizer, over English, Japanese (no spaces), newline
 //! separated, truncated and empty passages with relevance given as masks and as indices.
 
-use std::path::{Path, PathBuf};
+use provence_test_support::fixture;
 
 use provence_datasets::{Collator, CollatorConfig, LabelAlignment, Row};
 use provence_hub::PretrainedTokenizer;
@@ -25,19 +25,15 @@ struct Case {
     docs_per_query: Vec<usize>,
 }
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/collator")
-}
-
 fn load_cases(name: &str) -> Vec<Case> {
-    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
+    let text = std::fs::read_to_string(fixture("collator").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 /// Checks every case; returns (pairs, truncated pairs, pairs whose v2 labels differ from the
 /// offsets labels) so the caller can assert the fixture covers what it claims to.
 fn check(tokenizer_dir: &str, cases_file: &str) -> (usize, usize, usize) {
-    let tokenizer = PretrainedTokenizer::from_pretrained(fixtures().join(tokenizer_dir)).unwrap();
+    let tokenizer = PretrainedTokenizer::from_pretrained(fixture("collator").join(tokenizer_dir)).unwrap();
     let (mut pairs, mut truncated, mut drift) = (0, 0, 0);
     for (c, case) in load_cases(cases_file).iter().enumerate() {
         for alignment in [LabelAlignment::V2, LabelAlignment::Offsets] {

@@ -1,18 +1,13 @@
 //! The Hub cache without the network: hand-made Python-layout caches read in offline mode (and as
 //! a fallback when the Hub is unreachable). Works with or without the `hub` feature.
 
+use provence_test_support::fixture;
 use std::path::{Path, PathBuf};
 
 use provence_datasets::{BadRowPolicy, SourceResolver};
 use provence_hub::{HubClient, HubError, HubOptions};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/datasets")
-        .join(rel)
-}
 
 fn options(endpoint: &str, cache: &Path, offline: bool) -> HubOptions {
     HubOptions {
@@ -55,9 +50,9 @@ fn offline_mode_reads_a_hand_made_python_cache() {
         &[
             (
                 "data/train-00000-of-00001.parquet",
-                fixture("mix/ds_c/data/train-00000-of-00001.parquet"),
+                fixture("datasets/mix/ds_c/data/train-00000-of-00001.parquet"),
             ),
-            ("README.md", fixture("rng_golden.json")),
+            ("README.md", fixture("datasets/rng_golden.json")),
         ],
     );
     let client = HubClient::new(options("http://127.0.0.1:9", cache.path(), true)).unwrap();

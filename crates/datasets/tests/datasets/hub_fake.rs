@@ -4,22 +4,17 @@
 
 #![cfg(feature = "hub")]
 
+use provence_test_support::fixture;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use provence_datasets::{BadRowPolicy, DataOptions, DatasetError, DatasetSpec, SourceResolver, prepare_datasets};
 use provence_hub::{HubClient, HubError, HubOptions};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/datasets")
-        .join(rel)
-}
 
 /// Requests seen by the fake Hub: (path, authorization header).
 type Log = Arc<Mutex<Vec<(String, Option<String>)>>>;
@@ -122,7 +117,10 @@ fn ds_a_files() -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for split in ["train", "validation", "test"] {
         let name = format!("sub_a/{split}-00000-of-00001.parquet");
-        files.insert(name.clone(), std::fs::read(fixture("mix/ds_a").join(&name)).unwrap());
+        files.insert(
+            name.clone(),
+            std::fs::read(fixture("datasets/mix/ds_a").join(&name)).unwrap(),
+        );
     }
     files.insert(
         "other/train-00000-of-00001.parquet".into(),
@@ -148,7 +146,7 @@ fn downloads_only_needed_shards_into_python_cache_and_matches_local_copy() {
 
     let hub = SourceResolver::with_hub(HubClient::new(options(&url, cache.path(), false)).unwrap());
     let from_hub = prepare_datasets(&[spec("owner/ds", "sub_a")], &DataOptions::default(), 42, &hub).unwrap();
-    let local_dir = fixture("mix/ds_a");
+    let local_dir = fixture("datasets/mix/ds_a");
     let local_spec = spec(local_dir.to_str().unwrap(), "sub_a");
     let local = prepare_datasets(
         &[local_spec],

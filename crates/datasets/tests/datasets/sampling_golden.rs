@@ -2,31 +2,20 @@
 //! `default_rng`, and upstream's sampling/mixing algorithms run in Python on the committed
 //! synthetic datasets).
 
-use std::path::PathBuf;
+use provence_test_support::fixture;
+use provence_test_support::json::usizes;
 
 use provence_datasets::{DataOptions, DatasetSpec, Row, SourceResolver, prepare_datasets};
 use provence_datasets::{NumpyGenerator, PyRandom};
 use serde_json::Value;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/datasets")
-}
-
 fn load_json(name: &str) -> Value {
-    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
+    let text = std::fs::read_to_string(fixture("datasets").join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
 fn seed_of(v: &Value) -> i128 {
     v["seed"].as_str().unwrap().parse().unwrap()
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
 }
 
 #[test]
@@ -97,7 +86,7 @@ fn spec_from_json(v: &Value) -> DatasetSpec {
         "ds_b" => Some("sub_b"),
         _ => None,
     };
-    let dir = fixtures().join("mix").join(name);
+    let dir = fixture("datasets").join("mix").join(name);
     let mut spec = DatasetSpec::new(dir.to_str().unwrap(), subset);
     if let Some(t) = v.get("teacher_column").and_then(Value::as_str) {
         spec.teacher_column = t.to_owned();

@@ -1,15 +1,11 @@
 //! Ports of upstream's `tests/test_trainer_sampling.py` and `tests/test_items_sampling.py`
 //! (behaviour checks), plus the option errors upstream raises.
 
-use std::path::PathBuf;
+use provence_test_support::fixture;
 
 use provence_datasets::PyRandom;
 use provence_datasets::{DataOptions, DatasetError, DatasetSpec, Row, SourceResolver, prepare_datasets};
 use provence_datasets::{filter_zero_relevance, n_samples_target, sample_items, sample_rows, upsample};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/datasets")
-}
 
 /// A row whose passages are `"p0".."p{n-1}"`, with teacher scores `0.0, 0.1, ...`.
 fn row(query: &str, labels: Option<Vec<i64>>, n: usize) -> Row {
@@ -59,13 +55,13 @@ fn sample_dataset_randomly_rejects_non_positive_sample_size() {
 }
 
 fn saved_dd_spec(n_samples: Option<f64>) -> DatasetSpec {
-    let mut spec = DatasetSpec::new(fixtures().join("saved_dd").to_str().unwrap(), Some("ignored"));
+    let mut spec = DatasetSpec::new(fixture("datasets").join("saved_dd").to_str().unwrap(), Some("ignored"));
     spec.n_samples = n_samples;
     spec
 }
 
 fn golden_saved_dd(key: &str) -> (Vec<String>, Vec<String>) {
-    let text = std::fs::read_to_string(fixtures().join("sampling_golden.json")).unwrap();
+    let text = std::fs::read_to_string(fixture("datasets").join("sampling_golden.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let list = |k: &str| -> Vec<String> {
         v["saved_dd"][key][k]

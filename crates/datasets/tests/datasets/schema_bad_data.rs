@@ -1,6 +1,7 @@
 //! The bad-data corpus (`tests/fixtures/datasets/bad/`, made by
 //! `scripts/fixtures/sampling_fixtures.py`): every defect gives a clear typed error, never a panic.
 
+use provence_test_support::fixture;
 use std::path::PathBuf;
 
 use provence_datasets::{
@@ -9,9 +10,7 @@ use provence_datasets::{
 use provence_hub::HubError;
 
 fn case_dir(case: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/datasets/bad")
-        .join(case)
+    fixture("datasets/bad").join(case)
 }
 
 fn load(case: &str, policy: BadRowPolicy) -> Result<SplitData, DatasetError> {

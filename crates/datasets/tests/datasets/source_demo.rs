@@ -1,13 +1,11 @@
 //! The committed demo dataset (`data/demo/dataset`, Hub layout, subsets `en` and `ja`) goes
 //! through the strict schema check and the mixing pipeline the way `configs/demo.yaml` uses it.
 
-use std::path::PathBuf;
-
 use provence_datasets::{DataOptions, DatasetSpec, SourceResolver, prepare_datasets};
 
 #[test]
 fn demo_dataset_passes_schema_checks_and_mixes() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/dataset");
+    let dir = provence_test_support::demo("dataset");
     if !dir.is_dir() {
         eprintln!("data/demo/dataset not generated yet; skipping");
         return;

@@ -1,16 +1,10 @@
 //! Local sources: Hub repository layout (incl. `refs/convert/parquet` and multi-shard splits) and
 //! `datasets.save_to_disk` directories (written by the real `datasets` library).
 
-use std::path::PathBuf;
+use provence_test_support::fixture;
 
 use provence_datasets::split_of_data_file;
 use provence_datasets::{BadRowPolicy, DataFile, DatasetError, SourceResolver};
-
-fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/datasets")
-        .join(rel)
-}
 
 #[test]
 fn data_file_names_map_to_splits() {
@@ -32,11 +26,11 @@ fn data_file_names_map_to_splits() {
 fn hub_layout_subset_and_default_directories() {
     let resolver = SourceResolver::local_only();
     let a = resolver
-        .resolve(fixture("mix/ds_a").to_str().unwrap(), Some("sub_a"))
+        .resolve(fixture("datasets/mix/ds_a").to_str().unwrap(), Some("sub_a"))
         .unwrap();
     assert_eq!(a.split_names(), vec!["test", "train", "validation"]);
     let c = resolver
-        .resolve(fixture("mix/ds_c").to_str().unwrap(), Some("default"))
+        .resolve(fixture("datasets/mix/ds_c").to_str().unwrap(), Some("default"))
         .unwrap();
     assert_eq!(c.split_names(), vec!["train"]);
     let data = resolver
@@ -51,7 +45,7 @@ fn hub_layout_subset_and_default_directories() {
 fn dotted_teacher_column_is_read_and_renamed() {
     let resolver = SourceResolver::local_only();
     let b = resolver
-        .resolve(fixture("mix/ds_b").to_str().unwrap(), Some("sub_b"))
+        .resolve(fixture("datasets/mix/ds_b").to_str().unwrap(), Some("sub_b"))
         .unwrap();
     let teacher = "teacher_scores.gte-reranker-modernbert-base";
     let data = resolver.load_split(&b, "train", teacher, BadRowPolicy::Fail).unwrap();
@@ -69,8 +63,8 @@ fn dotted_teacher_column_is_read_and_renamed() {
 #[test]
 fn convert_parquet_layout_and_multiple_shards() {
     let dir = tempfile::tempdir().unwrap();
-    let src = fixture("mix/ds_a/sub_a/train-00000-of-00001.parquet");
-    let ragged = fixture("bad/ragged_lists/data/train-00000-of-00001.parquet");
+    let src = fixture("datasets/mix/ds_a/sub_a/train-00000-of-00001.parquet");
+    let ragged = fixture("datasets/bad/ragged_lists/data/train-00000-of-00001.parquet");
     std::fs::create_dir_all(dir.path().join("sub_a/train")).unwrap();
     std::fs::copy(&src, dir.path().join("sub_a/train/0000.parquet")).unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
@@ -105,7 +99,10 @@ fn convert_parquet_layout_and_multiple_shards() {
 fn save_to_disk_dataset_dict_is_read_from_arrow_files() {
     let resolver = SourceResolver::local_only();
     let dd = resolver
-        .resolve(fixture("saved_dd").to_str().unwrap(), Some("subset-is-ignored"))
+        .resolve(
+            fixture("datasets/saved_dd").to_str().unwrap(),
+            Some("subset-is-ignored"),
+        )
         .unwrap();
     assert_eq!(dd.split_names(), vec!["train", "validation"]);
     assert!(matches!(&dd.splits["train"][0], DataFile::Arrow(p) if p.ends_with("data-00000-of-00001.arrow")));
@@ -127,7 +124,7 @@ fn save_to_disk_dataset_dict_is_read_from_arrow_files() {
 fn single_saved_dataset_is_used_as_train() {
     let dir = tempfile::tempdir().unwrap();
     for f in ["state.json", "dataset_info.json", "data-00000-of-00001.arrow"] {
-        std::fs::copy(fixture("saved_dd/validation").join(f), dir.path().join(f)).unwrap();
+        std::fs::copy(fixture("datasets/saved_dd/validation").join(f), dir.path().join(f)).unwrap();
     }
     let resolver = SourceResolver::local_only();
     let ds = resolver.resolve(dir.path().to_str().unwrap(), None).unwrap();

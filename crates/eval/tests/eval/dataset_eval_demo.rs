@@ -8,17 +8,15 @@ use common::{load, tiny_model_dir};
 use provence_datasets::{BadRowPolicy, SourceResolver};
 use provence_eval::select_datasets;
 use provence_eval::{EvalDatasetsConfig, EvalSettings, evaluate_datasets, json_report, markdown};
-
-const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/eval_datasets/demo.yaml");
+use provence_test_support::repo;
 
 #[test]
 fn demo_datasets_metrics_follow_the_data() {
     let dir = tiny_model_dir(128, None);
     let pruner = load(dir.path());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let mut config = EvalDatasetsConfig::from_file(std::path::Path::new(CONFIG)).unwrap();
+    let mut config = EvalDatasetsConfig::from_file(&repo("configs/eval_datasets/demo.yaml")).unwrap();
     for d in &mut config.datasets {
-        d.dataset_name = format!("{root}/{}", d.dataset_name);
+        d.dataset_name = repo(&d.dataset_name).display().to_string();
     }
     let settings = EvalSettings {
         thresholds: vec![0.0, 1.0],

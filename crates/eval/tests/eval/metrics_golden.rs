@@ -2,8 +2,6 @@
 //! transcription of upstream's `eval_datasets.py` formulas (`scripts/fixtures/metrics_fixtures.py`)
 //! on synthetic `process()` outputs, including every `None` case.
 
-use std::path::PathBuf;
-
 use provence_eval::{DatasetMetrics, MetricsAccumulator, PassageOutcome, normalize_relevance};
 use provence_infer::extract_sentences;
 use serde::Deserialize;
@@ -34,9 +32,7 @@ struct Dataset {
 }
 
 fn load() -> Vec<Dataset> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/metrics/eval_datasets.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    provence_test_support::json::parse(&provence_test_support::fixture("metrics/eval_datasets.json"))
 }
 
 fn assert_close(name: &str, key: &str, got: Option<f64>, expected: &serde_json::Value) {

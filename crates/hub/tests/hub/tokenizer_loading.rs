@@ -1,13 +1,8 @@
 //! `PretrainedTokenizer` loads tokenizer directories the way `transformers.AutoTokenizer` does.
 
-use std::path::{Path, PathBuf};
-
 use provence_hub::{PretrainedTokenizer, TokenizerError};
+use provence_test_support::{fixture, repo};
 use serde::Deserialize;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 #[derive(Deserialize)]
 struct LlamaPairs {
@@ -31,8 +26,8 @@ struct LlamaPair {
 /// (`scripts/fixtures/collator_fixtures.py`).
 #[test]
 fn llama_style_add_bos_eos_matches_auto_tokenizer() {
-    let dir = root().join("tests/fixtures/collator/llama");
-    let text = std::fs::read_to_string(root().join("tests/fixtures/collator/llama_pairs.json")).unwrap();
+    let dir = fixture("collator/llama");
+    let text = std::fs::read_to_string(fixture("collator/llama_pairs.json")).unwrap();
     let fixture: LlamaPairs = serde_json::from_str(&text).unwrap();
     assert_eq!(fixture.class, "LlamaTokenizerFast");
     assert!(fixture.model_max_length > 1e29);
@@ -49,7 +44,7 @@ fn llama_style_add_bos_eos_matches_auto_tokenizer() {
         assert_eq!(single.get_ids(), p.single_ids, "single {:?}", p.query);
     }
     // The same tokenizer.json declared as PreTrainedTokenizerFast keeps its XLM-R template.
-    let plain = PretrainedTokenizer::from_pretrained(root().join("tests/fixtures/collator/unigram")).unwrap();
+    let plain = PretrainedTokenizer::from_pretrained(provence_test_support::fixture("collator/unigram")).unwrap();
     let p = &fixture.pairs[0];
     let ids = plain
         .tokenizer()
@@ -62,7 +57,7 @@ fn llama_style_add_bos_eos_matches_auto_tokenizer() {
 #[test]
 fn special_tokens_map_overrides_tokenizer_config() {
     let dir = tempfile::tempdir().unwrap();
-    let src = root().join("tests/fixtures/collator/bpe");
+    let src = fixture("collator/bpe");
     std::fs::copy(src.join("tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
     std::fs::write(
         dir.path().join("tokenizer_config.json"),
@@ -82,7 +77,7 @@ fn loading_errors_name_the_file_or_token() {
     let err = PretrainedTokenizer::from_pretrained(dir.path()).unwrap_err();
     assert!(matches!(err, TokenizerError::TokenizerJson { .. }), "{err}");
     assert!(err.to_string().contains("tokenizer.json"), "{err}");
-    let src = root().join("tests/fixtures/collator/bpe");
+    let src = fixture("collator/bpe");
     std::fs::copy(src.join("tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
     std::fs::write(dir.path().join("tokenizer_config.json"), r#"{"pad_token": "<nope>"}"#).unwrap();
     let err = PretrainedTokenizer::from_pretrained(dir.path()).unwrap_err();
@@ -114,7 +109,7 @@ fn loading_errors_name_the_file_or_token() {
 /// The embedded demo's tokenizer and model config agree (vocab size and special ids).
 #[test]
 fn demo_tokenizer_matches_demo_config() {
-    let dir = root().join("data/demo/model");
+    let dir = repo("data/demo/model");
     let tok = PretrainedTokenizer::from_pretrained(&dir).unwrap();
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();

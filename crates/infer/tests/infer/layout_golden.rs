@@ -3,8 +3,6 @@
 //! `[CLS] q [SEP] c [SEP]`), a `BertTokenizerFast` (its pair builder, trailing `[SEP]` also for
 //! an empty context) and a RoBERTa-style tokenizer (`<s> q </s></s> c </s>`, four specials).
 
-use std::path::Path;
-
 use provence_hub::PretrainedTokenizer;
 use provence_infer::prepare::{Fragment, Layout, build_blocks};
 use serde_json::Value;
@@ -19,8 +17,8 @@ fn ids(v: &Value) -> Vec<u32> {
 
 #[test]
 fn block_layouts_match_upstream() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/layout");
-    let cases: Value = serde_json::from_str(&std::fs::read_to_string(root.join("cases.json")).unwrap()).unwrap();
+    let root = provence_test_support::fixture("layout");
+    let cases: Value = provence_test_support::json::load(&root.join("cases.json"));
     for name in ["fast_manual", "bert", "roberta"] {
         let tokenizer = PretrainedTokenizer::from_pretrained(root.join(name)).unwrap();
         let layout = Layout::for_tokenizer(&tokenizer).unwrap();

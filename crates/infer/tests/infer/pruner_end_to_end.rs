@@ -6,11 +6,11 @@ use crate::common;
 
 use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
-use common::{B, DEMO, load, tiny_model_dir};
+use common::{B, load, tiny_model_dir};
 use provence_infer::{Document, InputShape, ProcessInput, ProcessOptions, PruneError, Pruner, Title};
 use provence_model::OpenProvenceModel;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const CONTEXT: &str = "I went to Kyoto last year. The temples were quiet.\nSushi is my favourite food, with soy sauce.\nThe weather was cold.";
 const QUESTION: &str = "What is your favorite Japanese food?";
@@ -44,7 +44,7 @@ fn sentence_probabilities_match_a_direct_forward_pass() {
     let got = out.results[0][0].sentence_probabilities.clone().unwrap();
 
     // Independent re-computation: tokenise each sentence alone, [CLS] q [SEP] s1 s2 s3 [SEP].
-    let tok = tokenizers::Tokenizer::from_file(Path::new(DEMO).join("tokenizer.json")).unwrap();
+    let tok = tokenizers::Tokenizer::from_file(provence_test_support::demo("model/tokenizer.json")).unwrap();
     let enc = |t: &str| tok.encode(t, false).unwrap().get_ids().to_vec();
     let (cls, sep) = (tok.token_to_id("[CLS]").unwrap(), tok.token_to_id("[SEP]").unwrap());
     let mut ids = vec![cls];
@@ -355,7 +355,7 @@ fn run_directories_load_and_cancelled_calls_stop() {
 /// directory itself; an unknown id is a clear error naming it.
 #[test]
 fn hub_model_id_loads_from_the_cache_offline() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/process/model");
+    let fixture = provence_test_support::fixture("process/model");
     let cache = tempfile::tempdir().unwrap();
     let sha = "0123456789abcdef0123456789abcdef01234567";
     let base = cache.path().join("models--org--tiny-pruner");

@@ -9,10 +9,10 @@
 use crate::common::{assert_spans_rebuild, documents_of};
 use burn::backend::Flex;
 use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
+use provence_test_support::{fixture, json};
 use serde_json::Value;
 use std::path::Path;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/process");
 const TOLERANCE: f64 = 1e-4;
 
 fn document(v: &Value) -> Document {
@@ -113,8 +113,7 @@ fn assert_close(case: &str, field: &str, got: &Value, want: &Value) {
 /// Every case of the fixture directory `dir` (`model/` and `cases.json`) against upstream.
 fn check_fixture(dir: &Path) {
     let pruner = Pruner::<Flex>::load(&dir.join("model"), Default::default()).unwrap();
-    let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
-    let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let cases: Vec<Value> = json::parse(&dir.join("cases.json"));
     let pairs: usize = cases.iter().map(|c| pair_count(&c["question"], &c["context"])).sum();
     assert!(pairs >= 40, "only {pairs} (question, document) pairs in the fixtures");
     for case in &cases {
@@ -135,8 +134,7 @@ fn check_fixture(dir: &Path) {
 /// stripped sentences and multi-block documents included).
 fn check_offsets(dir: &Path) {
     let pruner = Pruner::<Flex>::load(&dir.join("model"), Default::default()).unwrap();
-    let text = std::fs::read_to_string(dir.join("cases.json")).unwrap();
-    let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let cases: Vec<Value> = json::parse(&dir.join("cases.json"));
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let input = input(&case["question"], &case["context"]);
@@ -173,24 +171,24 @@ fn check_offsets(dir: &Path) {
 
 #[test]
 fn process_matches_upstream_on_every_fixture_case() {
-    check_fixture(Path::new(FIXTURES));
+    check_fixture(&fixture("process"));
 }
 
 #[test]
 fn offsets_leave_upstream_outputs_unchanged_and_rebuild_pruned_texts() {
     for name in ["process", "process_bert", "process_xlmr"] {
-        check_offsets(&Path::new(FIXTURES).with_file_name(name));
+        check_offsets(&fixture(name));
     }
 }
 
 /// BERT: `[CLS] q [SEP] c [SEP]` with token types 0 then 1, as upstream passes them.
 #[test]
 fn process_matches_upstream_with_a_bert_backbone() {
-    check_fixture(&Path::new(FIXTURES).with_file_name("process_bert"));
+    check_fixture(&fixture("process_bert"));
 }
 
 /// XLM-R: `<s> q </s></s> c </s>`, positions from `pad_token_id + 1`.
 #[test]
 fn process_matches_upstream_with_an_xlm_roberta_backbone() {
-    check_fixture(&Path::new(FIXTURES).with_file_name("process_xlmr"));
+    check_fixture(&fixture("process_xlmr"));
 }

@@ -2,7 +2,7 @@
 //! wrapper, and fast-bunkai 0.1.1 for Japanese, on passages written for the purpose
 //! (`scripts/fixtures/split_fixtures.py`). Prints the agreement rate and every difference.
 
-use std::path::PathBuf;
+use provence_test_support::{fixture, json};
 
 use provence_infer::{LanguageSplitter, SentenceSplitter, SplitterLanguage, is_japanese_fast, normalize_sentences};
 use serde::Deserialize;
@@ -16,16 +16,7 @@ struct Record {
 }
 
 fn load(name: &str) -> Vec<Record> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/split")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: line {}: {e}", path.display(), i + 1))
-        })
-        .collect()
+    json::load_jsonl(&fixture("split").join(name))
 }
 
 /// Splits every record, prints each mismatch and returns the agreement rate.
@@ -105,8 +96,7 @@ struct NormalizeCase {
 
 #[test]
 fn sentence_normalisation_matches_upstream() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/split/normalize.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = json::read(&fixture("split/normalize.jsonl"));
     let mut changed = 0;
     for (i, line) in text.lines().enumerate() {
         let case: NormalizeCase = serde_json::from_str(line).unwrap();

@@ -22,6 +22,13 @@ fn inputs(name: &str) -> (Tensor<Cpu, 2, Int>, Tensor<Cpu, 2, Int>) {
     )
 }
 
+/// The model in `dir` with the padded attention layout.
+fn load_padded(dir: &Path) -> OpenProvenceModel<Cpu> {
+    OpenProvenceModel::<Cpu>::load(dir, &Default::default())
+        .unwrap()
+        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded))
+}
+
 fn keys(path: &Path) -> BTreeSet<String> {
     let bytes = std::fs::read(path).unwrap();
     SafeTensors::deserialize(&bytes)
@@ -56,9 +63,7 @@ fn sharded_backbone_repo_loads_with_fresh_pruning_head() {
     let _rng = common::rng_lock();
     let name = "tiny_global";
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
-    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone"), &Default::default())
-        .unwrap()
-        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
+    let model = load_padded(&fixture(name).join("backbone"));
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -74,9 +79,7 @@ fn bf16_backbone_is_cast_to_f32() {
     let _rng = common::rng_lock();
     let name = "tiny_global";
     let exp = read_tensors(&fixture(name).join("expected_bf16.safetensors"));
-    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone_bf16"), &Default::default())
-        .unwrap()
-        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
+    let model = load_padded(&fixture(name).join("backbone_bf16"));
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -87,9 +90,7 @@ fn bf16_backbone_is_cast_to_f32() {
 fn upstream_checkpoint_layout_loads() {
     let name = "tiny_global";
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
-    let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("checkpoint-2"), &Default::default())
-        .unwrap()
-        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
+    let model = load_padded(&fixture(name).join("checkpoint-2"));
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -255,9 +256,7 @@ fn bare_encoder_and_masked_lm_backbones_load() {
         |k| k.strip_prefix("model.").map(str::to_owned),
         &[],
     );
-    let model = OpenProvenceModel::<Cpu>::load(bare.path(), &Default::default())
-        .unwrap()
-        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
+    let model = load_padded(bare.path());
     let out = model.forward(ids.clone(), mask.clone());
     assert!(max_abs_diff(out.hidden_state, &exp["hidden_last"]) <= 1e-4);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) > 1e-2);
@@ -270,9 +269,7 @@ fn bare_encoder_and_masked_lm_backbones_load() {
         |k| (!k.starts_with("pruning_head.")).then(|| k.to_owned()),
         &[("decoder.bias", vec![32])],
     );
-    let model = OpenProvenceModel::<Cpu>::load(mlm.path(), &Default::default())
-        .unwrap()
-        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
+    let model = load_padded(mlm.path());
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
 }

@@ -3,50 +3,31 @@
 
 use provence_config::prepare_run;
 use provence_model::{BackboneConfig, OpenProvenceModel};
+use provence_test_support::demo;
+use provence_test_support::recipe::DemoRecipe;
 use provence_trainer::{EvalBackend, Precision, TrainBackend, run_training};
 use std::path::{Path, PathBuf};
 
-fn demo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/demo")
-        .canonicalize()
-        .unwrap()
-}
-
 fn recipe(dir: &Path, model: &Path, output: &Path) -> PathBuf {
-    let text = format!(
-        r#"model_args:
-  model_name_or_path: "{model}"
-  from_scratch: true
-  max_length: 64
-data_args:
-  datasets:
-    - dataset_name: "{demo}/dataset"
-      subset: "en"
-      teacher_column: "teacher_scores.demo-teacher"
-  max_train_samples: 16
-  max_eval_samples: 4
-training_args:
-  output_dir: "{output}"
-  learning_rate: 1.0e-3
+    DemoRecipe {
+        model,
+        output,
+        model_args: "  max_length: 64\n",
+        data_args: "  max_train_samples: 16\n  max_eval_samples: 4\n",
+        training_args: r#"  learning_rate: 1.0e-3
   per_device_train_batch_size: 4
   max_steps: 3
   bf16: false
   dataloader_num_workers: 1
   report_to: []
 "#,
-        model = model.display(),
-        demo = demo_dir().display(),
-        output = output.display()
-    );
-    let path = dir.join("recipe.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+    }
+    .write(dir.join("recipe.yaml"))
 }
 
 /// `data/demo/model-bert` turned into an XLM-R config (positions after `pad_token_id`).
 fn xlmr_model_dir(dir: &Path) -> PathBuf {
-    let bert = demo_dir().join("model-bert");
+    let bert = demo("model-bert");
     let out = dir.join("model-xlmr");
     std::fs::create_dir_all(&out).unwrap();
     for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
@@ -63,10 +44,10 @@ fn xlmr_model_dir(dir: &Path) -> PathBuf {
 
 #[test]
 fn bert_and_xlm_roberta_train_end_to_end() {
-    let _turn = crate::common::serial();
+    let _turn = provence_test_support::serial();
     let tmp = tempfile::tempdir().unwrap();
     for (model_dir, model_type) in [
-        (demo_dir().join("model-bert"), "bert"),
+        (demo("model-bert"), "bert"),
         (xlmr_model_dir(tmp.path()), "xlm-roberta"),
     ] {
         let run = tmp.path().join(model_type);

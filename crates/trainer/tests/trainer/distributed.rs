@@ -7,34 +7,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use provence_config::prepare_run;
+use provence_test_support::demo;
+use provence_test_support::recipe::DemoRecipe;
 use provence_trainer::{
     Engine, GroupError, GroupSpec, LogRecord, LogValue, Precision, TrainBackend, TrainError, run_training,
     train_data_parallel,
 };
 
 fn recipe(dir: &Path, output: &Path, accumulation: usize, max_steps: usize) -> PathBuf {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/demo")
-        .canonicalize()
-        .unwrap();
-    let text = format!(
-        r#"model_args:
-  model_name_or_path: "{demo}/model"
-  from_scratch: true
-  # Workers of one process share the CPU backend's RNG: only without dropout are their draws
-  # independent of thread timing (separate processes match with dropout too, see the CLI test).
-  classifier_dropout: 0.0
-  max_length: 96
-data_args:
-  datasets:
-    - dataset_name: "{demo}/dataset"
-      subset: "en"
-      teacher_column: "teacher_scores.demo-teacher"
-  max_train_samples: 60
-  max_eval_samples: 8
-training_args:
-  output_dir: "{output}"
-  learning_rate: 5.0e-4
+    let training_args = format!(
+        r#"  learning_rate: 5.0e-4
   per_device_train_batch_size: 3
   gradient_accumulation_steps: {accumulation}
   per_device_eval_batch_size: 4
@@ -44,13 +26,18 @@ training_args:
   bf16: false
   dataloader_num_workers: 1
   report_to: ["none"]
-"#,
-        demo = demo.display(),
-        output = output.display()
+"#
     );
-    let path = dir.join(format!("{}.yaml", output.file_name().unwrap().to_str().unwrap()));
-    std::fs::write(&path, text).unwrap();
-    path
+    DemoRecipe {
+        model: &demo("model"),
+        output,
+        // Workers of one process share the CPU backend's RNG: only without dropout are their draws
+        // independent of thread timing (separate processes match with dropout too, see the CLI test).
+        model_args: "  classifier_dropout: 0.0\n  max_length: 96\n",
+        data_args: "  max_train_samples: 60\n  max_eval_samples: 8\n",
+        training_args: &training_args,
+    }
+    .write(dir.join(format!("{}.yaml", output.file_name().unwrap().to_str().unwrap())))
 }
 
 fn weights(dir: &Path) -> Vec<(String, Vec<f32>)> {
@@ -95,7 +82,7 @@ fn curve(history: &[LogRecord]) -> Vec<[f64; 4]> {
 
 #[test]
 fn two_workers_match_one_worker_with_twice_the_accumulation() {
-    let _turn = crate::common::serial();
+    let _turn = provence_test_support::serial();
     let tmp = tempfile::tempdir().unwrap();
     let device = Default::default();
     let steps = 24;
@@ -148,7 +135,7 @@ fn two_workers_match_one_worker_with_twice_the_accumulation() {
 
 #[test]
 fn a_checkpoint_is_resumed_only_at_the_same_data_pace() {
-    let _turn = crate::common::serial();
+    let _turn = provence_test_support::serial();
     let tmp = tempfile::tempdir().unwrap();
     let device = Default::default();
     let run = tmp.path().join("run");

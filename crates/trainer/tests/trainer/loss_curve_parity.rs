@@ -84,7 +84,7 @@ struct Curve {
 }
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/train_loop")
+    provence_test_support::fixture("train_loop")
 }
 
 /// Replays run `name` of the fixture from its initial weights through the training loop's
@@ -92,7 +92,7 @@ fn fixture_dir() -> PathBuf {
 /// the largest loss difference.
 fn replay_and_compare(name: &str, layout: AttentionLayout) -> f64 {
     let dir = fixture_dir();
-    let curve: Curve = serde_json::from_str(&std::fs::read_to_string(dir.join("curve.json")).unwrap()).unwrap();
+    let curve: Curve = provence_test_support::json::parse(&dir.join("curve.json"));
     let run = &curve.runs[name];
     assert!(
         run.steps.len() >= 20,
@@ -234,8 +234,7 @@ fn packed_loss_curve_matches_with_labels_on_padding() {
 /// zero pad semantics and not only the real positions.
 #[test]
 fn packing_changes_the_reference_curve() {
-    let curve: Curve =
-        serde_json::from_str(&std::fs::read_to_string(fixture_dir().join("curve.json")).unwrap()).unwrap();
+    let curve: Curve = provence_test_support::json::parse(&fixture_dir().join("curve.json"));
     let (eager, packed) = (&curve.runs["pad_labels"], &curve.runs["pad_labels_packed"]);
     assert_eq!(eager.order, packed.order);
     let apart = eager

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap fixtures and known-good values.
 
 mod backbones;
-mod common;
 mod distributed;
 mod loss_curve_parity;
 mod optim_clip_params;

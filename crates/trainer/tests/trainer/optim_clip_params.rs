@@ -1,8 +1,6 @@
 //! Global-norm clipping against `torch.nn.utils.clip_grad_norm_`
 //! (tests/fixtures/optim/clip_grad_norm.json) and HF Trainer's no-decay grouping.
 
-use crate::common;
-
 use std::collections::HashMap;
 
 use burn::backend::{Autodiff, Flex};
@@ -11,7 +9,8 @@ use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use common::floats;
+use provence_test_support::fixture;
+use provence_test_support::json::{self, floats};
 use provence_trainer::{ParamTable, clip_grad_norm, is_no_decay};
 use serde_json::Value;
 
@@ -64,11 +63,7 @@ fn flat_grads(model: &Three<B>, grads: &GradientsParams) -> [Vec<f32>; 3] {
 
 #[test]
 fn clip_grad_norm_matches_pytorch() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/optim/clip_grad_norm.json"
-    );
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = json::load(&fixture("optim/clip_grad_norm.json"));
     let cases = doc["cases"].as_array().unwrap();
     let norms: Vec<f64> = cases.iter().map(|c| c["total_norm"].as_f64().unwrap()).collect();
     assert!(
@@ -94,11 +89,7 @@ fn clip_grad_norm_matches_pytorch() {
 
 #[test]
 fn non_positive_max_norm_only_measures() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/optim/clip_grad_norm.json"
-    );
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = json::load(&fixture("optim/clip_grad_norm.json"));
     let case = &doc["cases"][0];
     let model = three();
     let mut grads = fixture_grads(&model, case);

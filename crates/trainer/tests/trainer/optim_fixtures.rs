@@ -3,8 +3,6 @@
 //! 3-D parameters, with and without weight decay, HF's no-decay groups, a parameter without a
 //! gradient at step 3, the final optimizer state, and an exact save/restore mid-way.
 
-use crate::common;
-
 use std::collections::HashMap;
 
 use burn::backend::{Autodiff, Flex};
@@ -12,7 +10,8 @@ use burn::module::{Module, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
-use common::floats;
+use provence_test_support::fixture;
+use provence_test_support::json::{self, floats};
 use provence_trainer::{AdafactorConfig, AdamWConfig, Optimizer, OptimizerKind, ParamTable};
 use serde_json::Value;
 
@@ -158,11 +157,7 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 }
 
 fn cases() -> Vec<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/optim/optim_steps.json"
-    );
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = json::load(&fixture("optim/optim_steps.json"));
     doc["cases"].as_array().unwrap().clone()
 }
 

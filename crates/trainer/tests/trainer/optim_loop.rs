@@ -3,8 +3,6 @@
 //! gradients of the provence loss, accumulation over two micro-batches with loss / 2, global-norm
 //! clipping, Adafactor with the no-decay groups, and the cosine schedule with warmup.
 
-use crate::common;
-
 use std::collections::HashMap;
 
 use burn::backend::{Autodiff, Flex};
@@ -12,12 +10,12 @@ use burn::module::{Module, Param, ParamId};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use common::floats;
 use provence_losses::{LossWeights, provence_loss};
+use provence_test_support::fixture;
+use provence_test_support::json::{self, floats};
 use provence_trainer::LrSchedule;
 use provence_trainer::SchedulerType;
 use provence_trainer::{AdafactorConfig, Optimizer, OptimizerKind, ParamTable, clip_grad_norm};
-use serde_json::Value;
 
 type B = Autodiff<Flex>;
 
@@ -76,11 +74,7 @@ fn values(model: &Head<B>) -> HashMap<&'static str, Vec<f32>> {
 
 #[test]
 fn update_loop_matches_pytorch() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/optim/optim_loop.json"
-    );
-    let fx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fx = json::load(&fixture("optim/optim_loop.json"));
     let dim = |k: &str| fx["shape"][k].as_u64().unwrap() as usize;
     let (pairs, len, hidden) = (dim("pairs"), dim("seq_len"), dim("hidden"));
     let init = |name: &str| floats(&fx["initial"][name]);
@@ -113,12 +107,7 @@ fn update_loop_matches_pytorch() {
         for micro in 0..accumulation {
             let index = step * accumulation + micro;
             let batch = &micro_batches[index];
-            let labels: Vec<i64> = batch["labels"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_i64().unwrap())
-                .collect();
+            let labels = json::i64s(&batch["labels"]);
             let labels = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [pairs, len]), &Default::default());
             let (ranking_logits, pruning_logits) = model.forward(tensor(floats(&batch["x"]), [pairs, len, hidden]));
             let targets = tensor(floats(&batch["targets"]), [pairs]);

@@ -1,9 +1,9 @@
 //! LR multipliers: anchors of upstream's toy run and values from transformers' schedule functions
 //! (tests/fixtures/optim/schedule.json, made by scripts/fixtures/optim_fixtures.py).
 
+use provence_test_support::{fixture, json};
 use provence_trainer::SchedulerType;
 use provence_trainer::{LrSchedule, cosine_multiplier, warmup_steps};
-use serde_json::Value;
 
 #[test]
 fn toy_run_anchors() {
@@ -33,8 +33,7 @@ fn toy_run_anchors() {
 
 #[test]
 fn multipliers_match_transformers() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/optim/schedule.json");
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc = json::load(&fixture("optim/schedule.json"));
     let cases = doc["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 16);
     for case in cases {

@@ -3,15 +3,8 @@
 //! non-finite weights).
 
 use provence_config::prepare_run;
+use provence_test_support::{fixture, repo};
 use provence_trainer::{Precision, TrainBackend, TrainError, run_training};
-use std::path::{Path, PathBuf};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 #[test]
 fn a_non_finite_loss_stops_the_run_without_saving_it() {
@@ -20,12 +13,12 @@ fn a_non_finite_loss_stops_the_run_without_saving_it() {
     let recipe = tmp.path().join("recipe.yaml");
     let text = format!(
         r#"model_args:
-  model_name_or_path: "{repo}/data/demo/model"
+  model_name_or_path: "{model}"
   from_scratch: true
   max_length: 64
 data_args:
   datasets:
-    - dataset_name: "{repo}/tests/fixtures/datasets/bad/huge_teacher"
+    - dataset_name: "{dataset}"
       teacher_column: "teacher_score"
 training_args:
   output_dir: "{output}"
@@ -37,12 +30,13 @@ training_args:
   dataloader_num_workers: 0
   report_to: []
 "#,
-        repo = repo().display(),
+        model = repo("data/demo/model").display(),
+        dataset = fixture("datasets/bad/huge_teacher").display(),
         output = output.display()
     );
     std::fs::write(&recipe, text).unwrap();
     let setup = prepare_run(&recipe, &[], None, "20260101_000000").unwrap();
-    let _turn = crate::common::serial();
+    let _turn = provence_test_support::serial();
     let err = run_training::<TrainBackend>(&setup, &Default::default(), Precision::F32).unwrap_err();
     let TrainError::NonFinite {
         step, what, ref rows, ..

@@ -3,37 +3,21 @@
 //! uninterrupted run's final weights bit for bit.
 
 use provence_config::prepare_run;
+use provence_test_support::recipe::DemoRecipe;
+use provence_test_support::{demo, json};
 use provence_trainer::{LogRecord, LogValue};
 use provence_trainer::{
     Precision, StepEvent, TrainBackend, TrainListener, TrainOutcome, run_training, run_training_with,
 };
 use std::path::{Path, PathBuf};
 
-fn demo_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/demo")
-        .canonicalize()
-        .unwrap()
-}
-
 fn recipe(dir: &Path, output: &Path) -> PathBuf {
-    let demo = demo_dir();
-    let text = format!(
-        r#"model_args:
-  model_name_or_path: "{demo}/model"
-  from_scratch: true
-  classifier_dropout: 0.1
-  max_length: 96
-data_args:
-  datasets:
-    - dataset_name: "{demo}/dataset"
-      subset: "en"
-      teacher_column: "teacher_scores.demo-teacher"
-  max_train_samples: 40
-  max_eval_samples: 8
-training_args:
-  output_dir: "{output}"
-  learning_rate: 1.0e-3
+    DemoRecipe {
+        model: &demo("model"),
+        output,
+        model_args: "  classifier_dropout: 0.1\n  max_length: 96\n",
+        data_args: "  max_train_samples: 40\n  max_eval_samples: 8\n",
+        training_args: r#"  learning_rate: 1.0e-3
   per_device_train_batch_size: 4
   gradient_accumulation_steps: 2
   per_device_eval_batch_size: 4
@@ -45,12 +29,8 @@ training_args:
   dataloader_num_workers: 2
   report_to: ["tensorboard"]
 "#,
-        demo = demo.display(),
-        output = output.display()
-    );
-    let path = dir.join("recipe.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
+    }
+    .write(dir.join("recipe.yaml"))
 }
 
 /// What a [`TrainListener`] is told.
@@ -71,7 +51,7 @@ impl TrainListener for Recorder {
 
 #[test]
 fn resume_from_a_checkpoint_reproduces_the_uninterrupted_run() {
-    let _turn = crate::common::serial();
+    let _turn = provence_test_support::serial();
     let tmp = tempfile::tempdir().unwrap();
     let device = Default::default();
 
@@ -209,20 +189,27 @@ fn assert_same_optimizer_state(path_a: &Path, path_b: &Path) {
     assert_eq!(meta(&state_a), meta(&state_b));
 }
 
+/// Trains the recipe for 2 of its steps into `<dir>/run` (a `checkpoint-2/` and a `final_model/`);
+/// returns the run directory.
+fn train_two_steps(dir: &Path) -> PathBuf {
+    let run = dir.join("run");
+    let overrides = [("max_steps".to_owned(), Some("2".to_owned()))];
+    let setup = prepare_run(&recipe(dir, &run), &overrides, None, "20260101_000000").unwrap();
+    run_training::<TrainBackend>(&setup, &Default::default(), Precision::F32).unwrap();
+    run
+}
+
 /// HF semantics: on resume the cadence stored in trainer_state.json wins over the fresh one.
 #[test]
 fn resume_keeps_the_checkpoints_cadence() {
-    let _turn = crate::common::serial();
+    let _turn = provence_test_support::serial();
     let tmp = tempfile::tempdir().unwrap();
     let device = Default::default();
-    let run = tmp.path().join("run");
-    let overrides = [("max_steps".to_owned(), Some("2".to_owned()))];
-    let setup = prepare_run(&recipe(tmp.path(), &run), &overrides, None, "20260101_000000").unwrap();
-    run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
+    let run = train_two_steps(tmp.path());
 
     // The checkpoint says: log every 2 steps, save every 3 (the fresh plan logs every step).
     let state_path = run.join("checkpoint-2/trainer_state.json");
-    let mut state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    let mut state = json::load(&state_path);
     state["logging_steps"] = 2.into();
     state["save_steps"] = 3.into();
     std::fs::write(&state_path, serde_json::to_string_pretty(&state).unwrap()).unwrap();
@@ -266,17 +253,11 @@ fn copy_dir(from: &Path, to: &Path) {
 /// exported config says so (rather than the checkpoint's value silently staying in it).
 #[test]
 fn resume_with_another_max_length_exports_the_recipes() {
-    let _turn = crate::common::serial();
+    let _turn = provence_test_support::serial();
     let tmp = tempfile::tempdir().unwrap();
     let device = Default::default();
-    let run = tmp.path().join("run");
-    let overrides = [("max_steps".to_owned(), Some("2".to_owned()))];
-    let setup = prepare_run(&recipe(tmp.path(), &run), &overrides, None, "20260101_000000").unwrap();
-    run_training::<TrainBackend>(&setup, &device, Precision::F32).unwrap();
-    let saved_max_length = |dir: &Path| {
-        let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()["max_length"].as_u64()
-    };
+    let run = train_two_steps(tmp.path());
+    let saved_max_length = |dir: &Path| json::load(&dir.join("config.json"))["max_length"].as_u64();
     assert_eq!(saved_max_length(&run.join("checkpoint-2")), Some(96));
 
     std::fs::remove_dir_all(run.join("final_model")).unwrap();

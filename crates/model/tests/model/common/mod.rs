@@ -16,9 +16,7 @@ pub type CpuAd = burn::backend::Autodiff<burn::backend::Flex>;
 
 /// `tests/fixtures/model/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/model")
-        .join(name)
+    provence_test_support::fixture("model").join(name)
 }
 
 /// A tensor read from a safetensors file: shape and values (f32, or i64 for int tensors).
@@ -118,10 +116,7 @@ pub fn seeded_normal<B: Backend, const D: usize>(
 
 /// Serialises the tests that seed or draw from the backend's global RNG: it is shared by every
 /// test of this binary, and tests run in parallel.
-pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+pub use provence_test_support::serial as rng_lock;
 
 /// The fixtures' loss, written out independently of `provence-losses`:
 /// `0.05·MSE(ranking_logits[:,0], targets) + mean token CE over labels ≠ -100`.

@@ -2,7 +2,7 @@
 //! them on `Flex`, the wgpu tests (`crates/model/tests/wgpu`) on Burn's wgpu backend.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -23,10 +23,7 @@ pub const TOL: f32 = 1e-4;
 /// The directory of fixture `name`.
 pub fn fixture_dir(name: &str) -> PathBuf {
     let family = if BERT.contains(&name) { "model_bert" } else { "model" };
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(family)
-        .join(name)
+    provence_test_support::fixture(family).join(name)
 }
 
 /// The fixture's `expected.safetensors`.

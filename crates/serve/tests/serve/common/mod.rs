@@ -5,11 +5,9 @@
 pub mod schema;
 
 use burn::backend::Flex;
-use burn::prelude::*;
 use provence_infer::Pruner;
-use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
 use provence_serve::{Limits, Scorer, ServeConfig, ServeError, Server};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
@@ -18,37 +16,14 @@ use std::time::Duration;
 /// The CPU test backend.
 pub type B = Flex;
 
-/// The demo model directory (tokenizer files).
-pub const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/model");
-
 /// Blocks of the tiny model are at most this many tokens, so long passages span several.
 pub const MAX_LENGTH: usize = 64;
 
-/// The tiny random model, saved once per test binary (seeded under a lock: all tests of a
-/// binary share the backend's RNG).
+/// The tiny random model, saved once per test binary.
 pub fn model_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let turn = RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        B::seed(&Default::default(), 7);
-        let backbone = ModernBertConfig::from_json(json!({
-            "vocab_size": 2000, "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "num_labels": 1, "pad_token_id": 3, "cls_token_id": 1, "sep_token_id": 2,
-        }))
-        .unwrap();
-        let mut config = OpenProvenceConfig::new(backbone, 0.0);
-        config.set_max_length(MAX_LENGTH).unwrap();
-        let model = OpenProvenceModel::<B>::from_scratch(config, &Default::default()).unwrap();
-        drop(turn);
-        let dir = tempfile::tempdir().unwrap();
-        model.save_final_model(dir.path(), "test/tiny").unwrap();
-        for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
-            std::fs::copy(Path::new(DEMO).join(f), dir.path().join(f)).unwrap();
-        }
-        dir
-    })
-    .path()
+    DIR.get_or_init(|| provence_test_support::model::tiny_model_dir(MAX_LENGTH, None))
+        .path()
 }
 
 /// A pruner over the tiny model (the reference the server's answers are compared with).
