@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use provence_config::error_line;
-use provence_data::{ConvertOptions, DEFAULT_MAX_TEXT_CHARS, OutputOptions, dataset_slug};
+use provence_data::{ConvertOptions, DEFAULT_MAX_TEXT_CHARS, FilterOptions, OutputOptions, dataset_slug};
 use provence_datasets::{OutputLayout, SourceResolver};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +25,9 @@ enum Commands {
     /// Sentence-transformers triplets / hard negatives → id, query, texts, context_spans, labels
     /// (upstream's generate_ds_from_sentense_transformer.py).
     Convert(ConvertArgs),
+    /// Drop train rows whose passages appeared in too many earlier rows (MD5 duplicate counts),
+    /// one dataset per --threshold (upstream's frequency_filter_ds.py).
+    FilterFrequency(FilterArgs),
 }
 
 /// `--format`.
@@ -117,6 +120,62 @@ fn convert(args: ConvertArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+struct FilterArgs {
+    /// Hub dataset id, or a local directory (Hub parquet layout or save_to_disk).
+    #[arg(long)]
+    dataset: String,
+    /// Hub subset (config name).
+    #[arg(long)]
+    subset: Option<String>,
+    /// Splits named in the summary (repeatable); train is always the split filtered, the
+    /// others are copied unchanged.
+    #[arg(long = "split", value_name = "SPLIT")]
+    splits: Vec<String>,
+    /// Passages a row may share with earlier kept rows (repeatable; default 1, 2 and 3). Several
+    /// thresholds write OUTPUT_DIR/freq<N>/ each.
+    #[arg(long = "threshold", value_name = "N")]
+    thresholds: Vec<u32>,
+    /// Output directory.
+    #[arg(long)]
+    output_dir: PathBuf,
+    /// Process (and keep) only the first N train rows.
+    #[arg(long, value_name = "N")]
+    debug_limit: Option<usize>,
+    /// Column of row ids (written to drop_ids.txt).
+    #[arg(long, default_value = "id")]
+    id_column: String,
+    /// Column of passages.
+    #[arg(long, default_value = "texts")]
+    texts_column: String,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+fn filter_frequency(args: FilterArgs) -> Result<()> {
+    let options = FilterOptions {
+        dataset: args.dataset,
+        subset: args.subset,
+        splits: args.splits,
+        thresholds: args.thresholds,
+        debug_limit: args.debug_limit,
+        id_column: args.id_column,
+        texts_column: args.texts_column,
+        output: args.out.options(args.output_dir),
+    };
+    let report = provence_data::filter_frequency(&SourceResolver::from_env()?, &options)?;
+    for (stats, dir) in &report.thresholds {
+        println!(
+            "{}: threshold {}: kept {} of {} train rows",
+            dir.display(),
+            stats.threshold,
+            stats.rows_kept,
+            stats.rows_total
+        );
+    }
+    Ok(())
+}
+
 /// This process's command line, quoted for a POSIX shell (for the dataset cards).
 fn command_line() -> String {
     std::env::args()
@@ -140,6 +199,7 @@ fn command_line() -> String {
 fn run() -> Result<()> {
     match Cli::parse().command {
         Commands::Convert(args) => convert(args),
+        Commands::FilterFrequency(args) => filter_frequency(args),
     }
 }
 

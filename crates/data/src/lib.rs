@@ -3,6 +3,8 @@
 //!
 //! * [`convert`] (`convert`): sentence-transformers triplets → `id`, `query`, `texts`,
 //!   `context_spans`, `labels`, with upstream's splitters, sampling and split carve-out.
+//! * [`filter_frequency`] (`filter`): drop train rows whose passages were seen too often
+//!   (MD5 duplicate counts against kept rows), per threshold.
 //!
 //! Every stage reads a dataset through [`provence_datasets::SourceResolver`] (local directories
 //! or the Hub) and writes a complete directory or nothing ([`OutputOptions`]), with a
@@ -10,6 +12,7 @@
 
 mod convert;
 mod error;
+mod filter;
 mod output;
 
 pub use convert::{
@@ -17,4 +20,5 @@ pub use convert::{
     split_size, text_to_spans,
 };
 pub use error::{DataError, RowProblem};
+pub use filter::{DEFAULT_THRESHOLDS, FilterOptions, FilterReport, FilterStats, filter_frequency};
 pub use output::OutputOptions;

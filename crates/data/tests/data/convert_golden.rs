@@ -12,12 +12,12 @@ use crate::common::{fixture, hub_cache_resolver, json, jsonl, read_back, rows};
 
 /// The Hub ids the fixture generator served, their input directories and subset directories.
 const INPUTS: [(&str, &str, &str); 6] = [
-    ("fixture/en-triplet", "en_triplet", "data"),
-    ("fixture/en-hard-negatives", "en_hard_negatives", "triplet-3"),
-    ("fixture/ja-triplet", "ja_triplet", "data"),
-    ("fixture/many-negatives", "many_negatives", "data"),
-    ("fixture/duplicate-heavy", "duplicate_heavy", "data"),
-    ("fixture/anchor-triplet", "anchor_triplet", "data"),
+    ("fixture/en-triplet", "input/en_triplet/data", "data"),
+    ("fixture/en-hard-negatives", "input/en_hard_negatives/data", "triplet-3"),
+    ("fixture/ja-triplet", "input/ja_triplet/data", "data"),
+    ("fixture/many-negatives", "input/many_negatives/data", "data"),
+    ("fixture/duplicate-heavy", "input/duplicate_heavy/data", "data"),
+    ("fixture/anchor-triplet", "input/anchor_triplet/data", "data"),
 ];
 
 /// `ConvertOptions` from upstream's argv (`--output-root`/`--overwrite` replaced by `out`).

@@ -3,3 +3,4 @@
 
 mod common;
 mod convert_golden;
+mod filter_golden;

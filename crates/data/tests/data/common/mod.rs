@@ -32,17 +32,17 @@ pub fn json(rel: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(fixture(rel)).unwrap()).unwrap()
 }
 
-/// An offline Hub cache in `dir` holding the parquet files of `input/<dir_name>/data` as dataset
-/// repository `repo`, in the directory of `subset` (`data` for the default one), and a resolver
-/// reading it (what upstream's fixture generator served as `load_dataset(repo, subset)`).
+/// An offline Hub cache in `dir` holding the parquet files of fixture directory `files` as
+/// dataset repository `repo`, in the directory of `subset` (`data` for the default one), and a
+/// resolver reading it (what upstream's fixture generator served as `load_dataset(repo, subset)`).
 pub fn hub_cache_resolver(dir: &Path, inputs: &[(&str, &str, &str)]) -> SourceResolver {
-    for (repo, dir_name, subset_dir) in inputs {
+    for (repo, files, subset_dir) in inputs {
         let repo_dir = dir.join(format!("datasets--{}", repo.replace('/', "--")));
         std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
         std::fs::write(repo_dir.join("refs/main"), "fixture").unwrap();
         let data = repo_dir.join("snapshots/fixture").join(subset_dir);
         std::fs::create_dir_all(&data).unwrap();
-        for entry in std::fs::read_dir(fixture(&format!("input/{dir_name}/data"))).unwrap() {
+        for entry in std::fs::read_dir(fixture(files)).unwrap() {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
         }
