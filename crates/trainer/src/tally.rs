@@ -1,9 +1,10 @@
 //! The running loss sums behind the `loss`, `ranking_loss`, `pruning_loss` and `train_loss` log
 //! values, saved with every checkpoint so that a resumed run logs exactly what an uninterrupted
-//! one does.
+//! one does; and the tally of the encoder input shapes a run produced.
 
 use std::path::Path;
 
+use provence_datasets::Batch;
 use serde::{Deserialize, Serialize};
 
 /// Loss sums of the current logging window and of the whole run.
@@ -98,6 +99,37 @@ impl LossTally {
     /// Writes the tally into checkpoint `dir`.
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::write(dir.join(Self::FILE), serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// The distinct encoder input shapes a run produced: padded `[pairs, seq_len]` batches and packed
+/// stream lengths (multiples of [`provence_model::PACK_BUCKET`]). Each new shape is a new set of
+/// kernels to compile and autotune on a GPU.
+#[derive(Default)]
+pub(crate) struct ShapeTally {
+    padded: std::collections::BTreeSet<(usize, usize)>,
+    packed: std::collections::BTreeSet<usize>,
+    /// Real (unpadded) tokens trained on.
+    pub(crate) tokens: usize,
+}
+
+impl ShapeTally {
+    pub(crate) fn add(&mut self, batch: &Batch) {
+        self.padded.insert((batch.pairs, batch.seq_len));
+        let packing = provence_model::Packing::from_mask(&batch.attention_mask, batch.pairs, batch.seq_len);
+        self.packed.insert(packing.len());
+        self.tokens += batch.attention_mask.iter().filter(|&&m| m != 0).count();
+    }
+
+    pub(crate) fn log(&self, layout: provence_config::AttentionLayout) {
+        if self.padded.is_empty() {
+            return;
+        }
+        tracing::info!(
+            "Encoder input shapes this run ({layout}): {} distinct packed stream lengths, {} distinct padded batch shapes",
+            self.packed.len(),
+            self.padded.len()
+        );
     }
 }
 

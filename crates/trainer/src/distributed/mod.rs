@@ -11,14 +11,16 @@
 
 mod burn_group;
 mod flat;
-mod launch;
+mod group;
 mod native;
 mod seat;
 
 pub use burn_group::BurnCollective;
 pub(crate) use flat::{StepSums, broadcast_params, check_agreement, sync_step};
-pub use launch::{Engine, GroupSpec, train_data_parallel};
+pub(crate) use group::Membership;
+pub use group::{Engine, GroupSpec};
 pub use native::{GroupBackend, NativeCollective, NativeEngine};
+pub(crate) use seat::{Abort, Seat};
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;

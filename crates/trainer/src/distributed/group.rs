@@ -1,23 +1,18 @@
-//! Starting a data-parallel run: the engine, one worker thread per local device, the
-//! orchestrator on node 0 when the group spans several processes, and the group's failure
-//! handling.
+//! Forming a data-parallel group: its layout in torchrun's vocabulary ([`GroupSpec`]), the
+//! communication engine it sums with, and how the workers of this process join it
+//! ([`Membership`]; on node 0 of a multi-node group, with the orchestrator).
 
 use std::net::{TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::Backend;
 use burn_collective::{AllReduceStrategy, CollectiveConfig};
-use provence_config::RunSetup;
-use provence_model::ModelBackend;
 
 use super::burn_group::{self, BurnCollective};
-use super::native::{GroupBackend, NativeCollective, NativeEngine};
+use super::native::{NativeCollective, NativeEngine};
 use super::seat::{Abort, Seat};
 use super::{Collective, GroupError};
-use crate::backend::Precision;
-use crate::train::{TrainError, TrainOutcome};
-use crate::trainer::run_training_in_group;
 
 /// Which communication engine sums the group's gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,7 +75,7 @@ impl GroupSpec {
         Ok(Some((host, port)))
     }
 
-    fn check(&self, local_workers: usize) -> Result<(), GroupError> {
+    pub(crate) fn check(&self, local_workers: usize) -> Result<(), GroupError> {
         if local_workers == 0 || self.nnodes == 0 {
             return Err(GroupError::Setup("at least one device and one node are needed".into()));
         }
@@ -96,7 +91,7 @@ impl GroupSpec {
     /// The backend's native engine (`available`) when this group, on `devices` here, uses it;
     /// `None` for `burn-collective`. The native engine needs one process and one worker per
     /// device.
-    fn native_engine<B: Backend>(
+    pub(crate) fn native_engine<B: Backend>(
         &self,
         available: Option<NativeEngine<B>>,
         devices: &[B::Device],
@@ -125,91 +120,60 @@ impl GroupSpec {
 }
 
 /// How the workers of this process join their group.
-enum Membership<B: Backend> {
+pub(crate) enum Membership<B: Backend> {
     /// Through `burn-collective`, configured for this node.
     Burn(CollectiveConfig),
     /// Through the backend's native engine, between these devices.
     Native(NativeEngine<B>, Vec<B::Device>),
 }
 
-/// Trains `setup` data-parallel: one worker per device in `devices` on this node, `spec.nnodes`
-/// nodes in all (world size = devices × nodes, ranks node-major). Returns rank 0's outcome on
-/// node 0, `None` on the other nodes. With one worker in all this is
-/// [`run_training`](crate::run_training).
-pub fn train_data_parallel<B>(
-    setup: &RunSetup,
-    devices: &[B::Device],
-    spec: &GroupSpec,
-    precision: Precision,
-) -> Result<Option<TrainOutcome>, TrainError>
-where
-    B: AutodiffBackend<InnerBackend: ModelBackend + GroupBackend> + ModelBackend,
-{
-    spec.check(devices.len())?;
-    let native = spec.native_engine(B::InnerBackend::native_engine(), devices)?;
-    let local = devices.len();
-    let world = local * spec.nnodes;
-    if world == 1 {
-        return crate::run_training::<B>(setup, &devices[0], precision).map(Some);
-    }
-    let abort = Arc::new(Abort::default());
-    let membership = match native {
-        Some(engine) => Membership::Native(engine, devices.to_vec()),
-        None => {
-            // A group that failed earlier in this process may have left operations behind.
-            burn_collective::reset_collective::<B::InnerBackend>();
-            Membership::Burn(collective_config(spec, local, &abort)?)
-        }
-    };
-    tracing::info!(
-        "data-parallel on {}: {world} workers ({local} on this node, {} node(s)); effective batch {} rows per \
-         optimizer step",
-        membership.engine_name(),
-        spec.nnodes,
-        setup.config.training_args.per_device_train_batch_size
-            * setup.config.training_args.gradient_accumulation_steps
-            * world
-    );
-    let outcomes = std::thread::scope(|scope| {
-        let workers: Vec<_> = devices
-            .iter()
-            .enumerate()
-            .map(|(local_rank, device)| {
-                let seat = Seat {
-                    rank: spec.node_rank * local + local_rank,
-                    world,
-                    timeout: spec.timeout,
-                    master: spec.master_addr.clone(),
-                    abort: abort.clone(),
-                };
-                let membership = membership.clone();
-                scope.spawn(move || run_worker::<B>(setup, device, precision, seat, membership))
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(GroupError::Setup("a worker thread panicked".into()).into()))
-            })
-            .collect::<Vec<_>>()
-    });
-    // The first error in rank order (a worker stopped by another's failure reports that
-    // failure); otherwise rank 0's outcome, if this node has rank 0.
-    let mut rank0 = None;
-    for outcome in outcomes {
-        if let Some(done) = outcome? {
-            rank0.get_or_insert(done);
-        }
-    }
-    Ok(rank0)
-}
-
 impl<B: Backend> Membership<B> {
-    fn engine_name(&self) -> &'static str {
+    /// The membership of the workers on `devices` in the group `spec` describes: through the
+    /// `native` engine when [`GroupSpec::native_engine`] chose one, else through
+    /// `burn-collective` (on node 0 of a multi-node group, this starts the orchestrator).
+    pub(crate) fn form(
+        spec: &GroupSpec,
+        native: Option<NativeEngine<B>>,
+        devices: &[B::Device],
+        abort: &Arc<Abort>,
+    ) -> Result<Self, GroupError> {
+        Ok(match native {
+            Some(engine) => Membership::Native(engine, devices.to_vec()),
+            None => {
+                // A group that failed earlier in this process may have left operations behind.
+                burn_collective::reset_collective::<B>();
+                Membership::Burn(collective_config(spec, devices.len(), abort)?)
+            }
+        })
+    }
+
+    /// The engine's name in logs.
+    pub(crate) fn engine_name(&self) -> &'static str {
         match self {
             Membership::Burn(_) => burn_group::ENGINE,
             Membership::Native(engine, _) => engine.name,
+        }
+    }
+
+    /// Joins the group in `seat` on `device` and runs `work` as a member; a `burn-collective`
+    /// member leaves the group once `work` succeeded.
+    pub(crate) fn run<T, E: From<GroupError>>(
+        self,
+        seat: Seat,
+        device: &B::Device,
+        work: impl FnOnce(&mut dyn Collective<B>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match self {
+            Membership::Native(engine, devices) => work(&mut NativeCollective::new(seat, engine, devices)),
+            Membership::Burn(config) => BurnCollective::<B>::join(seat, device.clone(), config)
+                .map_err(E::from)
+                .and_then(|mut member| {
+                    let outcome = work(&mut member);
+                    if outcome.is_ok() {
+                        member.leave();
+                    }
+                    outcome
+                }),
         }
     }
 }
@@ -221,39 +185,6 @@ impl<B: Backend> Clone for Membership<B> {
             Membership::Native(engine, devices) => Membership::Native(*engine, devices.clone()),
         }
     }
-}
-
-/// One worker thread: join, train, leave; a failure stops this process's other workers.
-fn run_worker<B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend>(
-    setup: &RunSetup,
-    device: &B::Device,
-    precision: Precision,
-    seat: Seat,
-    membership: Membership<B::InnerBackend>,
-) -> Result<Option<TrainOutcome>, TrainError> {
-    let (rank, abort) = (seat.rank, seat.abort.clone());
-    let train = |group: &mut dyn Collective<B::InnerBackend>| {
-        run_training_in_group::<B>(setup, device, precision, &mut (), group)
-    };
-    let result = match membership {
-        Membership::Native(engine, devices) => train(&mut NativeCollective::new(seat, engine, devices)),
-        Membership::Burn(config) => BurnCollective::<B::InnerBackend>::join(seat, device.clone(), config)
-            .map_err(TrainError::from)
-            .and_then(|mut member| {
-                let outcome = train(&mut member);
-                if outcome.is_ok() {
-                    member.leave();
-                }
-                outcome
-            }),
-    };
-    if let Err(e) = &result
-        && !matches!(e, TrainError::Group(GroupError::PeerFailed { .. }))
-    {
-        tracing::error!("worker {rank} failed: {e}");
-        abort.peer_failed(rank, e.to_string());
-    }
-    result
 }
 
 /// The `burn-collective` configuration of this node; on node 0 of a multi-node group, starts
