@@ -4,8 +4,14 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use provence_config::error_line;
-use provence_data::{ConvertOptions, DEFAULT_MAX_TEXT_CHARS, FilterOptions, OutputOptions, dataset_slug};
+use provence_data::{
+    ConvertOptions, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_TEXT_CHARS, DEFAULT_TEACHER_BATCH_SIZE, FilterOptions,
+    OutputOptions, TeacherOptions, dataset_slug, default_teacher_output,
+};
 use provence_datasets::{OutputLayout, SourceResolver};
+use provence_hub::HubOptions;
+use provence_infer::DEFAULT_MAX_BATCH_TOKENS;
+use provence_model::init_cpu_threads;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,6 +34,10 @@ enum Commands {
     /// Drop train rows whose passages appeared in too many earlier rows (MD5 duplicate counts),
     /// one dataset per --threshold (upstream's frequency_filter_ds.py).
     FilterFrequency(FilterArgs),
+    /// Add a teacher_scores.<name> column from a cross-encoder reranker (ModernBERT, BERT, XLM-R
+    /// sequence classification; Hub id or directory); resumable (upstream's
+    /// add_reranker_teacher_scores.py).
+    TeacherScores(TeacherArgs),
 }
 
 /// `--format`.
@@ -176,6 +186,79 @@ fn filter_frequency(args: FilterArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+struct TeacherArgs {
+    /// Input dataset (directory or Hub id).
+    #[arg(long)]
+    dataset_path: String,
+    /// Teacher: a sequence-classification checkpoint directory or Hub model id.
+    #[arg(long, default_value = "hotchpotch/japanese-reranker-xsmall-v2")]
+    model: String,
+    /// Column name after "teacher_scores." (default: the model's last path component, `.` → `_`).
+    #[arg(long)]
+    column_name: Option<String>,
+    /// Output directory (default: the input with `_with_teacher_scores` appended, or the input
+    /// itself when it already ends so).
+    #[arg(long)]
+    output_path: Option<PathBuf>,
+    /// At most this many pairs per forward pass.
+    #[arg(long, default_value_t = DEFAULT_TEACHER_BATCH_SIZE)]
+    batch_size: usize,
+    /// At most this many padded tokens per forward pass (pairs are sorted by length first).
+    #[arg(long, default_value_t = DEFAULT_MAX_BATCH_TOKENS, value_name = "N")]
+    max_batch_tokens: usize,
+    /// Rows per checkpointed chunk (a killed run loses at most one chunk of work).
+    #[arg(long, default_value_t = DEFAULT_CHUNK_ROWS, value_name = "N")]
+    chunk_rows: usize,
+    /// Score (and keep) only the first N rows of every split.
+    #[arg(long, value_name = "N")]
+    debug_limit: Option<usize>,
+    /// Replace an existing column of that name and an existing output directory.
+    #[arg(long)]
+    overwrite: bool,
+    /// Output layout.
+    #[arg(long, value_enum, default_value_t = Format::Disk)]
+    format: Format,
+    /// CPU worker threads (default: one per core, or RAYON_NUM_THREADS).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+}
+
+fn teacher_scores(args: TeacherArgs) -> Result<()> {
+    init_cpu_threads(args.threads);
+    let output_path = args
+        .output_path
+        .unwrap_or_else(|| default_teacher_output(&args.dataset_path));
+    let out = OutputArgs {
+        format: args.format,
+        overwrite: args.overwrite,
+    };
+    let options = TeacherOptions {
+        dataset: args.dataset_path,
+        model: args.model,
+        column_name: args.column_name,
+        overwrite_column: args.overwrite,
+        batch_size: args.batch_size,
+        max_batch_tokens: args.max_batch_tokens,
+        chunk_rows: args.chunk_rows,
+        debug_limit: args.debug_limit,
+        progress: true,
+        hub: HubOptions::from_env(),
+        output: out.options(output_path),
+    };
+    let report = provence_data::teacher_scores(&SourceResolver::from_env()?, &options)?;
+    println!(
+        "{}: column {} ({} pairs; {} rows scored now, {} resumed; {:.1} pairs/s)",
+        report.output.display(),
+        report.column,
+        report.pairs,
+        report.rows_scored,
+        report.rows_resumed,
+        report.pairs as f64 / report.seconds.max(1e-9)
+    );
+    Ok(())
+}
+
 /// This process's command line, quoted for a POSIX shell (for the dataset cards).
 fn command_line() -> String {
     std::env::args()
@@ -200,6 +283,7 @@ fn run() -> Result<()> {
     match Cli::parse().command {
         Commands::Convert(args) => convert(args),
         Commands::FilterFrequency(args) => filter_frequency(args),
+        Commands::TeacherScores(args) => teacher_scores(args),
     }
 }
 
@@ -207,7 +291,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // The teacher's unused pruning head is reported as newly initialised by the model
+                // loader; that is not news here.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,provence_model::io=warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -101,6 +101,12 @@ pub fn filter_frequency(resolver: &SourceResolver, options: &FilterOptions) -> R
             dataset: options.dataset.clone(),
             problem: format!("no \"train\" split (it has {:?})", resolved.order),
         })?;
+    if tables.splits[train_index].batch.num_rows() == 0 {
+        return Err(DataError::Empty {
+            dataset: options.dataset.clone(),
+            problem: "the train split is empty; nothing to filter".to_owned(),
+        });
+    }
     if let Some(limit) = options.debug_limit {
         let train = &mut tables.splits[train_index].batch;
         *train = train.slice(0, limit.min(train.num_rows()));

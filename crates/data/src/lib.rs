@@ -5,6 +5,8 @@
 //!   `context_spans`, `labels`, with upstream's splitters, sampling and split carve-out.
 //! * [`filter_frequency`] (`filter`): drop train rows whose passages were seen too often
 //!   (MD5 duplicate counts against kept rows), per threshold.
+//! * [`teacher_scores`] (`teacher`): a `teacher_scores.<name>` column from a cross-encoder
+//!   reranker, length-sorted token-budget batches, resumable after a kill.
 //!
 //! Every stage reads a dataset through [`provence_datasets::SourceResolver`] (local directories
 //! or the Hub) and writes a complete directory or nothing ([`OutputOptions`]), with a
@@ -14,6 +16,7 @@ mod convert;
 mod error;
 mod filter;
 mod output;
+mod teacher;
 
 pub use convert::{
     ConvertOptions, ConvertReport, DEFAULT_MAX_TEXT_CHARS, SpanSplitter, SplitPlan, convert, dataset_slug, plan_splits,
@@ -22,3 +25,8 @@ pub use convert::{
 pub use error::{DataError, RowProblem};
 pub use filter::{DEFAULT_THRESHOLDS, FilterOptions, FilterReport, FilterStats, filter_frequency};
 pub use output::OutputOptions;
+pub use teacher::{
+    Activation, DEFAULT_CHUNK_ROWS, DEFAULT_TEACHER_BATCH_SIZE, EncodedPair, TEACHER_COLUMN_PREFIX,
+    TEACHER_OUTPUT_SUFFIX, Teacher, TeacherOptions, TeacherReport, default_column_name, default_teacher_output,
+    teacher_scores, teacher_scores_with,
+};

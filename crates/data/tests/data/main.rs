@@ -4,3 +4,4 @@
 mod common;
 mod convert_golden;
 mod filter_golden;
+mod teacher_golden;

@@ -5,10 +5,8 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
 
 use super::{DatasetTables, SplitTable};
 use crate::error::DatasetError;
@@ -98,64 +96,117 @@ fn read_file(file: &DataFile, path: &Path) -> Result<(SchemaRef, Vec<RecordBatch
     Ok((schema, out))
 }
 
-/// `dt` with every string type replaced by its binary twin (so undecodable text can be read).
-fn as_binary(dt: &DataType) -> DataType {
-    match dt {
-        DataType::Utf8 => DataType::Binary,
-        DataType::LargeUtf8 => DataType::LargeBinary,
-        DataType::Utf8View => DataType::BinaryView,
-        DataType::List(f) => DataType::List(Arc::new(f.as_ref().clone().with_data_type(as_binary(f.data_type())))),
-        DataType::LargeList(f) => {
-            DataType::LargeList(Arc::new(f.as_ref().clone().with_data_type(as_binary(f.data_type()))))
+/// `column "name" row R: text is not valid UTF-8` for the first such value of a parquet file,
+/// found by reading its string columns' raw bytes.
+fn invalid_utf8(path: &Path) -> Option<String> {
+    match locate_invalid_utf8(path) {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::debug!(path = %path.display(), %error, "cannot locate the invalid UTF-8");
+            None
         }
-        other => other.clone(),
     }
 }
 
-/// `column "name" row R: text is not valid UTF-8` for the first such value of a parquet file
-/// (top-level strings and lists of strings), read again with strings as bytes.
-fn invalid_utf8(path: &Path) -> Option<String> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).ok()?).ok()?;
-    let fields: Vec<Field> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_data_type(as_binary(f.data_type())))
-        .collect();
-    let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
-    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(File::open(path).ok()?, options)
-        .ok()?
-        .build()
-        .ok()?;
-    let mut offset = 0;
-    for batch in reader {
-        let batch = batch.ok()?;
-        for (name, column) in names.iter().zip(batch.columns()) {
-            if let Some(row) = first_invalid_row(column) {
-                return Some(format!("column {name:?} row {}: text is not valid UTF-8", offset + row));
+/// Rows read per call when scanning a column.
+const SCAN_RECORDS: usize = 1024;
+
+fn locate_invalid_utf8(path: &Path) -> Result<Option<String>, parquet::errors::ParquetError> {
+    use parquet::basic::{ConvertedType, LogicalType, Type};
+    use parquet::column::reader::get_typed_column_reader;
+    use parquet::data_type::ByteArrayType;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let reader = SerializedFileReader::new(File::open(path)?)?;
+    let metadata = reader.metadata();
+    let schema = metadata.file_metadata().schema_descr();
+    let mut first_row = 0i64;
+    for group_index in 0..metadata.num_row_groups() {
+        let group = reader.get_row_group(group_index)?;
+        for c in 0..schema.num_columns() {
+            let column = schema.column(c);
+            let text = column.converted_type() == ConvertedType::UTF8
+                || matches!(column.logical_type_ref(), Some(LogicalType::String));
+            if column.physical_type() != Type::BYTE_ARRAY || !text {
+                continue;
+            }
+            let (max_def, max_rep) = (column.max_def_level(), column.max_rep_level());
+            let mut values_reader = get_typed_column_reader::<ByteArrayType>(group.get_column_reader(c)?);
+            let mut row = first_row - 1;
+            loop {
+                let (mut values, mut defs, mut reps) = (Vec::new(), Vec::new(), Vec::new());
+                let (records, read, levels) =
+                    values_reader.read_records(SCAN_RECORDS, Some(&mut defs), Some(&mut reps), &mut values)?;
+                if records == 0 && read == 0 {
+                    break;
+                }
+                let mut next_value = values.iter();
+                for i in 0..levels.max(read) {
+                    if max_rep == 0 || reps.get(i) == Some(&0) {
+                        row += 1;
+                    }
+                    if (max_def == 0 || defs.get(i) == Some(&max_def))
+                        && next_value
+                            .next()
+                            .is_some_and(|v| std::str::from_utf8(v.data()).is_err())
+                    {
+                        let name = column.path().parts().first().cloned().unwrap_or_default();
+                        return Ok(Some(format!("column {name:?} row {row}: text is not valid UTF-8")));
+                    }
+                }
             }
         }
-        offset += batch.num_rows();
+        first_row += group.metadata().num_rows();
     }
-    None
+    Ok(None)
 }
 
-/// The first row of a binary (or list-of-binary) column holding bytes that are not UTF-8.
-fn first_invalid_row(column: &ArrayRef) -> Option<usize> {
-    match column.data_type() {
-        DataType::Binary => {
-            let values = column.as_binary::<i32>();
-            (0..values.len()).find(|&i| values.is_valid(i) && std::str::from_utf8(values.value(i)).is_err())
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::data_type::{ByteArray, ByteArrayType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    #[test]
+    fn invalid_utf8_is_located_by_column_and_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = parse_message_type(
+            "message schema { REQUIRED BINARY a (UTF8); REQUIRED BINARY raw; OPTIONAL group texts (LIST) { REPEATED group list { OPTIONAL BINARY item (UTF8); } } }",
+        )
+        .unwrap();
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut writer = SerializedFileWriter::new(File::create(&path).unwrap(), Arc::new(schema), props).unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        // Column `raw` is binary, not text: its bytes are not checked. `texts` holds rows
+        // ["ok"], [], ["ok", "caf\xe9"].
+        let bytes = |v: &[&[u8]]| v.iter().map(|b| ByteArray::from(b.to_vec())).collect::<Vec<_>>();
+        // (values, definition levels, repetition levels) per column.
+        type Column = (Vec<ByteArray>, Option<Vec<i16>>, Option<Vec<i16>>);
+        let columns: [Column; 3] = [
+            (bytes(&[b"x", b"y", b"z"]), None, None),
+            (bytes(&[b"\xff", b"y", b"z"]), None, None),
+            (
+                bytes(&[b"ok", b"ok", b"caf\xe9"]),
+                Some(vec![3, 1, 3, 3]),
+                Some(vec![0, 0, 0, 1]),
+            ),
+        ];
+        for (values, defs, reps) in columns {
+            let mut column = group.next_column().unwrap().unwrap();
+            column
+                .typed::<ByteArrayType>()
+                .write_batch(&values, defs.as_deref(), reps.as_deref())
+                .unwrap();
+            column.close().unwrap();
         }
-        DataType::List(_) => {
-            let list = column.as_list::<i32>();
-            let child = first_invalid_row(list.values())?;
-            let offsets = list.value_offsets();
-            offsets
-                .windows(2)
-                .position(|w| (w[0] as usize..w[1] as usize).contains(&child))
-        }
-        _ => None,
+        group.close().unwrap();
+        writer.close().unwrap();
+        assert_eq!(
+            locate_invalid_utf8(&path).unwrap().as_deref(),
+            Some("column \"texts\" row 2: text is not valid UTF-8")
+        );
     }
 }
