@@ -5,12 +5,14 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use provence_config::error_line;
 use provence_data::{
-    ConvertOptions, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_TEXT_CHARS, DEFAULT_TEACHER_BATCH_SIZE, FilterOptions,
-    OutputOptions, TeacherOptions, dataset_slug, default_teacher_output,
+    ConvertOptions, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_MODEL_LEN, DEFAULT_MAX_TEXT_CHARS, DEFAULT_TEACHER_BATCH_SIZE,
+    FilterOptions, LabelOptions, OutputOptions, TeacherOptions, dataset_slug, default_label_sampling,
+    default_teacher_output,
 };
 use provence_datasets::{OutputLayout, SourceResolver};
 use provence_hub::HubOptions;
 use provence_infer::DEFAULT_MAX_BATCH_TOKENS;
+use provence_llm::LlmConfig;
 use provence_model::init_cpu_threads;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +40,10 @@ enum Commands {
     /// sequence classification; Hub id or directory); resumable (upstream's
     /// add_reranker_teacher_scores.py).
     TeacherScores(TeacherArgs),
+    /// Add context_spans_relevance (per passage, a 0/1 flag per span) from an LLM behind an
+    /// OpenAI-compatible endpoint (vLLM, llama.cpp, OpenAI); answers cached, so a rerun resumes
+    /// (upstream's add_context_spans_relevance.py).
+    LabelSpans(LabelArgs),
 }
 
 /// `--format`.
@@ -259,6 +265,119 @@ fn teacher_scores(args: TeacherArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+struct LabelArgs {
+    /// Input dataset (directory or Hub id) with query, texts and context_spans.
+    #[arg(long)]
+    dataset_path: String,
+    /// Output directory (default: the input with `_with_relevance` appended).
+    #[arg(long)]
+    output_path: Option<PathBuf>,
+    /// OpenAI-compatible API base URL, e.g. http://127.0.0.1:8000/v1 (the key, if any, from
+    /// OPENAI_API_KEY).
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    endpoint: String,
+    /// Model name the endpoint serves.
+    #[arg(long, default_value = "hotchpotch/query-context-pruner-multilingual-Qwen3-4B")]
+    model: String,
+    /// The model's tokenizer directory (tokenizer.json, tokenizer_config.json with the chat
+    /// template): prompts are rendered and truncated to --max-model-len as upstream does and sent
+    /// to /completions. Without it, chat messages go to /chat/completions.
+    #[arg(long, value_name = "DIR")]
+    tokenizer: Option<PathBuf>,
+    /// The model's context length (prompt + answer), used with --tokenizer.
+    #[arg(long, default_value_t = DEFAULT_MAX_MODEL_LEN, value_name = "N")]
+    max_model_len: usize,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.1)]
+    temperature: f64,
+    /// Nucleus sampling.
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f64,
+    /// Longest answer, tokens.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    max_tokens: u32,
+    /// Stop sequences, separated by spaces (`\n` is a newline).
+    #[arg(long, default_value = "<|endoftext|>")]
+    stop_tokens: String,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    concurrency: usize,
+    /// Retries of a request after 429/5xx/timeouts/connection errors.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    max_retries: u32,
+    /// Seconds before the first retry (doubled for each further one, at most 30 s).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    retry_delay: f64,
+    /// Seconds one request may take.
+    #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
+    timeout: f64,
+    /// Answer cache (one file per request; a rerun asks only what is not there).
+    #[arg(long, default_value = "cache/context_spans_relevance", value_name = "DIR")]
+    cache_dir: PathBuf,
+    /// Label (and keep) only the first N rows of every split.
+    #[arg(long, value_name = "N")]
+    debug_limit: Option<usize>,
+    /// Print the first prompt and stop: nothing is asked or written.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// `seconds` as a duration, or an error naming `flag`.
+fn seconds(flag: &str, seconds: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| anyhow::anyhow!("invalid {flag}: {seconds} is not a number of seconds"))
+}
+
+fn label_spans(args: LabelArgs) -> Result<()> {
+    let mut llm = LlmConfig::new(args.endpoint, args.model);
+    llm.concurrency = args.concurrency;
+    llm.max_retries = args.max_retries;
+    llm.retry_delay = seconds("--retry-delay", args.retry_delay)?;
+    llm.timeout = seconds("--timeout", args.timeout)?;
+    llm.cache_dir = Some(args.cache_dir);
+    let mut sampling = default_label_sampling();
+    sampling.temperature = Some(args.temperature);
+    sampling.top_p = Some(args.top_p);
+    sampling.max_tokens = Some(args.max_tokens);
+    sampling.stop = args
+        .stop_tokens
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.replace("\\n", "\n"))
+        .collect();
+    let output_path = args
+        .output_path
+        .unwrap_or_else(|| PathBuf::from(format!("{}_with_relevance", args.dataset_path.trim_end_matches('/'))));
+    let options = LabelOptions {
+        dataset: args.dataset_path,
+        llm,
+        sampling,
+        tokenizer: args.tokenizer,
+        max_model_len: args.max_model_len,
+        debug_limit: args.debug_limit,
+        dry_run: args.dry_run,
+        output: args.out.options(output_path),
+    };
+    let report = provence_data::label_spans(&SourceResolver::from_env()?, &options)?;
+    match &report.output {
+        None => println!(
+            "{}",
+            report.first_prompt.as_deref().unwrap_or("(no passage needs a request)")
+        ),
+        Some(dir) => println!(
+            "{}: {} requests ({} from the cache); {} unparseable answers (labelled all 0, listed in README.md)",
+            dir.display(),
+            report.requests,
+            report.cached,
+            report.unparseable.len()
+        ),
+    }
+    Ok(())
+}
+
 /// This process's command line, quoted for a POSIX shell (for the dataset cards).
 fn command_line() -> String {
     std::env::args()
@@ -284,6 +403,7 @@ fn run() -> Result<()> {
         Commands::Convert(args) => convert(args),
         Commands::FilterFrequency(args) => filter_frequency(args),
         Commands::TeacherScores(args) => teacher_scores(args),
+        Commands::LabelSpans(args) => label_spans(args),
     }
 }
 

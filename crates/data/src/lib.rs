@@ -7,6 +7,8 @@
 //!   (MD5 duplicate counts against kept rows), per threshold.
 //! * [`teacher_scores`] (`teacher`): a `teacher_scores.<name>` column from a cross-encoder
 //!   reranker, length-sorted token-budget batches, resumable after a kill.
+//! * [`label_spans`] (`label`): a `context_spans_relevance` column from an LLM behind an
+//!   OpenAI-compatible endpoint (`provence-llm`), upstream's prompt and parsing, cached answers.
 //!
 //! Every stage reads a dataset through [`provence_datasets::SourceResolver`] (local directories
 //! or the Hub) and writes a complete directory or nothing ([`OutputOptions`]), with a
@@ -15,6 +17,8 @@
 mod convert;
 mod error;
 mod filter;
+mod input;
+mod label;
 mod output;
 mod teacher;
 
@@ -24,6 +28,9 @@ pub use convert::{
 };
 pub use error::{DataError, RowProblem};
 pub use filter::{DEFAULT_THRESHOLDS, FilterOptions, FilterReport, FilterStats, filter_frequency};
+pub use label::{
+    DEFAULT_MAX_MODEL_LEN, LabelOptions, LabelReport, RELEVANCE_COLUMN, default_label_sampling, label_spans,
+};
 pub use output::OutputOptions;
 pub use teacher::{
     Activation, DEFAULT_CHUNK_ROWS, DEFAULT_TEACHER_BATCH_SIZE, EncodedPair, TEACHER_COLUMN_PREFIX,

@@ -4,6 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Field, Schema};
 use provence_datasets::{DatasetTables, OutputLayout, StagedDir, write_dataset};
 
 use crate::error::DataError;
@@ -98,4 +102,23 @@ pub(crate) fn finish(
 ) -> Result<PathBuf, DataError> {
     write_with_card(staged.path(), tables, output.layout, card)?;
     Ok(staged.commit()?)
+}
+
+/// `batch` with column `name` (an old one of that name removed first) appended as the last
+/// column.
+pub(crate) fn replace_column(batch: &RecordBatch, name: &str, array: ArrayRef) -> Result<RecordBatch, DataError> {
+    let mut fields: Vec<Field> = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if field.name() != name {
+            fields.push(field.as_ref().clone());
+            columns.push(Arc::clone(column));
+        }
+    }
+    fields.push(Field::new(name, array.data_type().clone(), true));
+    columns.push(array);
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| DataError::File {
+        path: PathBuf::from(name),
+        message: format!("cannot add the column: {e}"),
+    })
 }

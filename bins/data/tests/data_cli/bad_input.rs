@@ -58,6 +58,27 @@ fn missing_columns_are_named() {
     ]);
     assert_one_line_error(&teacher, &["split train", "\"query\""]);
     assert!(!any_output(&out));
+    // label-spans needs `context_spans` (a teacher-scored dataset without it, say).
+    let scored = tmp.path().join("scored");
+    let ids: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
+    let batch = RecordBatch::try_from_iter([
+        ("id", Arc::clone(&ids)),
+        ("query", ids),
+        ("texts", string_lists(&[vec!["p"]])),
+    ])
+    .unwrap();
+    write_parquet(&scored, batch);
+    let label = run(&[
+        "label-spans",
+        "--dataset-path",
+        scored.to_str().unwrap(),
+        "--endpoint",
+        "http://127.0.0.1:9/v1",
+        "--output-path",
+        out.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&label, &["split train", "\"context_spans\""]);
+    assert!(!any_output(&out));
 }
 
 #[test]

@@ -71,3 +71,10 @@ pub fn any_output(dir: &Path) -> bool {
     let staging = dir.with_file_name(format!(".{}.partial", dir.file_name().unwrap().to_str().unwrap()));
     dir.exists() || staging.exists()
 }
+
+/// The prompt upstream rendered for the first passage of `convert/label_rows/saved`.
+pub fn first_fixture_prompt() -> String {
+    let text = std::fs::read_to_string(fixture("label_spans/default/requests.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    first["prompt"].as_str().unwrap().to_owned()
+}

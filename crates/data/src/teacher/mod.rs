@@ -17,8 +17,7 @@ use std::time::Instant;
 
 use arrow_array::builder::{Float64Builder, ListBuilder};
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::{Array, ArrayRef};
 use provence_datasets::{DatasetTables, SourceResolver, StagedDir};
 use provence_hub::HubOptions;
 use provence_infer::{InferenceBackend, default_device, plan_batches};
@@ -28,7 +27,8 @@ use rayon::prelude::*;
 pub use model::{Activation, EncodedPair, Teacher};
 
 use crate::error::{DataError, RowProblem};
-use crate::output::{Card, OutputOptions, finish};
+use crate::input::{is_string, is_string_list, required_column};
+use crate::output::{Card, OutputOptions, finish, replace_column};
 use checkpoint::{Checkpoint, RunKey};
 
 /// Prefix of every teacher column (`teacher_scores.<name>`).
@@ -297,33 +297,8 @@ fn check_input(options: &TeacherOptions, tables: &DatasetTables, column: &str) -
                 ),
             ));
         }
-        let get = |name: &str, expected: &str, ok: fn(&DataType) -> bool| {
-            let column = split
-                .batch
-                .column_by_name(name)
-                .ok_or_else(|| DataError::MissingColumn {
-                    dataset: options.dataset.clone(),
-                    split: split.name.clone(),
-                    expected: format!("{name:?}"),
-                    found: schema.fields().iter().map(|f| f.name().clone()).collect(),
-                })?;
-            if !ok(column.data_type()) {
-                return Err(DataError::ColumnType {
-                    dataset: options.dataset.clone(),
-                    split: split.name.clone(),
-                    column: name.to_owned(),
-                    found: column.data_type().to_string(),
-                    expected: expected.to_owned(),
-                });
-            }
-            Ok(Arc::clone(column))
-        };
-        let queries = get("query", "string", |t| matches!(t, DataType::Utf8))?;
-        let texts = get(
-            "texts",
-            "list<string>",
-            |t| matches!(t, DataType::List(f) if matches!(f.data_type(), DataType::Utf8)),
-        )?;
+        let queries = required_column(&options.dataset, split, "query", "string", is_string)?;
+        let texts = required_column(&options.dataset, split, "texts", "list<string>", is_string_list)?;
         inputs.push(SplitInput { queries, texts });
     }
     Ok(inputs)
@@ -452,21 +427,7 @@ fn with_scores(
             }
         }
         let scores: ArrayRef = Arc::new(builder.finish());
-        let batch = &split.batch;
-        let mut fields: Vec<Field> = Vec::new();
-        let mut columns: Vec<ArrayRef> = Vec::new();
-        for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
-            if field.name() != column {
-                fields.push(field.as_ref().clone());
-                columns.push(Arc::clone(array));
-            }
-        }
-        fields.push(Field::new(column, scores.data_type().clone(), true));
-        columns.push(scores);
-        split.batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| DataError::File {
-            path: PathBuf::from(&split.name),
-            message: format!("cannot add the score column: {e}"),
-        })?;
+        split.batch = replace_column(&split.batch, column, scores)?;
     }
     Ok(out)
 }

@@ -3,5 +3,8 @@
 
 mod common;
 mod convert_golden;
+mod fake_llm;
 mod filter_golden;
+mod label_golden;
+mod pipeline;
 mod teacher_golden;
