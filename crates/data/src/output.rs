@@ -93,14 +93,21 @@ pub(crate) fn write_with_card(
     std::fs::write(&path, card.render(tables)).map_err(|e| DataError::io(path, e))
 }
 
-/// Writes `tables` with their card into the staged directory and moves it into place.
+/// Writes `tables` with the card of `stage` (its command from `output`, its `summary`) into the
+/// staged directory and moves it into place.
 pub(crate) fn finish(
     staged: StagedDir,
     tables: &DatasetTables,
     output: &OutputOptions,
-    card: &Card<'_>,
+    stage: &str,
+    summary: String,
 ) -> Result<PathBuf, DataError> {
-    write_with_card(staged.path(), tables, output.layout, card)?;
+    let card = Card {
+        stage,
+        command: &output.command,
+        summary,
+    };
+    write_with_card(staged.path(), tables, output.layout, &card)?;
     Ok(staged.commit()?)
 }
 

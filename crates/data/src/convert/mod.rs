@@ -27,7 +27,7 @@ pub use splits::{SplitPlan, plan_splits, split_size};
 pub use splitter::SpanSplitter;
 
 use crate::error::{DataError, RowProblem};
-use crate::output::{Card, OutputOptions, finish};
+use crate::output::{OutputOptions, finish};
 use pyvalue::PyValue;
 
 /// The longest text (query or passage) `convert` accepts by default, in code points.
@@ -153,12 +153,7 @@ pub fn convert(resolver: &SourceResolver, options: &ConvertOptions) -> Result<Co
         splitter: splitter.name(),
         dropped_negatives,
     };
-    let card = Card {
-        stage: "convert",
-        command: &options.output.command,
-        summary: summary(options, &report),
-    };
-    finish(staged, &out, &options.output, &card)?;
+    finish(staged, &out, &options.output, "convert", summary(options, &report))?;
     Ok(report)
 }
 

@@ -20,11 +20,11 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use provence_datasets::{DatasetTables, SourceResolver, SplitTable};
-use provence_llm::{LlmClient, LlmConfig, Prompt as LlmPrompt, Request, Sampling};
+use provence_llm::{LlmClient, LlmConfig, LlmError, Prompt as LlmPrompt, Request, Sampling};
 
 use crate::error::{DataError, RowProblem};
 use crate::input::{is_string, is_string_list, required_column};
-use crate::output::{Card, OutputOptions, finish, replace_column};
+use crate::output::{OutputOptions, finish, replace_column};
 use prompt::{PromptModel, build_prompt, chunks, parse_flags};
 
 /// The column `label-spans` writes.
@@ -94,7 +94,10 @@ struct Job {
 
 /// Labels every passage of `options.dataset` (see the module docs).
 pub fn label_spans(resolver: &SourceResolver, options: &LabelOptions) -> Result<LabelReport, DataError> {
-    let client = LlmClient::new(options.llm.clone()).map_err(|e| DataError::option("--endpoint", e.to_string()))?;
+    let client = LlmClient::new(options.llm.clone()).map_err(|e| match e {
+        LlmError::Config { key, message } => DataError::option(&format!("--{key}"), message),
+        other => DataError::option("--endpoint", other.to_string()),
+    })?;
     let model = options.tokenizer.as_deref().map(PromptModel::load).transpose()?;
     let resolved = resolver.resolve(&options.dataset, None)?;
     let mut tables = resolver.load_tables(&resolved)?;
@@ -142,12 +145,7 @@ pub fn label_spans(resolver: &SourceResolver, options: &LabelOptions) -> Result<
         unparseable,
         first_prompt,
     };
-    let card = Card {
-        stage: "label-spans",
-        command: &options.output.command,
-        summary: summary(options, &report),
-    };
-    finish(staged, &out, &options.output, &card)?;
+    finish(staged, &out, &options.output, "label-spans", summary(options, &report))?;
     Ok(report)
 }
 
@@ -212,13 +210,12 @@ impl SplitInput {
             for p in 0..pairs.len() {
                 let pair = pairs.value(p);
                 let pair = pair.as_primitive::<Int64Type>();
-                let (Ok(start), Ok(end)) = (
-                    usize::try_from(pair.value(0).max(0)),
-                    usize::try_from(if pair.len() > 1 { pair.value(1) } else { -1 }),
-                ) else {
+                let bounds =
+                    (pair.len() == 2).then(|| (usize::try_from(pair.value(0)), usize::try_from(pair.value(1))));
+                let Some((Ok(start), Ok(end))) = bounds else {
                     return Err((
                         "context_spans".to_owned(),
-                        format!("span {p} of passage {i} is not [start, end]"),
+                        format!("span {p} of passage {i} is not [start, end] with non-negative offsets"),
                     ));
                 };
                 ranges.push((start, end));

@@ -28,7 +28,7 @@ pub use model::{Activation, EncodedPair, Teacher};
 
 use crate::error::{DataError, RowProblem};
 use crate::input::{is_string, is_string_list, required_column};
-use crate::output::{Card, OutputOptions, finish, replace_column};
+use crate::output::{OutputOptions, finish, replace_column};
 use checkpoint::{Checkpoint, RunKey};
 
 /// Prefix of every teacher column (`teacher_scores.<name>`).
@@ -219,12 +219,13 @@ impl TeacherInput {
             activation: teacher.activation(),
             seconds,
         };
-        let card = Card {
-            stage: "teacher-scores",
-            command: &self.output.command,
-            summary: summary(options, teacher, &report),
-        };
-        finish(self.staged, &out, &self.output, &card)?;
+        finish(
+            self.staged,
+            &out,
+            &self.output,
+            "teacher-scores",
+            summary(options, teacher, &report),
+        )?;
         Ok(report)
     }
 }
