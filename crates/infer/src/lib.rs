@@ -17,6 +17,7 @@ pub use pruner::{
     Title, plan_batches, prepare, reorder,
 };
 pub use rerank::{EMPTY_TEXTS, Rank, RankFields, rank, rerank_input};
+pub use split::pytext;
 pub use split::{
     DEFAULT_ENGLISH_SENTENCE_MAX_CHARS, EnglishSentenceSplitter, JapaneseSentenceSplitter, LanguageSplitter,
     PunktParameters, PunktSentenceTokenizer, SentenceSplitter, SimpleSentenceSplitter, SplitError, SplitterLanguage,
