@@ -83,6 +83,14 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
+    /// The recipe holds no settings at all (an empty file, only comments, a bare `null`).
+    #[error(
+        "{location}: the recipe is empty: expected model_args, data_args and training_args (configs/demo.yaml is a complete example)"
+    )]
+    Empty {
+        /// The recipe.
+        location: Location,
+    },
     /// A key holds a value of the wrong type or out of range.
     #[error("{location}: {key}: {message}")]
     Invalid {

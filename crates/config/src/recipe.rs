@@ -146,7 +146,8 @@ impl TrainConfig {
         })?;
         let mut config = TrainConfig::default();
         let top = match &root.node {
-            Node::Null => return Ok(config),
+            Node::Null => return Err(ConfigError::Empty { location: locate(0, 0) }),
+            Node::Map(entries) if entries.is_empty() => return Err(ConfigError::Empty { location: locate(0, 0) }),
             Node::Map(entries) => entries,
             _ => {
                 return Err(ConfigError::Invalid {
