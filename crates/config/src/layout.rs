@@ -76,10 +76,13 @@ pub fn list_checkpoints(run_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-/// Whether checkpoint directory `dir` is complete enough to resume from: its trainer state and
-/// weights are there (a checkpoint a killed run was deleting is not).
-pub fn is_complete_checkpoint(dir: &Path) -> bool {
-    dir.join(TRAINER_STATE).exists() && dir.join(WEIGHTS).exists()
+/// The files checkpoint directory `dir` lacks to be resumed from: its trainer state and weights
+/// (a checkpoint a killed run was deleting lacks its weights). Empty when it is complete.
+pub fn missing_checkpoint_files(dir: &Path) -> Vec<&'static str> {
+    [TRAINER_STATE, WEIGHTS]
+        .into_iter()
+        .filter(|name| !dir.join(name).exists())
+        .collect()
 }
 
 #[cfg(test)]
