@@ -24,6 +24,10 @@ pub const DATA_PARALLEL: &str = "data_parallel.json";
 pub const TRAINING_ARGS: &str = "training_args.json";
 /// The exported model of a run.
 pub const FINAL_MODEL: &str = "final_model";
+/// The training log of a run directory: one JSON object per train/eval log (HF key names).
+pub const LOG_HISTORY: &str = "log_history.jsonl";
+/// The TensorBoard event directory of a run directory.
+pub const TENSORBOARD_DIR: &str = "runs";
 /// The prefix of checkpoint directories: `checkpoint-<step>`.
 pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
 

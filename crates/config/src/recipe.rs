@@ -289,6 +289,13 @@ impl TrainConfig {
         Ok(OverrideLine { key, old, new })
     }
 
+    /// Whether a fresh run may start over in a directory an earlier run wrote into:
+    /// `overwrite_output_dir` given on the command line. The recipe's value has no effect, since
+    /// upstream's recipes all set it.
+    pub fn overwrite_requested(&self) -> bool {
+        self.training_args.overwrite_output_dir && self.origin("training_args.overwrite_output_dir") == Origin::Cli
+    }
+
     /// Where the value of a dotted key came from.
     pub fn origin(&self, key: &str) -> Origin {
         self.origins.get(key).cloned().unwrap_or(Origin::Default)

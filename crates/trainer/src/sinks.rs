@@ -4,6 +4,7 @@
 use crate::error::{TrainError, io_at};
 use crate::logs::{LogRecord, LogValue};
 use crate::tensorboard::EventWriter;
+use provence_config::layout;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -92,7 +93,7 @@ impl LogSinks {
     ) -> Result<Self, TrainError> {
         use std::io::Write;
         std::fs::create_dir_all(run_dir).map_err(io_at(run_dir))?;
-        let jsonl_path = run_dir.join("log_history.jsonl");
+        let jsonl_path = run_dir.join(layout::LOG_HISTORY);
         let mut jsonl = std::fs::OpenOptions::new()
             .create(true)
             .append(history.is_none())
@@ -108,12 +109,12 @@ impl LogSinks {
         if wants("wandb") {
             tracing::warn!(
                 "report_to wandb: this trainer writes TensorBoard event files instead; sync them with \
-                 `wandb sync --sync-tensorboard {}/runs`",
-                run_dir.display()
+                 `wandb sync --sync-tensorboard {}`",
+                run_dir.join(layout::TENSORBOARD_DIR).display()
             );
         }
         let events = if wants("tensorboard") || wants("wandb") {
-            let dir = run_dir.join("runs");
+            let dir = run_dir.join(layout::TENSORBOARD_DIR);
             Some(EventWriter::create(&dir, now()).map_err(io_at(&dir))?)
         } else {
             None
