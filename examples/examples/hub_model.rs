@@ -52,7 +52,9 @@ fn main() -> Result<()> {
     let config = &pruner.model().config;
     println!(
         "Model:        max_length {}, {} ranking label(s), default threshold {:?}",
-        config.max_length, config.num_labels, config.default_threshold
+        config.max_length(),
+        config.num_labels,
+        config.default_threshold
     );
 
     let input = ProcessInput::Pair {

@@ -10,7 +10,7 @@ use burn::tensor::FloatDType;
 use burn::tensor::activation::softmax;
 use clap::Args;
 use provence_losses::{LossWeights, provence_loss};
-use provence_model::{AttentionLayout, OpenProvenceModel, PackedAttention};
+use provence_model::{AttentionLayout, Execution, OpenProvenceModel, PackedAttention};
 use provence_trainer::AdafactorConfig;
 use provence_trainer::{Optimizer, OptimizerKind, ParamTable, TrainBackend, clip_grad_norm};
 use serde_json::json;
@@ -29,7 +29,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "f32")]
     pub precision: String,
     /// Encoder execution: packed (only real tokens) or padded.
-    #[arg(long, default_value = "packed")]
+    #[arg(long, default_value_t = AttentionLayout::default())]
     pub attention: AttentionLayout,
     /// Packed attention kernel: per-sequence or repadded (default: the backend's choice).
     #[arg(long = "packed-kernel", value_parser = parse_kernel)]
@@ -134,22 +134,21 @@ fn build_model(
     device: &burn::tensor::Device<DeviceBackend>,
 ) -> Result<(OpenProvenceModel<TrainBackend>, usize), String> {
     let dtype = match args.precision.as_str() {
-        "f32" => None,
-        "bf16" => Some(FloatDType::BF16),
+        "f32" => FloatDType::F32,
+        "bf16" => FloatDType::BF16,
         other => return Err(format!("unknown precision {other:?} (expected f32 or bf16)")),
     };
     let config = shapes::config(&args.shape)?;
     let vocab = config.base_model_config.vocab_size();
     TrainBackend::seed(device, args.seed);
-    let mut model = OpenProvenceModel::<TrainBackend>::from_scratch(config, device).map_err(|e| e.to_string())?;
-    if let Some(dtype) = dtype {
-        model = model.with_compute_dtype(dtype);
-    }
-    model = model.with_attention(args.attention);
+    let model = OpenProvenceModel::<TrainBackend>::from_scratch(config, device).map_err(|e| e.to_string())?;
+    let mut execution = Execution::for_backend::<TrainBackend>()
+        .with_layout(args.attention)
+        .with_compute_dtype(dtype);
     if let Some(kernel) = args.packed_kernel {
-        model = model.with_packed_attention(kernel);
+        execution = execution.with_packed_kernel(kernel);
     }
-    Ok((model, vocab))
+    Ok((model.with_execution(execution), vocab))
 }
 
 /// Wall times of the timed steps and the tokens they covered.

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{DType, Distribution, FloatDType};
 use provence_losses::{LossWeights, provence_loss};
-use provence_model::{DEFAULT_HUB_REPO, OpenProvenceModel};
+use provence_model::{DEFAULT_HUB_REPO, Execution, OpenProvenceModel};
 use provence_trainer::AdafactorConfig;
 use provence_trainer::{Optimizer, OptimizerKind, ParamTable, TrainBackend, clip_grad_norm};
 
@@ -74,7 +74,7 @@ fn step<AB: AutodiffBackend + provence_model::ModelBackend>(
 ) -> Result<StepResult<AB>, String> {
     let model = OpenProvenceModel::<AB>::load(dir, device)
         .map_err(|e| e.to_string())?
-        .with_compute_dtype(compute);
+        .with_execution(Execution::for_backend::<AB>().with_compute_dtype(compute));
     let b = make_batch(7, 0, 4, 200, model.config.base_model_config.vocab_size());
     let ints = |v: &[i32]| Tensor::<AB, 2, Int>::from_data(TensorData::new(v.to_vec(), [b.pairs, b.len]), device);
     let out = model.forward(ints(&b.input_ids), ints(&b.attention_mask));

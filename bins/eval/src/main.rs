@@ -7,7 +7,7 @@ use provence_config::{check_threshold, error_line};
 use provence_eval::{EvalDatasetsConfig, EvalSettings, evaluate_and_report};
 use provence_infer::{DEFAULT_MAX_BATCH_TOKENS, process_requests, read_requests};
 use provence_infer::{InferenceBackend, ProcessInput, ProcessOptions, Pruner, default_device};
-use provence_model::{AttentionLayout, init_cpu_threads};
+use provence_model::{AttentionLayout, Execution, init_cpu_threads};
 use provence_serve::{Limits, ServeConfig};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
@@ -35,8 +35,9 @@ enum Commands {
     Datasets(DatasetsArgs),
     /// Prune one context (or a JSONL file of them) with a trained model.
     Process(ProcessArgs),
-    /// HTTP service: TEI-compatible POST /rerank, POST /prune (process() over HTTP), GET /health,
-    /// /info, /metrics; concurrent requests share forward passes (docs/serving.md).
+    /// HTTP service, a text-embeddings-inference drop-in: POST /rerank (also / and /invocations),
+    /// POST /prune (process() over HTTP), GET /health (/ping), /info, /metrics, /docs; concurrent
+    /// requests share forward passes (docs/serving.md).
     Serve(ServeArgs),
 }
 
@@ -118,12 +119,22 @@ struct ServeArgs {
     /// Model directory (ours or upstream's final_model/) or Hub model id.
     #[arg(long)]
     model: String,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
+    /// Address to listen on (0.0.0.0: every interface, logged as a warning).
+    #[arg(long, alias = "host", default_value = "127.0.0.1")]
+    hostname: String,
     /// Port to listen on (0: any free port, logged at start).
     #[arg(long, default_value_t = 8080)]
     port: u16,
+    /// Also serve GET /metrics on this port (metrics are always on the main port too).
+    #[arg(long = "prometheus-port")]
+    prometheus_port: Option<u16>,
+    /// Require `Authorization: Bearer <KEY>` on every route but /health, /ping, GET /, /metrics
+    /// and the API documentation.
+    #[arg(long = "api-key", env = "API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Origins browsers may call the API from, comma-separated (`*`: any); none: no CORS headers.
+    #[arg(long = "cors-allow-origin", value_delimiter = ',')]
+    cors_allow_origin: Vec<String>,
     /// Default pruning threshold in [0, 1] (requests may give their own; default: the model's
     /// default_threshold, else 0.1).
     #[arg(long, value_parser = threshold, allow_negative_numbers = true)]
@@ -154,7 +165,7 @@ struct ServeArgs {
 #[derive(Debug, clap::Args)]
 struct EngineArgs {
     /// Encoder execution: packed (only real tokens) or padded (every position, eager semantics).
-    #[arg(long, default_value_t = AttentionLayout::Packed)]
+    #[arg(long, default_value_t = AttentionLayout::default())]
     attention: AttentionLayout,
     /// At most this many padded tokens (blocks × longest block) per forward batch; blocks are
     /// sorted by length and results come back in input order.
@@ -183,7 +194,8 @@ fn run() -> Result<()> {
 }
 
 fn load_pruner(model: &str, engine: &EngineArgs) -> Result<Pruner<InferenceBackend>> {
-    Ok(Pruner::from_pretrained(model, default_device())?.with_attention(engine.attention))
+    let execution = Execution::for_backend::<InferenceBackend>().with_layout(engine.attention);
+    Ok(Pruner::from_pretrained(model, default_device())?.with_execution(execution))
 }
 
 fn datasets(args: DatasetsArgs) -> Result<()> {
@@ -278,8 +290,11 @@ fn process(args: ProcessArgs) -> Result<()> {
 fn serve(args: ServeArgs) -> Result<()> {
     let pruner = load_pruner(&args.model, &args.engine)?;
     let config = ServeConfig {
-        host: args.host,
+        hostname: args.hostname,
         port: args.port,
+        prometheus_port: args.prometheus_port,
+        api_key: args.api_key,
+        cors_allow_origin: args.cors_allow_origin,
         threshold: args.threshold,
         limits: Limits {
             max_batch_tokens: args.engine.max_batch_tokens,

@@ -178,8 +178,8 @@ fn tiny_model() -> tempfile::TempDir {
     dir
 }
 
-/// `serve` on port 0 logs its address, answers `/prune` and `/rerank`, and on SIGTERM drains
-/// and exits 0.
+/// `serve` on port 0 logs its address, takes its API key from `API_KEY`, answers `/prune` and
+/// `/rerank` with the key (401 without), and on SIGTERM drains and exits 0.
 #[cfg(unix)]
 #[test]
 fn serve_answers_http_and_exits_0_on_sigterm() {
@@ -188,7 +188,14 @@ fn serve_answers_http_and_exits_0_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_open_provence_eval"))
         .args(["--threads", "1", "serve", "--port", "0", "--model"])
         .arg(model.path())
+        .args([
+            "--hostname",
+            "127.0.0.1",
+            "--cors-allow-origin",
+            "http://a.test,http://b.test",
+        ])
         .env("RUST_LOG", "info")
+        .env("API_KEY", "cli-key")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -203,12 +210,25 @@ fn serve_answers_http_and_exits_0_on_sigterm() {
     let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let body = r#"{"question": "capital of Japan", "contexts": "Tokyo is the capital. Rain fell."}"#;
-    let mut reply = agent.post(&format!("http://{addr}/prune")).send(body).unwrap();
+    let refused = agent.post(&format!("http://{addr}/prune")).send(body).unwrap();
+    assert_eq!(refused.status(), 401);
+    let mut reply = agent
+        .post(&format!("http://{addr}/prune"))
+        .header("Authorization", "Bearer cli-key")
+        .send(body)
+        .unwrap();
     assert_eq!(reply.status(), 200);
     let json: serde_json::Value = serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
     assert!(json["pruned_context"].is_string(), "{json}");
     let body = r#"{"query": "capital of Japan", "texts": ["Rain fell.", "Tokyo is the capital."]}"#;
-    let mut reply = agent.post(&format!("http://{addr}/rerank")).send(body).unwrap();
+    let mut reply = agent
+        .post(&format!("http://{addr}/rerank"))
+        .header("Authorization", "Bearer cli-key")
+        .header("Origin", "http://b.test")
+        .send(body)
+        .unwrap();
+    let origin = reply.headers().get("access-control-allow-origin").cloned();
+    assert_eq!(origin.as_ref().and_then(|v| v.to_str().ok()), Some("http://b.test"));
     assert_eq!(reply.status(), 200);
     let ranks: serde_json::Value = serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
     assert_eq!(ranks.as_array().unwrap().len(), 2, "{ranks}");

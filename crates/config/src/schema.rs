@@ -180,7 +180,7 @@ section! {
         /// Initialise the backbone randomly from its config.json instead of loading weights (extension).
         from_scratch: bool = false,
         /// Encoder execution: packed (only real tokens, flash-attention semantics) or padded (eager/sdpa semantics) (extension).
-        attention: AttentionLayout = AttentionLayout::Packed,
+        attention: AttentionLayout = AttentionLayout::default(),
     }
 }
 

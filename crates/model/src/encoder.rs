@@ -1,10 +1,9 @@
 //! What every encoder shares: how the tokens of one forward pass are laid out (padded rows or a
-//! packed stream) and attention over that layout, and the embedding lookup that keeps the
-//! `padding_idx` row out of the gradient.
+//! packed stream) and attention over that layout.
 
 use std::sync::Arc;
 
-use burn::nn::{Dropout, Embedding};
+use burn::nn::Dropout;
 use burn::prelude::*;
 
 use crate::ops::{AttentionSpec, ModelBackend, attention_with_dropout};
@@ -78,19 +77,17 @@ impl<B: Backend> Repadded<B> {
 }
 
 impl<B: Backend> Sequences<B> {
-    /// An encoder's packed stream: attention runs as `kernel` says (else as the backend
-    /// prefers), and on a padded copy whenever attention dropout is on while training (only the
-    /// padded formulation has it).
+    /// An encoder's packed stream: attention runs as `kernel` says, and on a padded copy
+    /// whenever attention dropout is on while training (only the padded formulation has it).
     pub(crate) fn for_stream(
         packing: &Packing,
-        kernel: Option<PackedAttention>,
+        kernel: PackedAttention,
         attention_dropout: bool,
         device: &B::Device,
     ) -> Self
     where
         B: ModelBackend,
     {
-        let kernel = kernel.unwrap_or(B::PACKED_ATTENTION);
         let dropout = attention_dropout && B::ad_enabled(device);
         Self::packed(packing, kernel == PackedAttention::Repadded || dropout, device)
     }
@@ -139,21 +136,4 @@ impl<B: Backend> Sequences<B> {
             }
         }
     }
-}
-
-/// `embedding(ids)`, where positions holding `padding_idx` read a detached copy of its row: the
-/// same values, but like transformers' `nn.Embedding(padding_idx=...)` that row gets no gradient.
-pub(crate) fn embed<B: Backend>(
-    embedding: &Embedding<B>,
-    ids: Tensor<B, 2, Int>,
-    padding_idx: Option<usize>,
-) -> Tensor<B, 3> {
-    let embedded = embedding.forward(ids.clone());
-    let Some(pad) = padding_idx else {
-        return embedded;
-    };
-    let [b, t, h] = embedded.dims();
-    let is_pad = ids.equal_elem(pad as i64).unsqueeze_dim::<3>(2).expand([b, t, h]);
-    let pad_row = embedding.weight.val().slice(pad..pad + 1).detach();
-    embedded.mask_where(is_pad, pad_row.unsqueeze::<3>().expand([b, t, h]))
 }

@@ -12,8 +12,10 @@ use provence_config::layout;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
-use crate::config::{BackboneConfig, ConfigError, OpenProvenceConfig};
-use crate::params::{ParamSlot, ParamVisitor, apply_init, cutoff_factor, init_rule};
+use crate::config::{BackboneConfig, OpenProvenceConfig};
+use crate::error::ConfigError;
+use crate::ops::ModelBackend;
+use crate::params::{HfParam, ParamVisitor, apply_init, cutoff_factor, init_rule};
 use crate::provence::{OpenProvenceModel, check_pruning_dropout};
 
 /// The hub repository whose modeling file `auto_map` points at by default.
@@ -311,19 +313,23 @@ struct Loader<'a> {
     initialised: Vec<String>,
 }
 
+impl Loader<'_> {
+    /// Initialises `param` as transformers does (it is not in the checkpoint) and notes it.
+    fn initialise<B: Backend, const D: usize>(&mut self, name: &str, param: &mut HfParam<'_, B, D>) {
+        apply_init(param, init_rule(self.config, name), cutoff_factor(self.config));
+        self.initialised.push(name.to_owned());
+    }
+}
+
 impl<B: Backend> ParamVisitor<B> for Loader<'_> {
-    fn visit(&mut self, name: &str, mut slot: ParamSlot<'_, B>) {
-        let init = |slot: &mut ParamSlot<'_, B>, list: &mut Vec<String>| {
-            apply_init(slot, init_rule(self.config, name), cutoff_factor(self.config));
-            list.push(name.to_owned());
-        };
+    fn visit<const D: usize>(&mut self, name: &str, mut slot: HfParam<'_, B, D>) {
         let (key, optional) = match self.layout.plan(name) {
-            Plan::Init => return init(&mut slot, &mut self.initialised),
+            Plan::Init => return self.initialise(name, &mut slot),
             Plan::Load { key, optional } => (key, optional),
         };
         let Some(stored) = self.source.tensors.get(&key) else {
             if optional {
-                init(&mut slot, &mut self.initialised);
+                self.initialise(name, &mut slot);
             } else {
                 self.problems.push(TensorProblem::Missing(key));
             }
@@ -359,7 +365,7 @@ fn read_json(path: &Path) -> Result<Value, LoadError> {
     })
 }
 
-impl<B: Backend> OpenProvenceModel<B> {
+impl<B: ModelBackend> OpenProvenceModel<B> {
     /// Loads a model directory, detecting its layout from `config.json` and the tensor names:
     /// an OpenProvence `final_model/` or `checkpoint-N/` (config with `base_model_config`), or a
     /// ModernBERT backbone repo (then the pruning head, and a classifier the repo lacks, are
@@ -390,7 +396,7 @@ impl<B: Backend> OpenProvenceModel<B> {
         } else {
             SourceLayout::BackboneTask { encoder }
         };
-        let mut model = Self::empty(config, device)?;
+        let model = Self::empty(config, device)?;
         let bb = model.config.base_model_config.clone();
         let mut loader = Loader {
             source: &source,
@@ -400,7 +406,7 @@ impl<B: Backend> OpenProvenceModel<B> {
             problems: Vec::new(),
             initialised: Vec::new(),
         };
-        model.visit_params(&mut loader);
+        let model = model.visit_params(&mut loader);
         let mut problems = loader.problems;
         let mut ignored = Vec::new();
         let mut unexpected: Vec<&String> = source.tensors.keys().filter(|k| !loader.used.contains(*k)).collect();
@@ -428,7 +434,9 @@ impl<B: Backend> OpenProvenceModel<B> {
         tracing::debug!(dir = %dir.display(), layout = ?layout.public(), "model loaded");
         Ok(model)
     }
+}
 
+impl<B: Backend> OpenProvenceModel<B> {
     /// Returns the model with a different pruning-head dropout probability (in [0, 1)).
     pub fn with_pruning_dropout(mut self, prob: f64) -> Result<Self, ConfigError> {
         check_pruning_dropout(prob)?;
@@ -443,7 +451,7 @@ impl<B: Backend> OpenProvenceModel<B> {
             out: Vec<(String, Vec<usize>, Vec<u8>)>,
         }
         impl<B: Backend> ParamVisitor<B> for Collect {
-            fn visit(&mut self, name: &str, slot: ParamSlot<'_, B>) {
+            fn visit<const D: usize>(&mut self, name: &str, slot: HfParam<'_, B, D>) {
                 let shape = slot.torch_shape();
                 let bytes = slot.torch_values().into_bytes().to_vec();
                 self.out.push((self.layout.save_key(name), shape, bytes));

@@ -1,137 +1,129 @@
-//! Named parameter traversal (HF dotted names), transformers-style initialisation and the
-//! (ParamId, name) list the trainer uses for its name-based weight-decay rule.
+//! The Hugging Face names of the parameters, read off Burn's own module traversal;
+//! transformers-style initialisation.
+//!
+//! Modules name their fields as transformers names its submodules and tensors (`attn.Wqkv`,
+//! `encoder.layer.N.attention.self.query`, ...), so a parameter's checkpoint name is its path of
+//! field names, declared once, where the module is built. Four rules bridge Burn and PyTorch:
+//! an enum variant (`RankingModel::Bert`) adds no segment, a trailing `_` is dropped (`self_`:
+//! `self` is a Rust keyword), a `LayerNorm`'s `gamma` / `beta` are `weight` / `bias`, and a
+//! `Linear` weight is stored `[in, out]` by Burn but `[out, in]` by PyTorch.
 
-use burn::module::{Param, ParamId};
-use burn::nn::{Embedding, LayerNorm, Linear};
+use burn::module::{ModuleMapper, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
 use crate::bert::{BertConfig, BertFlavour};
-use crate::config::{BackboneConfig, ModernBertConfig};
+use crate::config::BackboneConfig;
+use crate::modernbert::ModernBertConfig;
 
-/// One parameter handed to a [`ParamVisitor`].
-pub(crate) enum ParamSlot<'a, B: Backend> {
-    /// A vector (bias, LayerNorm weight).
-    Vector(&'a mut Param<Tensor<B, 1>>),
-    /// A matrix. `linear == true`: a Burn `Linear` weight stored `[in, out]`, which is
-    /// `[out, in]` in PyTorch checkpoints; otherwise (embedding) the layout is the same.
-    Matrix {
-        /// The parameter.
-        param: &'a mut Param<Tensor<B, 2>>,
-        /// Whether the checkpoint layout is the transpose.
-        linear: bool,
-    },
+/// One parameter as a checkpoint holds it: its values in PyTorch's layout.
+pub(crate) struct HfParam<'a, B: Backend, const D: usize> {
+    param: &'a mut Param<Tensor<B, D>>,
+    /// A `Linear` weight: Burn's `[in, out]` is the transpose of PyTorch's `[out, in]`.
+    transposed: bool,
 }
 
-impl<B: Backend> ParamSlot<'_, B> {
+impl<B: Backend, const D: usize> HfParam<'_, B, D> {
     /// The parameter's shape in PyTorch (checkpoint) layout, without initialising it.
     pub(crate) fn torch_shape(&self) -> Vec<usize> {
-        match self {
-            Self::Vector(p) => p.lazy_shape().to_vec(),
-            Self::Matrix { param, linear } => {
-                let dims = param.lazy_shape().to_vec();
-                if *linear {
-                    vec![dims[1], dims[0]]
-                } else {
-                    vec![dims[0], dims[1]]
-                }
-            }
+        let mut dims = self.param.lazy_shape().to_vec();
+        if self.transposed {
+            let n = dims.len();
+            dims.swap(n - 2, n - 1);
         }
+        dims
     }
 
     /// The parameter id.
     pub(crate) fn id(&self) -> ParamId {
-        match self {
-            Self::Vector(p) => p.id,
-            Self::Matrix { param, .. } => param.id,
-        }
+        self.param.id
     }
 
     /// The device the parameter lives on.
-    pub(crate) fn device(&self) -> B::Device {
-        match self {
-            Self::Vector(p) => p.lazy_device(),
-            Self::Matrix { param, .. } => param.lazy_device(),
-        }
+    fn device(&self) -> B::Device {
+        self.param.lazy_device()
     }
 
-    /// Replaces the value with `values` given in PyTorch layout (flat, row-major, f32),
-    /// keeping the id, device and gradient requirement.
+    /// Replaces the value with `data` given in PyTorch layout (f32), keeping the id, device and
+    /// gradient requirement.
     pub(crate) fn set_torch_values(&mut self, data: TensorData) {
-        let device = self.device();
-        match self {
-            Self::Vector(p) => {
-                let t = Tensor::<B, 1>::from_data(data, &device);
-                **p = (*p).clone().transform_for_load(t, p.id);
-            }
-            Self::Matrix { param, linear } => {
-                let mut t = Tensor::<B, 2>::from_data(data, &device);
-                if *linear {
-                    t = t.transpose();
-                }
-                **param = (*param).clone().transform_for_load(t, param.id);
-            }
+        let mut t = Tensor::<B, D>::from_data(data, &self.device());
+        if self.transposed {
+            t = t.transpose();
         }
+        *self.param = self.param.clone().transform_for_load(t, self.param.id);
     }
 
     /// The value in PyTorch layout as f32 data.
     pub(crate) fn torch_values(&self) -> TensorData {
-        match self {
-            Self::Vector(p) => p.val().into_data(),
-            Self::Matrix { param, linear } => {
-                let t = param.val();
-                if *linear { t.transpose() } else { t }.into_data()
-            }
-        }
-        .convert::<f32>()
+        let t = self.param.val();
+        if self.transposed { t.transpose() } else { t }
+            .into_data()
+            .convert::<f32>()
     }
 }
 
 /// Receives every parameter with its HF dotted name.
 pub(crate) trait ParamVisitor<B: Backend> {
-    /// Called once per parameter.
-    fn visit(&mut self, name: &str, slot: ParamSlot<'_, B>);
+    /// Called once per parameter, in the modules' field order.
+    fn visit<const D: usize>(&mut self, name: &str, param: HfParam<'_, B, D>);
 }
 
-/// Modules whose parameters have HF names.
-pub(crate) trait NamedParams<B: Backend> {
-    /// Visits every parameter, names prefixed with `prefix` (which ends with '.' or is empty).
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>);
+/// Visits every parameter of `module` with its HF name (see the module docs); returns the module
+/// with the values the visitor set.
+pub(crate) fn visit_params<B: Backend, M: Module<B>>(module: M, visitor: &mut impl ParamVisitor<B>) -> M {
+    module.map(&mut HfNames {
+        path: Vec::new(),
+        visitor,
+    })
 }
 
-impl<B: Backend> NamedParams<B> for Linear<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        v.visit(
-            &format!("{prefix}weight"),
-            ParamSlot::Matrix {
-                param: &mut self.weight,
-                linear: true,
-            },
-        );
-        if let Some(b) = &mut self.bias {
-            v.visit(&format!("{prefix}bias"), ParamSlot::Vector(b));
-        }
+/// A [`ModuleMapper`] that follows Burn's traversal and names each parameter as transformers does.
+struct HfNames<'v, V> {
+    /// The fields entered so far, each with the type of the module it belongs to (`Struct:Linear`,
+    /// `Enum:RankingModel`, `Vec`).
+    path: Vec<(String, String)>,
+    visitor: &'v mut V,
+}
+
+impl<V> HfNames<'_, V> {
+    /// The HF name of the parameter at the current path, and whether it is a `Linear` weight.
+    fn name(&self) -> (String, bool) {
+        let segments: Vec<&str> = self
+            .path
+            .iter()
+            .filter(|(_, container)| !container.starts_with("Enum:"))
+            .map(|(field, container)| match (container.as_str(), field.as_str()) {
+                ("Struct:LayerNorm", "gamma") => "weight",
+                ("Struct:LayerNorm", "beta") => "bias",
+                (_, field) => field.strip_suffix('_').unwrap_or(field),
+            })
+            .collect();
+        let transposed =
+            matches!(self.path.last(), Some((field, container)) if container == "Struct:Linear" && field == "weight");
+        (segments.join("."), transposed)
     }
 }
 
-impl<B: Backend> NamedParams<B> for LayerNorm<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        v.visit(&format!("{prefix}weight"), ParamSlot::Vector(&mut self.gamma));
-        if let Some(b) = &mut self.beta {
-            v.visit(&format!("{prefix}bias"), ParamSlot::Vector(b));
-        }
+impl<B: Backend, V: ParamVisitor<B>> ModuleMapper<B> for HfNames<'_, V> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.push((name.to_owned(), container_type.to_owned()));
     }
-}
 
-impl<B: Backend> NamedParams<B> for Embedding<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        v.visit(
-            &format!("{prefix}weight"),
-            ParamSlot::Matrix {
-                param: &mut self.weight,
-                linear: false,
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (name, transposed) = self.name();
+        self.visitor.visit(
+            &name,
+            HfParam {
+                param: &mut param,
+                transposed,
             },
         );
+        param
     }
 }
 
@@ -217,8 +209,7 @@ fn modernbert_init_rule(cfg: &ModernBertConfig, name: &str) -> InitRule {
 }
 
 /// Samples a truncated normal by rejection: entries outside ±c·σ are redrawn until none is left.
-fn trunc_normal<B: Backend>(shape: Vec<usize>, std: f64, cutoff: f64, device: &B::Device) -> Tensor<B, 2> {
-    let n: usize = shape.iter().product();
+fn trunc_normal<B: Backend>(n: usize, std: f64, cutoff: f64, device: &B::Device) -> Tensor<B, 2> {
     let normal = Distribution::Normal(0.0, 1.0);
     let mut x = Tensor::<B, 2>::random([1, n], normal, device);
     loop {
@@ -232,13 +223,13 @@ fn trunc_normal<B: Backend>(shape: Vec<usize>, std: f64, cutoff: f64, device: &B
     x.mul_scalar(std)
 }
 
-/// Initialises `slot` according to `rule`, with the backend's (seedable) RNG.
-pub(crate) fn apply_init<B: Backend>(slot: &mut ParamSlot<'_, B>, rule: InitRule, cutoff: f64) {
-    let shape = slot.torch_shape();
-    let device = slot.device();
+/// Initialises `param` according to `rule`, with the backend's (seedable) RNG.
+pub(crate) fn apply_init<B: Backend, const D: usize>(param: &mut HfParam<'_, B, D>, rule: InitRule, cutoff: f64) {
+    let shape = param.torch_shape();
+    let device = param.device();
     let n: usize = shape.iter().product();
     let flat: Tensor<B, 2> = match rule {
-        InitRule::TruncNormal { std } => trunc_normal(shape.clone(), std, cutoff, &device),
+        InitRule::TruncNormal { std } => trunc_normal(n, std, cutoff, &device),
         InitRule::Normal { std } | InitRule::NormalZeroRow { std, .. } => {
             Tensor::random([1, n], Distribution::Normal(0.0, std), &device)
         }
@@ -252,7 +243,7 @@ pub(crate) fn apply_init<B: Backend>(slot: &mut ParamSlot<'_, B>, rule: InitRule
     {
         row.fill(0.0);
     }
-    slot.set_torch_values(TensorData::new(values, shape));
+    param.set_torch_values(TensorData::new(values, shape));
 }
 
 /// Visitor that initialises every parameter the way transformers does.
@@ -261,9 +252,9 @@ pub(crate) struct HfInit<'a> {
 }
 
 impl<B: Backend> ParamVisitor<B> for HfInit<'_> {
-    fn visit(&mut self, name: &str, mut slot: ParamSlot<'_, B>) {
+    fn visit<const D: usize>(&mut self, name: &str, mut param: HfParam<'_, B, D>) {
         let rule = init_rule(self.config, name);
-        apply_init(&mut slot, rule, cutoff_factor(self.config));
+        apply_init(&mut param, rule, cutoff_factor(self.config));
     }
 }
 
@@ -274,8 +265,8 @@ pub(crate) struct NameCollector {
 }
 
 impl<B: Backend> ParamVisitor<B> for NameCollector {
-    fn visit(&mut self, name: &str, slot: ParamSlot<'_, B>) {
-        self.names.push((slot.id(), name.to_owned()));
+    fn visit<const D: usize>(&mut self, name: &str, param: HfParam<'_, B, D>) {
+        self.names.push((param.id(), name.to_owned()));
     }
 }
 

@@ -1,29 +1,23 @@
 //! The OpenProvence reranker–pruner: a backbone sequence classifier + token pruning head.
 
 use burn::module::ParamId;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, Linear};
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use crate::backbone::{Backbone, RankingModel};
-use crate::bert::BertForSequenceClassification;
-use crate::config::{BackboneConfig, ConfigError, OpenProvenceConfig};
-use crate::modernbert::{ModernBertForSequenceClassification, project};
+use crate::backbone::Backbone;
+use crate::config::OpenProvenceConfig;
+use crate::error::ConfigError;
+use crate::execution::Execution;
+use crate::hf_config::check_probability;
+use crate::nn::{dropout, linear, project};
 use crate::ops::{ModelBackend, to_dtype};
-use crate::packing::PackedAttention;
-use crate::params::{HfInit, NameCollector, NamedParams, ParamVisitor};
-use provence_config::AttentionLayout;
+use crate::params::{self, HfInit, NameCollector, ParamVisitor};
+use crate::ranking_model::RankingModel;
 
 /// Checks a pruning-head dropout probability (`pruning_config.classifier_dropout`).
 pub(crate) fn check_pruning_dropout(prob: f64) -> Result<(), ConfigError> {
-    if (0.0..1.0).contains(&prob) {
-        Ok(())
-    } else {
-        Err(ConfigError::Invalid {
-            key: "pruning_config.classifier_dropout".to_owned(),
-            message: format!("{prob} is not in [0, 1)"),
-        })
-    }
+    check_probability("pruning_config.classifier_dropout", prob)
 }
 
 /// Upstream's pruning head: dropout(`classifier_dropout`) → `classifier` Linear(H, 2).
@@ -69,33 +63,28 @@ pub struct OpenProvenceModel<B: Backend> {
     /// Configuration written back on save.
     #[module(skip)]
     pub config: OpenProvenceConfig,
+    /// How `forward` runs, chosen once ([`Self::with_execution`]).
+    #[module(skip)]
+    execution: Execution,
 }
 
-impl<B: Backend> OpenProvenceModel<B> {
-    /// Builds the model structure with lazy placeholder parameters (to be initialised or loaded).
-    pub(crate) fn empty(config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
+impl<B: ModelBackend> OpenProvenceModel<B> {
+    /// Builds the model structure with lazy placeholder parameters (to be initialised or loaded),
+    /// running as [`Execution::for_backend`] says.
+    pub(crate) fn empty(mut config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
         check_pruning_dropout(config.pruning_dropout)?;
-        let mut bb = config.base_model_config.clone();
-        bb.set_num_labels(config.num_labels);
-        let ranking_model = match &bb {
-            BackboneConfig::ModernBert(c) => {
-                RankingModel::ModernBert(ModernBertForSequenceClassification::new(c, device)?)
-            }
-            BackboneConfig::Bert(c) => RankingModel::Bert(BertForSequenceClassification::new(c, device)?),
-        };
+        config.base_model_config.set_num_labels(config.num_labels);
+        let bb = &config.base_model_config;
+        let ranking_model = RankingModel::new(bb, device)?;
         let pruning_head = PruningHead {
-            dropout: DropoutConfig::new(config.pruning_dropout).init(),
-            classifier: LinearConfig::new(bb.hidden_size(), 2)
-                .with_initializer(burn::nn::Initializer::Zeros)
-                .init(device),
+            dropout: dropout(config.pruning_dropout),
+            classifier: linear(bb.hidden_size(), 2, true, device),
         };
         Ok(Self {
             ranking_model,
             pruning_head,
-            config: OpenProvenceConfig {
-                base_model_config: bb,
-                ..config
-            },
+            config,
+            execution: Execution::for_backend::<B>(),
         })
     }
 
@@ -104,16 +93,17 @@ impl<B: Backend> OpenProvenceModel<B> {
     /// projections, `H^-0.5` for the classifier; BERT-like: normals, `padding_idx` rows zero;
     /// norms 1, biases 0; pruning head N(0, 0.02)). Seed with `B::seed(&device, s)`.
     pub fn from_scratch(config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
-        let mut model = Self::empty(config, device)?;
+        let model = Self::empty(config, device)?;
         let cfg = model.config.base_model_config.clone();
-        model.visit_params(&mut HfInit { config: &cfg });
-        Ok(model)
+        Ok(model.visit_params(&mut HfInit { config: &cfg }))
     }
+}
 
-    /// Visits every parameter with its `final_model/` name.
-    pub(crate) fn visit_params(&mut self, v: &mut dyn ParamVisitor<B>) {
-        self.ranking_model.visit_params("ranking_model.", v);
-        self.pruning_head.classifier.visit_params("pruning_head.classifier.", v);
+impl<B: Backend> OpenProvenceModel<B> {
+    /// Visits every parameter with its `final_model/` name; returns the model with the values
+    /// the visitor set.
+    pub(crate) fn visit_params(self, v: &mut impl ParamVisitor<B>) -> Self {
+        params::visit_params(self, v)
     }
 
     /// `(ParamId, name)` for every parameter, with upstream's `final_model/` names such as
@@ -125,31 +115,18 @@ impl<B: Backend> OpenProvenceModel<B> {
         collector.names
     }
 
-    /// The same model computing attention and the feed-forward blocks in `dtype` (see
-    /// [`Backbone::set_compute_dtype`]); parameters stay as they are.
-    pub fn with_compute_dtype(mut self, dtype: burn::tensor::FloatDType) -> Self {
-        self.ranking_model.set_compute_dtype(dtype);
-        self
+    /// How [`Self::forward`] runs: the attention layout, compute dtype and packed attention
+    /// kernel.
+    pub fn execution(&self) -> Execution {
+        self.execution
     }
 
-    /// The same model running the encoder packed (only real tokens; the default) or padded.
-    /// Real positions agree between the two up to rounding; at pad positions the packed encoder
-    /// gives zero hidden states (so pruning logits equal the head's bias), the padded one gives
-    /// ordinary values, as transformers' flash-attention and eager paths do.
-    pub fn with_attention(mut self, layout: AttentionLayout) -> Self {
-        self.ranking_model.set_attention(layout);
-        self
-    }
-
-    /// The layout set by [`Self::with_attention`].
-    pub fn attention(&self) -> AttentionLayout {
-        self.ranking_model.attention()
-    }
-
-    /// The same model computing packed attention with `kernel` instead of the backend's choice.
-    pub fn with_packed_attention(mut self, kernel: PackedAttention) -> Self {
-        self.ranking_model.set_packed_attention(kernel);
-        self
+    /// The same model running as `execution` says; parameters stay as they are. Real positions
+    /// agree between the layouts up to rounding; at pad positions the packed encoder gives zero
+    /// hidden states (so pruning logits equal the head's bias), the padded one ordinary values,
+    /// as transformers' flash-attention and eager paths do.
+    pub fn with_execution(self, execution: Execution) -> Self {
+        Self { execution, ..self }
     }
 
     /// Ranking and pruning logits for `input_ids` / `attention_mask` [P, L] (mask 1 = token).
@@ -173,8 +150,10 @@ impl<B: Backend> OpenProvenceModel<B> {
     where
         B: ModelBackend,
     {
-        let out = self.ranking_model.forward(input_ids, attention_mask, token_type_ids);
-        let compute = self.ranking_model.compute_dtype();
+        let out = self
+            .ranking_model
+            .forward(input_ids, attention_mask, token_type_ids, &self.execution);
+        let compute: DType = self.execution.compute_dtype.into();
         let hidden = to_dtype(out.pruning_hidden.clone(), compute);
         let pruning_logits = to_dtype(self.pruning_head.forward(hidden), DType::F32);
         OpenProvenceOutput {

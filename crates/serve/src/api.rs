@@ -1,22 +1,28 @@
-//! The JSON bodies of `POST /rerank` and `POST /prune`, checked and turned into `process()`
-//! inputs and options.
+//! The JSON bodies of the scoring endpoints (`POST /rerank`, `POST /prune`), checked and turned
+//! into `process()` inputs and options, and their answers. Every type here also describes
+//! itself for the OpenAPI document (`crate::openapi`).
 
 use crate::batcher::estimate_tokens;
 use crate::error::{ApiError, ErrorType};
+use crate::schema;
 use axum::http::StatusCode;
 use provence_config::check_threshold;
 use provence_infer::{Document, ProcessInput, ProcessOptions, ScoredBatch, SplitterLanguage, Title};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::str::FromStr;
+use utoipa::ToSchema;
 
-/// `POST /rerank`: text-embeddings-inference's rerank request, plus `return_pruned`,
-/// `threshold` and `language`. Unknown fields are ignored, as TEI does.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /rerank` (also `POST /` and `POST /invocations`): text-embeddings-inference's rerank
+/// request, plus `return_pruned`, `threshold` and `language`. Unknown fields are ignored, as
+/// TEI does.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RerankRequest {
     /// The query.
+    #[schema(example = "What is the capital of Japan?")]
     pub query: String,
-    /// The passages to rank.
+    /// The passages to rank (1 to `max_client_batch_size`).
+    #[schema(example = json!(["Tokyo is the capital of Japan.", "Bananas are yellow."]))]
     pub texts: Vec<String>,
     /// Report the ranking logit instead of its sigmoid.
     #[serde(default)]
@@ -24,68 +30,94 @@ pub struct RerankRequest {
     /// Echo each passage as `text`.
     #[serde(default)]
     pub return_text: bool,
-    /// Accepted for TEI clients; nothing is cut away either way (long passages are split into
-    /// blocks, long queries bounded to half of `max_length`).
+    /// Checked as TEI checks it (a boolean or null); nothing is cut away either way: passages
+    /// longer than the model's window are split into blocks, queries bounded to half of it.
     #[serde(default)]
+    #[schema(nullable = true, default = json!(null))]
     pub truncate: Option<bool>,
-    /// Accepted for TEI clients and ignored (see `truncate`).
+    /// Checked as TEI checks it (`Left`, `left`, `Right`, `right`), then unused (see
+    /// `truncate`).
     #[serde(default)]
-    pub truncation_direction: Option<Value>,
-    /// Also return each passage pruned (`pruned_text`, `compression_rate`).
+    pub truncation_direction: TruncationDirection,
+    /// Ours: also return each passage pruned (`pruned_text`, `compression_rate`).
     #[serde(default)]
     pub return_pruned: bool,
-    /// Pruning threshold for `return_pruned` (default: the server's).
+    /// Ours: pruning threshold in [0, 1] for `return_pruned` (default: the server's).
     #[serde(default)]
+    #[schema(nullable = true, minimum = 0.0, maximum = 1.0)]
     pub threshold: Option<f64>,
-    /// Sentence-splitter language: `auto` (default), `en` or `ja`.
+    /// Ours: sentence splitter for `return_pruned`: `auto` (default), `en` or `ja`.
     #[serde(default)]
+    #[schema(nullable = true, example = "auto")]
     pub language: Option<String>,
 }
 
-/// One item of the `/rerank` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// TEI's `truncation_direction`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum TruncationDirection {
+    /// Cut the start of a text.
+    #[serde(alias = "left")]
+    Left,
+    /// Cut the end of a text.
+    #[serde(alias = "right")]
+    #[default]
+    Right,
+}
+
+/// One item of the `/rerank` answer (TEI's `Rank`, plus our pruning fields). Optional fields
+/// appear only when asked for, so more can be added without changing TEI's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Rank {
     /// Position of the passage in the request's `texts`.
+    #[schema(example = 0)]
     pub index: usize,
-    /// The reranker score: sigmoid of the ranking logit (the logit with `raw_scores`).
-    pub score: f64,
     /// The passage (with `return_text`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    /// The kept sentences (with `return_pruned`).
+    /// The reranker score: sigmoid of the ranking logit (the logit with `raw_scores`).
+    #[schema(example = 0.93)]
+    pub score: f64,
+    /// Ours: the kept sentences (with `return_pruned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pruned_text: Option<String>,
-    /// Percent of characters removed (with `return_pruned`).
+    /// Ours: percent of characters removed (with `return_pruned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression_rate: Option<f64>,
 }
 
 /// `POST /prune`: the `process()` options that make sense over HTTP. Unknown fields are
 /// rejected.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PruneRequest {
     /// A question, or a list of questions.
+    #[schema(schema_with = schema::question)]
     pub question: Value,
     /// One question: a text, or a list of documents (each a text or a list of sentences).
     /// Several questions: one text per question, or one list of documents per question.
+    /// `context` is accepted as an alias.
     #[serde(alias = "context")]
+    #[schema(schema_with = schema::contexts)]
     pub contexts: Value,
     /// Keep sentences whose probability is above this, in [0, 1] (default: the server's).
     #[serde(default)]
+    #[schema(nullable = true, minimum = 0.0, maximum = 1.0)]
     pub threshold: Option<f64>,
     /// Sentence-splitter language: `auto` (default), `en` or `ja`.
     #[serde(default)]
+    #[schema(nullable = true, example = "auto")]
     pub language: Option<String>,
     /// Sort each question's documents by score, descending.
     #[serde(default)]
     pub reorder: bool,
     /// With `reorder`, keep the first k documents.
     #[serde(default)]
+    #[schema(nullable = true)]
     pub top_k: Option<usize>,
     /// Absent or `"first_sentence"`: upstream's default; `null`: no title; a string: one
     /// title for all; a list: one per question; a list of lists: one per document.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schema::title)]
     pub title: Option<Value>,
     /// Take each document's first line as its title.
     #[serde(default)]
@@ -100,6 +132,20 @@ pub struct PruneRequest {
     #[serde(default)]
     pub return_sentence_texts: bool,
 }
+
+/// The `/prune` answer: `process()`'s JSON (each field a scalar, a list over documents or
+/// questions, or a list of lists, following the input's shape) with its `timing`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct PruneResponse(pub Value);
+
+impl utoipa::PartialSchema for PruneResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::prune_response()
+    }
+}
+
+impl ToSchema for PruneResponse {}
 
 /// `Some(value)` for a present field, `null` included (absent fields get the default, `None`).
 fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
@@ -120,7 +166,11 @@ pub(crate) struct Prepared {
     pub input: ProcessInput,
     pub options: ProcessOptions,
     pub threshold: f64,
+    /// Estimated tokens ([`estimate_tokens`]).
     pub cost: usize,
+    /// Characters the model reads: the query once per document, plus the documents (TEI's
+    /// `x-compute-characters`).
+    pub characters: usize,
 }
 
 fn threshold(given: Option<f64>, defaults: Defaults) -> Result<f64, ApiError> {
@@ -135,12 +185,6 @@ fn language(given: Option<&str>) -> Result<SplitterLanguage, ApiError> {
         SplitterLanguage::from_str(l)
             .map_err(|_| ApiError::validation(format!("language: expected \"auto\", \"en\" or \"ja\", got {l:?}")))
     })
-}
-
-fn too_many(count: usize, limit: usize) -> ApiError {
-    ApiError::validation(format!(
-        "{count} texts in one request; at most {limit} (max_client_batch_size)"
-    ))
 }
 
 /// What a `/rerank` answer shows besides index and score.
@@ -161,34 +205,37 @@ impl RerankRequest {
             ));
         }
         if self.texts.len() > defaults.max_client_batch_size {
-            return Err(too_many(self.texts.len(), defaults.max_client_batch_size));
+            return Err(ApiError::batch_size(self.texts.len(), defaults.max_client_batch_size));
         }
         let options = ProcessOptions {
             language: language(self.language.as_deref())?,
             ..ProcessOptions::default()
         };
         let threshold = threshold(self.threshold, defaults)?;
-        let cost = estimate_tokens(&[&self.query], &[self.texts.iter().map(String::len).collect()]);
         let view = RankView {
             raw_scores: self.raw_scores,
             return_pruned: self.return_pruned,
             texts: self.return_text.then(|| self.texts.clone()),
         };
+        let input = ProcessInput::Documents {
+            question: self.query,
+            documents: self.texts.into_iter().map(Document::Text).collect(),
+        };
+        let (cost, characters) = costs(&input);
         let prepared = Prepared {
-            input: ProcessInput::Documents {
-                question: self.query,
-                documents: self.texts.into_iter().map(Document::Text).collect(),
-            },
+            input,
             options,
             threshold,
             cost,
+            characters,
         };
         Ok((prepared, view))
     }
 }
 
-/// The ranking of `scored` (one query's documents), best first (stable for ties); pruned texts
-/// with `threshold` and `options`.
+/// The ranking of `scored` (one query's documents), best first, ties in TEI's order (TEI sorts
+/// ascending, stable, then reverses: of two equal scores the later passage comes first); pruned
+/// texts with `threshold` and `options`. Scores are finite (the batcher answers 424 otherwise).
 pub(crate) fn ranks(view: RankView, scored: &ScoredBatch, threshold: f64, options: &ProcessOptions) -> Vec<Rank> {
     let documents = scored.documents.first().map(Vec::as_slice).unwrap_or_default();
     let mut texts = view.texts.map(Vec::into_iter);
@@ -211,7 +258,8 @@ pub(crate) fn ranks(view: RankView, scored: &ScoredBatch, threshold: f64, option
             }
         })
         .collect();
-    ranks.sort_by(|a, b| b.score.total_cmp(&a.score));
+    ranks.sort_by(|a, b| a.score.partial_cmp(&b.score).unwrap_or(std::cmp::Ordering::Equal));
+    ranks.reverse();
     ranks
 }
 
@@ -319,37 +367,56 @@ fn title(value: Option<&Value>) -> Result<Title, ApiError> {
     }
 }
 
-/// `(question bytes, document bytes per question)` of an input, for limits and the estimate.
-fn sizes(input: &ProcessInput) -> (Vec<&str>, Vec<Vec<usize>>) {
-    let bytes = |d: &Document| match d {
-        Document::Text(t) => t.len(),
-        Document::Sentences(s) => s.iter().map(String::len).sum(),
+/// `(question sizes, document sizes per question)` of an input, each text measured by `measure`.
+fn sizes(input: &ProcessInput, measure: fn(&str) -> usize) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let document = |d: &Document| match d {
+        Document::Text(t) => measure(t),
+        Document::Sentences(s) => s.iter().map(|s| measure(s)).sum(),
     };
     match input {
-        ProcessInput::Pair { question, context } => (vec![question], vec![vec![context.len()]]),
+        ProcessInput::Pair { question, context } => (vec![measure(question)], vec![vec![measure(context)]]),
         ProcessInput::Documents { question, documents } => {
-            (vec![question], vec![documents.iter().map(bytes).collect()])
+            (vec![measure(question)], vec![documents.iter().map(document).collect()])
         }
         ProcessInput::Aligned { questions, documents } => (
-            questions.iter().map(String::as_str).collect(),
-            documents.iter().map(|d| vec![bytes(d)]).collect(),
+            questions.iter().map(|q| measure(q)).collect(),
+            documents.iter().map(|d| vec![document(d)]).collect(),
         ),
         ProcessInput::Nested { questions, documents } => (
-            questions.iter().map(String::as_str).collect(),
-            documents.iter().map(|ds| ds.iter().map(bytes).collect()).collect(),
+            questions.iter().map(|q| measure(q)).collect(),
+            documents.iter().map(|ds| ds.iter().map(document).collect()).collect(),
         ),
     }
+}
+
+/// Documents of an input, checked against `max_client_batch_size`.
+fn check_count(input: &ProcessInput, defaults: Defaults) -> Result<(), ApiError> {
+    let count: usize = sizes(input, str::len).1.iter().map(Vec::len).sum();
+    if count > defaults.max_client_batch_size {
+        return Err(ApiError::batch_size(count, defaults.max_client_batch_size));
+    }
+    Ok(())
+}
+
+/// `(estimated tokens, characters the model reads)` of an input; the characters count the
+/// query once per document, as TEI's `x-compute-characters` does.
+fn costs(input: &ProcessInput) -> (usize, usize) {
+    let (questions, documents) = sizes(input, str::len);
+    let cost = estimate_tokens(&questions, &documents);
+    let (questions, documents) = sizes(input, |s| s.chars().count());
+    let characters = questions
+        .iter()
+        .zip(&documents)
+        .map(|(q, docs)| docs.iter().map(|d| q + d).sum::<usize>())
+        .sum();
+    (cost, characters)
 }
 
 impl PruneRequest {
     pub(crate) fn prepare(self, defaults: Defaults) -> Result<Prepared, ApiError> {
         let input = process_input(&self.question, &self.contexts)?;
-        let (questions, documents) = sizes(&input);
-        let count: usize = documents.iter().map(Vec::len).sum();
-        if count > defaults.max_client_batch_size {
-            return Err(too_many(count, defaults.max_client_batch_size));
-        }
-        let cost = estimate_tokens(&questions, &documents);
+        check_count(&input, defaults)?;
+        let (cost, characters) = costs(&input);
         let title = title(self.title.as_ref())?;
         if self.first_line_as_title && !matches!(title, Title::None | Title::FirstSentence) {
             return Err(ApiError::validation(
@@ -376,6 +443,7 @@ impl PruneRequest {
             },
             threshold,
             cost,
+            characters,
         })
     }
 }
@@ -422,10 +490,39 @@ mod tests {
         let err = prune(json!({"question": "q", "contexts": ["a", "b", "c", "d", "e"]}))
             .err()
             .unwrap();
-        assert!(err.message.contains("at most 4"), "{}", err.message);
+        assert!(err.message.contains("maximum allowed batch size 4"), "{}", err.message);
         assert!(prune(json!({"question": "q", "contexts": "c", "threshold": 1.5})).is_err());
         assert!(prune(json!({"question": "q", "contexts": "c", "language": "fr"})).is_err());
         assert!(prune(json!({"question": ["a"], "contexts": ["x", "y"]})).is_err());
         assert!(prune(json!({"question": ["a", "b"], "contexts": ["x", ["y"]]})).is_err());
+    }
+
+    #[test]
+    fn ties_come_later_index_first_as_in_tei() {
+        // TEI: sort ascending (stable), then reverse.
+        let doc = |score: f64| provence_infer::ScoredDocument {
+            sentences: vec!["S. ".into()],
+            n_prefix: 0,
+            sentence_probabilities: vec![0.5],
+            block_score: Some(score),
+            block_logit: Some(score),
+            base_chars: 3,
+            title_index: None,
+        };
+        let scored = ScoredBatch {
+            shape: provence_infer::InputShape::List,
+            documents: vec![[0.2, 0.7, 0.2, 0.9, 0.7].into_iter().map(doc).collect()],
+            timing: provence_infer::Timing::default(),
+        };
+        let view = RankView {
+            raw_scores: false,
+            return_pruned: false,
+            texts: None,
+        };
+        let order: Vec<usize> = ranks(view, &scored, 0.1, &ProcessOptions::default())
+            .iter()
+            .map(|r| r.index)
+            .collect();
+        assert_eq!(order, [3, 4, 1, 2, 0]);
     }
 }

@@ -1,5 +1,5 @@
 //! Dynamic batching: one dedicated thread owns the model and merges the requests that are
-//! queued together into one [`Pruner::score_many`] call, so their blocks share forward passes.
+//! queued together into one [`Scorer::score_many`] call, so their blocks share forward passes.
 //!
 //! The thread takes the first queued request, then keeps taking requests (without waiting while
 //! some are queued, else up to [`Limits::batch_wait`] under load: while other admitted requests
@@ -8,11 +8,10 @@
 //! forward passes within the token and block budgets and hands each request its own result.
 
 use crate::config::Limits;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::metrics::{CallRecord, Metrics};
-use axum::http::StatusCode;
-use provence_infer::{ProcessInput, ProcessOptions, Pruner, ScoredBatch};
-use provence_model::ModelBackend;
+use crate::scorer::Scorer;
+use provence_infer::{ForwardPass, ProcessInput, ProcessOptions, ScoredBatch};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +21,15 @@ use std::time::Instant;
 use tokio::sync::{Semaphore, oneshot};
 
 /// What the batcher answers one request with.
-pub(crate) type Reply = Result<ScoredBatch, ApiError>;
+pub(crate) type Reply = Result<Scored, ApiError>;
+
+/// One request's scores and how long it waited for its model call.
+pub(crate) struct Scored {
+    /// The scores (every number finite).
+    pub batch: ScoredBatch,
+    /// Seconds in the queue.
+    pub queue_seconds: f64,
+}
 
 /// One request for the batcher.
 pub(crate) struct Job {
@@ -57,22 +64,18 @@ pub(crate) struct BatcherThread {
 }
 
 impl Batcher {
-    /// Starts the thread that owns `pruner`. `admitted` counts the requests the HTTP side has
+    /// Starts the thread that owns `scorer`. `admitted` counts the requests the HTTP side has
     /// admitted (to tell whether waiting for more can pay off).
-    pub fn start<B>(
-        pruner: Pruner<B>,
+    pub fn start<S: Scorer>(
+        scorer: S,
         limits: Limits,
         admitted: Arc<Semaphore>,
         metrics: Arc<Metrics>,
-    ) -> std::io::Result<(Self, BatcherThread)>
-    where
-        B: ModelBackend + 'static,
-        Pruner<B>: Send,
-    {
+    ) -> std::io::Result<(Self, BatcherThread)> {
         let (sender, receiver) = std::sync::mpsc::channel();
         let alive = Arc::new(AtomicBool::new(true));
         let worker = Worker {
-            pruner,
+            scorer,
             limits,
             admitted,
             metrics: metrics.clone(),
@@ -116,8 +119,8 @@ impl BatcherThread {
 }
 
 /// The thread's state.
-struct Worker<B: ModelBackend> {
-    pruner: Pruner<B>,
+struct Worker<S> {
+    scorer: S,
     limits: Limits,
     admitted: Arc<Semaphore>,
     metrics: Arc<Metrics>,
@@ -131,7 +134,7 @@ struct Collected {
     stop: bool,
 }
 
-impl<B: ModelBackend> Worker<B> {
+impl<S: Scorer> Worker<S> {
     fn run(self, receiver: &Receiver<Message>) {
         let mut carry: Option<Job> = None;
         let mut previous = 0;
@@ -216,70 +219,80 @@ impl<B: ModelBackend> Worker<B> {
     }
 
     /// One `score_many` call over `jobs`; each job gets its own result. Jobs whose client has
-    /// gone are skipped; a panic in the model answers every job with an error instead of
-    /// ending the thread.
+    /// gone are skipped; a panic in the model answers every job with a backend error instead
+    /// of ending the thread.
     fn score(&self, jobs: Vec<Job>) {
         let start = Instant::now();
         let mut inputs = Vec::with_capacity(jobs.len());
         let mut rest = Vec::with_capacity(jobs.len());
-        let mut queued_seconds = Vec::with_capacity(jobs.len());
         for job in jobs {
             if job.reply.is_closed() {
                 continue;
             }
-            queued_seconds.push(start.duration_since(job.queued).as_secs_f64());
             inputs.push(job.input);
-            rest.push((job.options, job.reply));
+            rest.push((job.options, job.reply, start.duration_since(job.queued).as_secs_f64()));
         }
         if inputs.is_empty() {
             return;
         }
         let requests: Vec<(ProcessInput, &ProcessOptions)> =
-            inputs.into_iter().zip(rest.iter().map(|(o, _)| o)).collect();
+            inputs.into_iter().zip(rest.iter().map(|(o, ..)| o)).collect();
         let n = requests.len();
         let (max_blocks, max_tokens) = (self.limits.max_batch_blocks, self.limits.max_batch_tokens);
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.pruner.score_many(requests, max_blocks, max_tokens)
+            self.scorer.score_many(requests, max_blocks, max_tokens)
         }));
-        let (results, passes): (Vec<Reply>, Vec<(usize, usize)>) = match outcome {
+        let (results, passes): (Vec<Result<ScoredBatch, ApiError>>, Vec<ForwardPass>) = match outcome {
             Ok(scored) => (
                 scored.results.into_iter().map(|r| r.map_err(ApiError::from)).collect(),
-                scored.passes.iter().map(|p| (p.blocks, p.padded_tokens)).collect(),
+                scored.passes,
             ),
             Err(_) => {
                 tracing::error!("the model panicked on a batch of {n} requests");
-                let failed = || {
-                    Err(ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        ErrorType::Backend,
-                        "the model failed on this batch",
-                    ))
-                };
+                let failed = || Err(ApiError::backend("Inference failed: the model failed on this batch"));
                 ((0..n).map(|_| failed()).collect(), Vec::new())
             }
         };
         let seconds = start.elapsed().as_secs_f64();
         tracing::debug!(requests = n, passes = passes.len(), seconds, "model call");
+        let queued_seconds: Vec<f64> = rest.iter().map(|(.., q)| *q).collect();
         self.metrics.observe_call(&CallRecord {
             requests: n,
             passes: &passes,
             seconds,
             queued_seconds: &queued_seconds,
         });
-        for ((_, reply), result) in rest.into_iter().zip(results) {
+        for ((_, reply, queue_seconds), result) in rest.into_iter().zip(results) {
+            let answer = result.and_then(finite).map(|batch| Scored { batch, queue_seconds });
             // A client that has gone away no longer listens; nothing to do then.
-            let _ = reply.send(result);
+            let _ = reply.send(answer);
         }
+    }
+}
+
+/// `batch` if every score and probability in it is a number: TEI answers a NaN score with a
+/// backend error rather than serialising it (JSON has no NaN).
+fn finite(batch: ScoredBatch) -> Result<ScoredBatch, ApiError> {
+    let numbers_ok = batch.documents.iter().flatten().all(|d| {
+        d.block_score.is_none_or(f64::is_finite)
+            && d.block_logit.is_none_or(f64::is_finite)
+            && d.sentence_probabilities.iter().all(|p| p.is_finite())
+    });
+    if numbers_ok {
+        Ok(batch)
+    } else {
+        tracing::error!("the model produced a NaN or infinite score");
+        Err(ApiError::backend("score is NaN"))
     }
 }
 
 /// Estimated tokens of a request's blocks before tokenisation: a quarter of the UTF-8 bytes
 /// (about right for English BPE and for Japanese alike) of every document and, per document,
-/// of its query, plus three special tokens per document.
-pub(crate) fn estimate_tokens(questions: &[&str], documents_per_query: &[Vec<usize>]) -> usize {
+/// of its query, plus three special tokens per document. `questions` are byte lengths.
+pub(crate) fn estimate_tokens(questions: &[usize], documents_per_query: &[Vec<usize>]) -> usize {
     questions
         .iter()
         .zip(documents_per_query)
-        .map(|(q, docs)| docs.iter().map(|bytes| (q.len() + bytes) / 4 + 3).sum::<usize>())
+        .map(|(q, docs)| docs.iter().map(|bytes| (q + bytes) / 4 + 3).sum::<usize>())
         .sum()
 }

@@ -3,15 +3,24 @@
 use provence_infer::{DEFAULT_MAX_BATCH_TOKENS, ProcessOptions};
 use std::time::Duration;
 
-/// Where the server listens, what it reports as its model, and its limits.
-#[derive(Debug, Clone)]
+/// Where the server listens, who may call it, what it reports as its model, and its limits.
+#[derive(Clone)]
 pub struct ServeConfig {
     /// The model as the user named it (a directory or a Hub id), reported by `GET /info`.
     pub model_id: String,
-    /// Address to bind (`127.0.0.1` by default).
-    pub host: String,
+    /// Address to bind (`127.0.0.1` by default; `0.0.0.0` or `::` listen on every interface,
+    /// which the server logs as a warning).
+    pub hostname: String,
     /// Port to bind; 0 picks a free one ([`crate::Server::local_addr`] tells which).
     pub port: u16,
+    /// A second port that serves only `GET /metrics` (as TEI's `--prometheus-port`); `None`:
+    /// metrics on the main port only. 0 picks a free one ([`crate::Server::metrics_addr`]).
+    pub prometheus_port: Option<u16>,
+    /// When set, every route but `/health`, `/ping`, `GET /`, `/metrics` and the API
+    /// documentation needs `Authorization: Bearer <key>` (compared in constant time).
+    pub api_key: Option<String>,
+    /// Origins browsers may call the API from (`*`: any); empty: no CORS headers at all.
+    pub cors_allow_origin: Vec<String>,
     /// The server's default pruning threshold (requests may give their own); `None` → the
     /// model config's `default_threadshold` → 0.1, as `process()` chooses.
     pub threshold: Option<f64>,
@@ -20,12 +29,16 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// A config for `model_id` on `127.0.0.1:8080` with the default limits.
+    /// A config for `model_id` on `127.0.0.1:8080` with the default limits, no API key and no
+    /// CORS.
     pub fn new(model_id: impl Into<String>) -> Self {
         Self {
             model_id: model_id.into(),
-            host: "127.0.0.1".into(),
+            hostname: "127.0.0.1".into(),
             port: 8080,
+            prometheus_port: None,
+            api_key: None,
+            cors_allow_origin: Vec::new(),
             threshold: None,
             limits: Limits::default(),
         }
@@ -92,5 +105,21 @@ impl Limits {
             Some((name, _)) => Err(format!("{name} must be at least 1")),
             None => Ok(()),
         }
+    }
+}
+
+/// Shows everything but the API key.
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("model_id", &self.model_id)
+            .field("hostname", &self.hostname)
+            .field("port", &self.port)
+            .field("prometheus_port", &self.prometheus_port)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("cors_allow_origin", &self.cors_allow_origin)
+            .field("threshold", &self.threshold)
+            .field("limits", &self.limits)
+            .finish()
     }
 }

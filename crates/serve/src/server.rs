@@ -1,16 +1,16 @@
 //! Starting and stopping: bind, start the model worker, serve until a shutdown signal, drain.
 
+use crate::access::{ApiKey, cors};
 use crate::batcher::{Batcher, BatcherThread};
 use crate::config::ServeConfig;
 use crate::error::ServeError;
+use crate::info::Info;
 use crate::metrics::Metrics;
-use crate::routes::{AppState, router};
+use crate::routes::{AppState, metrics_router, router};
+use crate::scorer::Scorer;
 use axum::Router;
-use provence_infer::Pruner;
-use provence_model::ModelBackend;
-use serde_json::{Value, json};
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -19,42 +19,49 @@ use tokio::sync::Semaphore;
 pub struct Server {
     listener: TcpListener,
     app: Router,
+    /// The `--prometheus-port` listener and its metrics-only router.
+    metrics: Option<(TcpListener, Router)>,
     worker: BatcherThread,
 }
 
 impl Server {
-    /// Checks the limits and the default threshold, binds `host:port` and starts the thread
-    /// that owns `pruner`.
-    pub async fn bind<B>(pruner: Pruner<B>, config: &ServeConfig) -> Result<Self, ServeError>
-    where
-        B: ModelBackend + 'static,
-        Pruner<B>: Send,
-    {
+    /// Checks the configuration, binds `hostname:port` (and `hostname:prometheus_port`), and
+    /// starts the thread that owns `scorer` (a [`provence_infer::Pruner`], or any [`Scorer`]).
+    pub async fn bind<S: Scorer>(scorer: S, config: &ServeConfig) -> Result<Self, ServeError> {
         let limits = config.limits.clone();
         limits.check().map_err(ServeError::Config)?;
-        let threshold = pruner
+        let threshold = scorer
             .resolve_threshold(config.threshold)
             .map_err(|e| ServeError::Config(e.to_string()))?;
-        let info = model_info::<B>(&pruner, config, threshold);
-        let addr = format!("{}:{}", config.host, config.port);
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
+        let api_key = config.api_key.as_deref().map(ApiKey::new).transpose()?;
+        let cors = cors(&config.cors_allow_origin)?;
+        let info = Info::new(scorer.card(), config, threshold);
+        let listener = bind(&config.hostname, config.port).await?;
+        warn_if_public(&config.hostname, config.api_key.is_some());
+        let metrics_listener = match config.prometheus_port {
+            Some(port) => Some(bind(&config.hostname, port).await?),
+            None => None,
+        };
         let admitted = Arc::new(Semaphore::new(limits.max_concurrent_requests));
         let metrics = Arc::new(Metrics::default());
-        let (batcher, worker) = Batcher::start(pruner, limits.clone(), admitted.clone(), metrics.clone())
+        let (batcher, worker) = Batcher::start(scorer, limits.clone(), admitted.clone(), metrics.clone())
             .map_err(|e| ServeError::Batcher(e.to_string()))?;
-        let state = AppState {
+        let state = Arc::new(AppState {
             batcher,
             admitted,
             metrics,
             info,
             threshold,
             limits,
-        };
+        });
+        let mut app = router(state.clone(), api_key);
+        if let Some(cors) = cors {
+            app = app.layer(cors);
+        }
         Ok(Self {
             listener,
-            app: router(Arc::new(state)),
+            app,
+            metrics: metrics_listener.map(|l| (l, metrics_router(state))),
             worker,
         })
     }
@@ -64,15 +71,32 @@ impl Server {
         Ok(self.listener.local_addr()?)
     }
 
+    /// The address of the metrics-only listener (`prometheus_port`), if there is one.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ServeError> {
+        self.metrics
+            .as_ref()
+            .map(|(listener, _)| listener.local_addr())
+            .transpose()
+            .map_err(ServeError::Io)
+    }
+
     /// Serves until `shutdown` completes, then stops accepting connections, answers every
-    /// request already received, lets the model worker finish and stops it.
+    /// request already received, lets the model worker finish and stops it (and the metrics
+    /// listener).
     pub async fn run<F>(self, shutdown: F) -> Result<(), ServeError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        axum::serve(self.listener, self.app)
+        let metrics = self
+            .metrics
+            .map(|(listener, app)| tokio::spawn(axum::serve(listener, app).into_future()));
+        let served = axum::serve(self.listener, self.app)
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        if let Some(task) = metrics {
+            task.abort();
+        }
+        served?;
         tracing::info!("in-flight requests answered; stopping the model worker");
         let worker = self.worker;
         tokio::task::spawn_blocking(move || worker.stop())
@@ -82,20 +106,42 @@ impl Server {
     }
 }
 
-/// Serves `pruner` as `config` says until SIGTERM or Ctrl-C, then drains and returns: the whole
+async fn bind(hostname: &str, port: u16) -> Result<TcpListener, ServeError> {
+    // A bare IPv6 address needs brackets before the port.
+    let addr = match hostname.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port).to_string(),
+        Err(_) => format!("{hostname}:{port}"),
+    };
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Logs a warning when the server listens on every interface.
+fn warn_if_public(hostname: &str, has_key: bool) {
+    if hostname.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified()) {
+        let access = if has_key {
+            "requests need the API key"
+        } else {
+            "without --api-key anyone who can reach it can use the model"
+        };
+        tracing::warn!(hostname, "listening on every network interface; {access}");
+    }
+}
+
+/// Serves `scorer` as `config` says until SIGTERM or Ctrl-C, then drains and returns: the whole
 /// `open_provence_eval serve` command after loading the model.
-pub fn serve<B>(pruner: Pruner<B>, config: &ServeConfig) -> Result<(), ServeError>
-where
-    B: ModelBackend + 'static,
-    Pruner<B>: Send,
-{
+pub fn serve<S: Scorer>(scorer: S, config: &ServeConfig) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("provence-http")
         .build()?;
     runtime.block_on(async move {
-        let server = Server::bind(pruner, config).await?;
+        let server = Server::bind(scorer, config).await?;
         tracing::info!(address = %server.local_addr()?, model = %config.model_id, "listening");
+        if let Some(metrics) = server.metrics_addr()? {
+            tracing::info!(address = %metrics, "metrics listening");
+        }
         server.run(shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
@@ -125,36 +171,4 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutdown signal received; draining in-flight requests");
-}
-
-/// The body of `GET /info`.
-fn model_info<B: ModelBackend>(pruner: &Pruner<B>, config: &ServeConfig, threshold: f64) -> Value {
-    let model = &pruner.model().config;
-    let backbone = model.base_model_config.to_json();
-    let field = |key: &str| backbone.get(key).cloned().unwrap_or(Value::Null);
-    let backend = std::any::type_name::<B>().rsplit("::").next().unwrap_or("unknown");
-    let limits = &config.limits;
-    json!({
-        "model_id": config.model_id,
-        "model_type": "reranker-pruner",
-        "backbone": {
-            "model_type": model.base_model_config.model_type(),
-            "base_model_name_or_path": model.base_model_name_or_path,
-            "hidden_size": model.base_model_config.hidden_size(),
-            "num_hidden_layers": field("num_hidden_layers"),
-            "num_attention_heads": field("num_attention_heads"),
-            "vocab_size": model.base_model_config.vocab_size(),
-        },
-        "backend": backend,
-        "max_input_length": model.max_length,
-        "default_threshold": threshold,
-        "max_batch_tokens": limits.max_batch_tokens,
-        "max_batch_requests": limits.max_batch_requests,
-        "max_batch_blocks": limits.max_batch_blocks,
-        "batch_wait_ms": limits.batch_wait.as_secs_f64() * 1000.0,
-        "max_concurrent_requests": limits.max_concurrent_requests,
-        "max_client_batch_size": limits.max_client_batch_size,
-        "max_body_bytes": limits.max_body_bytes,
-        "version": env!("CARGO_PKG_VERSION"),
-    })
 }

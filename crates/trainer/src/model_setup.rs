@@ -5,11 +5,11 @@ use crate::backend::Precision;
 use crate::error::TrainError;
 use burn::prelude::*;
 use provence_config::{TrainConfig, layout};
-use provence_model::{BackboneConfig, OpenProvenceConfig, OpenProvenceModel};
+use provence_model::{BackboneConfig, Execution, ModelBackend, OpenProvenceConfig, OpenProvenceModel};
 use std::path::Path;
 
 /// A fresh model: random backbone from `config.json` (`from_scratch`) or pretrained weights.
-pub(crate) fn build_model<B: Backend>(
+pub(crate) fn build_model<B: ModelBackend>(
     config: &TrainConfig,
     dir: &Path,
     device: &B::Device,
@@ -36,8 +36,7 @@ pub(crate) fn build_model<B: Backend>(
         }
         model
     };
-    model.config.max_length = m.max_length;
-    model.config.check_max_length()?;
+    model.config.set_max_length(m.max_length)?;
     if model.config.base_model_name_or_path.is_none() {
         model.config.base_model_name_or_path = Some(m.model_name_or_path.clone());
     }
@@ -46,18 +45,18 @@ pub(crate) fn build_model<B: Backend>(
 
 /// The model to train: the checkpoint's when resuming, else built from the recipe; in the
 /// run's precision and encoder layout.
-pub(crate) fn model_to_train<B: Backend>(
+pub(crate) fn model_to_train<B: ModelBackend>(
     config: &TrainConfig,
     model_dir: &Path,
     resume: Option<&Path>,
     device: &B::Device,
     precision: Precision,
 ) -> Result<OpenProvenceModel<B>, TrainError> {
-    let mut model = match resume {
+    let model = match resume {
         Some(dir) => {
             tracing::info!("Resuming from checkpoint: {}", dir.display());
             let model = OpenProvenceModel::load(dir, device)?;
-            let (saved, recipe) = (model.config.max_length, config.model_args.max_length);
+            let (saved, recipe) = (model.config.max_length(), config.model_args.max_length);
             if saved != recipe {
                 tracing::warn!(
                     "the checkpoint was trained with max_length {saved}, the recipe says {recipe}: \
@@ -68,13 +67,14 @@ pub(crate) fn model_to_train<B: Backend>(
         }
         None => build_model(config, model_dir, device)?,
     };
+    let attention = config.model_args.attention;
+    let mut execution = Execution::for_backend::<B>().with_layout(attention);
     if precision == Precision::Bf16 {
         tracing::info!("bf16: attention, MLPs and heads in bfloat16; parameters, norms and softmax in f32");
-        model = model.with_compute_dtype(burn::tensor::FloatDType::BF16);
+        execution = execution.with_compute_dtype(burn::tensor::FloatDType::BF16);
     }
-    let attention = config.model_args.attention;
     tracing::info!("Encoder execution: {attention} (model_args.attention)");
-    Ok(model.with_attention(attention))
+    Ok(model.with_execution(execution))
 }
 
 /// `model` with the recipe's `max_length` in its config (a checkpoint's may differ when a
@@ -83,7 +83,6 @@ pub(crate) fn with_max_length<B: Backend>(
     mut model: OpenProvenceModel<B>,
     max_length: usize,
 ) -> Result<OpenProvenceModel<B>, TrainError> {
-    model.config.max_length = max_length;
-    model.config.check_max_length()?;
+    model.config.set_max_length(max_length)?;
     Ok(model)
 }

@@ -27,7 +27,8 @@ pub fn run_eval_datasets<B: ModelBackend>(
         config_path.display(),
         model_dir.display()
     );
-    let pruner = provence_infer::Pruner::<B>::load(model_dir, device.clone())?.with_attention(attention);
+    let execution = provence_model::Execution::for_backend::<B>().with_layout(attention);
+    let pruner = provence_infer::Pruner::<B>::load(model_dir, device.clone())?.with_execution(execution);
     let settings = provence_eval::EvalSettings {
         thresholds: vec![eval.threshold],
         batch_size: eval.batch_size.max(1),

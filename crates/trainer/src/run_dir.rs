@@ -11,7 +11,7 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use provence_config::{StepPlan, TrainConfig, layout};
 use provence_hub::PretrainedTokenizer;
-use provence_model::{DEFAULT_HUB_REPO, OpenProvenceModel};
+use provence_model::{DEFAULT_HUB_REPO, ModelBackend, OpenProvenceModel};
 use std::path::{Path, PathBuf};
 
 /// The run directory (`output_dir`), written by rank 0 alone.
@@ -76,7 +76,7 @@ impl<'a> RunDir<'a> {
 
     /// Writes `final_model/` atomically and checks it the way upstream does: reload it and
     /// tokenize a test string.
-    pub(crate) fn save_final_model<B: AutodiffBackend>(
+    pub(crate) fn save_final_model<B: AutodiffBackend<InnerBackend: ModelBackend>>(
         &self,
         model: &OpenProvenceModel<B>,
         device: &B::Device,

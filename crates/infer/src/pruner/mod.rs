@@ -28,7 +28,7 @@ use inputs::resolve_titles;
 use prepare::{Block, Layout, TokenCodec, apply_first_line_title};
 use provence_config::DEFAULT_THRESHOLD;
 use provence_hub::{HubOptions, PretrainedTokenizer};
-use provence_model::{AttentionLayout, ModelBackend, OpenProvenceModel};
+use provence_model::{Execution, ModelBackend, OpenProvenceModel};
 use std::path::Path;
 use std::time::Instant;
 
@@ -190,10 +190,10 @@ impl<B: ModelBackend> Pruner<B> {
         })
     }
 
-    /// The same pruner with its encoder packed (only real tokens; the default) or padded; see
-    /// [`OpenProvenceModel::with_attention`]. Pruned texts are the same either way.
-    pub fn with_attention(mut self, layout: AttentionLayout) -> Self {
-        self.model = self.model.with_attention(layout);
+    /// The same pruner with its model running as `execution` says (packed or padded, f32 or
+    /// bf16; see [`OpenProvenceModel::with_execution`]). Pruned texts are the same either way.
+    pub fn with_execution(mut self, execution: Execution) -> Self {
+        self.model = self.model.with_execution(execution);
         self
     }
 
@@ -310,7 +310,7 @@ impl<B: ModelBackend> Pruner<B> {
             Some(s) => s.as_ref(),
             None => &default_splitter,
         };
-        let max_length = self.model.config.max_length;
+        let max_length = self.model.config.max_length();
         let fragment_size = prepare::fragment_size(max_length, options.respect_sentence_boundaries);
         let mut prepared: Vec<Vec<PreparedDocument>> = Vec::with_capacity(questions.len());
         for (qi, (question, docs)) in questions.iter().zip(documents).enumerate() {

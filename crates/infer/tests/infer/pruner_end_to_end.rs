@@ -390,7 +390,9 @@ fn packing_sorting_and_token_budgets_do_not_change_results() {
     };
     // Reference: every block alone, padded (the eager path), no sorting effect possible.
     let reference = load(dir.path())
-        .with_attention(provence_model::AttentionLayout::Padded)
+        .with_execution(
+            provence_model::Execution::for_backend::<B>().with_layout(provence_model::AttentionLayout::Padded),
+        )
         .process(
             input(),
             &ProcessOptions {

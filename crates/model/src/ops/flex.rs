@@ -11,7 +11,7 @@ use burn::tensor::{DType, TensorPrimitive};
 use rayon::prelude::*;
 
 use super::{AttentionSpec, Chunk, ChunkProbs, ModelBackend, attention, geglu, rope};
-use crate::config::Activation;
+use crate::activation::Activation;
 
 /// Rows per rayon task in row-wise kernels.
 const ROWS_PER_TASK: usize = 16;

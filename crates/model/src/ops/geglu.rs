@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorPrimitive, activation};
 
 use super::{ModelBackend, Primitive, float, to_dtype};
-use crate::config::Activation;
+use crate::activation::Activation;
 
 /// Applies an `ACT2FN` activation, computed in f32 and rounded once to the input's dtype (as
 /// PyTorch's bf16 kernels do).

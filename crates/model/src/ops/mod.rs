@@ -27,7 +27,7 @@ pub use geglu::{geglu_backward, geglu_forward};
 pub use layer_norm::{layer_norm_backward, layer_norm_forward};
 pub use rope::{qkv_rope_backward, qkv_rope_forward};
 
-use crate::config::Activation;
+use crate::activation::Activation;
 use crate::packing::PackedAttention;
 
 /// Backends the encoder runs on: any Burn backend plus the ops of this module. Autodiff backends

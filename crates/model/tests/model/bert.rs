@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use common::*;
-use provence_model::{AttentionLayout, BackboneConfig, OpenProvenceModel, OpenProvenceOutput};
+use provence_model::{AttentionLayout, BackboneConfig, Execution, OpenProvenceModel, OpenProvenceOutput};
 
 const FIXTURES: [&str; 4] = ["tiny_bert", "tiny_bert_2labels", "tiny_xlmr", "tiny_xlmr_2labels"];
 
@@ -65,7 +65,7 @@ fn padded_outputs_match_transformers() {
         let dir = bert_fixture(name);
         let model = OpenProvenceModel::<Cpu>::load(&dir.join("final_model"), &Default::default())
             .unwrap()
-            .with_attention(AttentionLayout::Padded);
+            .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
         assert!(matches!(model.config.base_model_config, BackboneConfig::Bert(_)));
         let exp = read_tensors(&dir.join("expected.safetensors"));
         check_outputs(name, forward(&model, &exp), "expected.safetensors", 1e-4);
@@ -77,11 +77,16 @@ fn packed_outputs_match_transformers_with_zeroed_pads() {
     for name in FIXTURES {
         let dir = bert_fixture(name);
         let model = OpenProvenceModel::<Cpu>::load(&dir.join("final_model"), &Default::default()).unwrap();
-        assert_eq!(model.attention(), AttentionLayout::Packed);
+        assert_eq!(model.execution().layout, AttentionLayout::Packed);
         let exp = read_tensors(&dir.join("expected.safetensors"));
         check_outputs(name, forward(&model, &exp), "expected_packed.safetensors", 1e-4);
         // Packed and padded agree at every real position.
-        let padded = forward(&model.clone().with_attention(AttentionLayout::Padded), &exp);
+        let padded = forward(
+            &model
+                .clone()
+                .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded)),
+            &exp,
+        );
         let packed = forward(&model, &exp);
         let mask = float::<Cpu, 2>(
             &Stored {
@@ -117,7 +122,7 @@ fn gradients_match_transformers_padded_and_packed() {
             let device = Default::default();
             let model = OpenProvenceModel::<CpuAd>::load(&dir.join("final_model"), &device)
                 .unwrap()
-                .with_attention(layout);
+                .with_execution(Execution::for_backend::<CpuAd>().with_layout(layout));
             let exp = read_tensors(&dir.join("expected.safetensors"));
             let out = forward(&model, &exp);
             let labels = int2::<CpuAd>(&exp["pruning_labels"], &device);
@@ -189,7 +194,12 @@ fn transformers_repository_loads_and_final_model_saves_in_upstreams_layout() {
         let device = Default::default();
         let backbone = OpenProvenceModel::<Cpu>::load(&dir.join("backbone"), &device).unwrap();
         let exp = read_tensors(&dir.join("expected.safetensors"));
-        let out = forward(&backbone.clone().with_attention(AttentionLayout::Padded), &exp);
+        let out = forward(
+            &backbone
+                .clone()
+                .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded)),
+            &exp,
+        );
         let d = max_abs_diff(out.ranking_logits, &exp["ranking_logits"]);
         assert!(
             d <= 1e-4,
@@ -214,7 +224,10 @@ fn transformers_repository_loads_and_final_model_saves_in_upstreams_layout() {
         let model_type = config["base_model_config"]["model_type"].as_str().unwrap().to_owned();
         assert_eq!(config["encoder_architecture"], model_type.as_str());
         let reloaded = OpenProvenceModel::<Cpu>::load(tmp.path(), &device).unwrap();
-        let again = forward(&reloaded.with_attention(AttentionLayout::Padded), &exp);
+        let again = forward(
+            &reloaded.with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded)),
+            &exp,
+        );
         let d = max_abs_diff(again.ranking_logits, &exp["ranking_logits"]);
         assert!(d <= 1e-4, "{name}: reloaded model differs by {d}");
     }
@@ -274,11 +287,10 @@ fn bf16_mixed_precision_stays_within_rounding() {
     for name in FIXTURES {
         let dir = bert_fixture(name);
         let exp = read_tensors(&dir.join("expected.safetensors"));
-        let model = OpenProvenceModel::<Cpu>::load(&dir.join("final_model"), &Default::default())
-            .unwrap()
-            .with_compute_dtype(burn::tensor::FloatDType::BF16);
+        let model = OpenProvenceModel::<Cpu>::load(&dir.join("final_model"), &Default::default()).unwrap();
+        let bf16 = Execution::for_backend::<Cpu>().with_compute_dtype(burn::tensor::FloatDType::BF16);
         for layout in [AttentionLayout::Padded, AttentionLayout::Packed] {
-            let out = forward(&model.clone().with_attention(layout), &exp);
+            let out = forward(&model.clone().with_execution(bf16.with_layout(layout)), &exp);
             for (what, got, want) in [
                 (
                     "ranking_logits",

@@ -9,7 +9,7 @@ use std::path::Path;
 use burn::prelude::*;
 use common::*;
 use provence_model::{
-    AttentionLayout, CheckpointLayout, DEFAULT_HUB_REPO, LoadError, OpenProvenceModel, TensorProblem,
+    AttentionLayout, CheckpointLayout, DEFAULT_HUB_REPO, Execution, LoadError, OpenProvenceModel, TensorProblem,
 };
 use safetensors::SafeTensors;
 
@@ -47,7 +47,7 @@ fn upstream_final_model_loads_every_key() {
     assert!(ours.contains("ranking_model.model.layers.1.attn_norm.bias"));
     assert!(!ours.iter().any(|n| n.contains("layers.0.attn_norm")));
     assert_eq!(model.config.num_labels, 2);
-    assert_eq!(model.config.max_length, 512);
+    assert_eq!(model.config.max_length(), 512);
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn sharded_backbone_repo_loads_with_fresh_pruning_head() {
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
     let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone"), &Default::default())
         .unwrap()
-        .with_attention(AttentionLayout::Padded);
+        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -76,7 +76,7 @@ fn bf16_backbone_is_cast_to_f32() {
     let exp = read_tensors(&fixture(name).join("expected_bf16.safetensors"));
     let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("backbone_bf16"), &Default::default())
         .unwrap()
-        .with_attention(AttentionLayout::Padded);
+        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -89,7 +89,7 @@ fn upstream_checkpoint_layout_loads() {
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
     let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("checkpoint-2"), &Default::default())
         .unwrap()
-        .with_attention(AttentionLayout::Padded);
+        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
     let (ids, mask) = inputs(name);
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
@@ -257,7 +257,7 @@ fn bare_encoder_and_masked_lm_backbones_load() {
     );
     let model = OpenProvenceModel::<Cpu>::load(bare.path(), &Default::default())
         .unwrap()
-        .with_attention(AttentionLayout::Padded);
+        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
     let out = model.forward(ids.clone(), mask.clone());
     assert!(max_abs_diff(out.hidden_state, &exp["hidden_last"]) <= 1e-4);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) > 1e-2);
@@ -272,7 +272,7 @@ fn bare_encoder_and_masked_lm_backbones_load() {
     );
     let model = OpenProvenceModel::<Cpu>::load(mlm.path(), &Default::default())
         .unwrap()
-        .with_attention(AttentionLayout::Padded);
+        .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded));
     let out = model.forward(ids, mask);
     assert!(max_abs_diff(out.ranking_logits, &exp["ranking_logits"]) <= 1e-4);
 }

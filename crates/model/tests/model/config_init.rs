@@ -19,7 +19,7 @@ fn config_4x_keys() {
     assert_eq!(cfg.rope_theta(0), 1000.0);
     assert_eq!(cfg.rope_theta(1), 50.0);
     assert_eq!(cfg.half_window(), 2);
-    assert_eq!(cfg.num_labels(), 2);
+    assert_eq!(cfg.labels.num_labels(), 2);
     // Defaults of transformers' ModernBertConfig.
     let base = ModernBertConfig::default();
     assert_eq!(
@@ -52,7 +52,7 @@ fn config_5x_layer_types_and_rope_parameters() {
     assert!(!cfg.is_global_layer(2));
     assert_eq!(cfg.rope_theta(1), 160000.0);
     assert_eq!(cfg.rope_theta(2), 10000.0);
-    assert_eq!(cfg.num_labels(), 1);
+    assert_eq!(cfg.labels.num_labels(), 1);
 }
 
 fn invalid_key(value: serde_json::Value) -> String {
@@ -195,4 +195,42 @@ fn from_scratch_follows_transformers_init() {
     assert!(names.contains(&"ranking_model.model.layers.3.mlp_norm.weight".to_owned()));
     assert!(names.contains(&"pruning_head.classifier.bias".to_owned()));
     assert!(model.with_pruning_dropout(1.5).is_err());
+}
+
+/// The one `max_length` rule against a BERT whose position table holds 40 tokens: a requested
+/// value beyond it is an error naming both numbers; the default and a stored value are cut to it.
+#[test]
+fn max_length_beyond_the_position_table() {
+    let bert = provence_model::BackboneConfig::from_json(json!({
+        "model_type": "bert", "vocab_size": 50, "hidden_size": 16, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 40,
+    }))
+    .unwrap();
+    let mut config = OpenProvenceConfig::new(bert.clone(), 0.0);
+    assert_eq!(config.max_length(), 40, "the default (512) is cut to the table");
+    match config.set_max_length(64) {
+        Err(ConfigError::Invalid { key, message }) => {
+            assert_eq!(key, "max_length");
+            assert!(message.contains("64") && message.contains("40"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    config.set_max_length(32).unwrap();
+    assert_eq!(config.max_length(), 32);
+    assert!(
+        config.set_max_length(4).is_err(),
+        "the recipes' lower bound applies too"
+    );
+
+    let stored = |max_length: u64| {
+        let json = json!({"base_model_config": bert.to_json(), "max_length": max_length});
+        OpenProvenceConfig::from_json(std::path::Path::new("config.json"), &json)
+    };
+    assert_eq!(
+        stored(64).unwrap().max_length(),
+        40,
+        "a stored value is cut to the table"
+    );
+    assert_eq!(stored(24).unwrap().max_length(), 24);
+    assert!(stored(4).is_err());
 }

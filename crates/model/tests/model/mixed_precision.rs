@@ -1,4 +1,4 @@
-//! Mixed precision (`with_compute_dtype(BF16)`: f32 parameters, residual stream, norms and
+//! Mixed precision (`Execution::with_compute_dtype(BF16)`: f32 parameters, residual stream, norms and
 //! softmax; bf16 attention, MLP and head matmuls) against transformers under
 //! `torch.autocast("cpu", bfloat16)`, which is how upstream's `bf16: true` recipes run.
 //!
@@ -13,7 +13,7 @@ use crate::common;
 
 use burn::tensor::{DType, FloatDType};
 use common::*;
-use provence_model::{AttentionLayout, OpenProvenceModel};
+use provence_model::{AttentionLayout, Execution, OpenProvenceModel};
 
 /// Mean absolute difference.
 fn mad(a: &[f32], b: &[f32]) -> f32 {
@@ -25,8 +25,11 @@ fn distances(name: &str) -> Vec<(&'static str, f32, f32, f32)> {
     let device = Default::default();
     let model = OpenProvenceModel::<Cpu>::load(&fixture(name).join("final_model"), &device)
         .unwrap()
-        .with_attention(AttentionLayout::Padded)
-        .with_compute_dtype(FloatDType::BF16);
+        .with_execution(
+            Execution::for_backend::<Cpu>()
+                .with_layout(AttentionLayout::Padded)
+                .with_compute_dtype(FloatDType::BF16),
+        );
     let exp = read_tensors(&fixture(name).join("expected.safetensors"));
     let autocast = read_tensors(&fixture(name).join("expected_autocast_bf16.safetensors"));
     let out = model.forward(
@@ -85,7 +88,7 @@ fn gradients_stay_f32() {
     let run = |dtype| {
         let model = OpenProvenceModel::<CpuAd>::load(&dir.join("final_model"), &device)
             .unwrap()
-            .with_compute_dtype(dtype);
+            .with_execution(Execution::for_backend::<CpuAd>().with_compute_dtype(dtype));
         let out = model.forward(
             int2::<CpuAd>(&exp["input_ids"], &device),
             int2::<CpuAd>(&exp["attention_mask"], &device),

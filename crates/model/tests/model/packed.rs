@@ -12,8 +12,8 @@ use burn::prelude::*;
 use burn::tensor::FloatDType;
 use common::*;
 use provence_model::{
-    AttentionLayout, ModelBackend, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel, OpenProvenceOutput,
-    PackedAttention,
+    AttentionLayout, Execution, ModelBackend, ModernBertConfig, OpenProvenceConfig, OpenProvenceModel,
+    OpenProvenceOutput, PackedAttention,
 };
 
 const KERNELS: [PackedAttention; 2] = [PackedAttention::PerSequence, PackedAttention::Repadded];
@@ -68,12 +68,12 @@ impl Inputs {
 
 /// A model with longer windows than the fixtures: 4 layers, half window 8 (query chunks of 64
 /// rows), global every 3rd layer, mean pooling, all biases.
-fn long_model<B: Backend>(device: &B::Device) -> OpenProvenceModel<B> {
+fn long_model<B: ModelBackend>(device: &B::Device) -> OpenProvenceModel<B> {
     long_model_with(device, 0.0)
 }
 
 /// [`long_model`] with dropout `attention_dropout` on the attention probabilities.
-fn long_model_with<B: Backend>(device: &B::Device, attention_dropout: f64) -> OpenProvenceModel<B> {
+fn long_model_with<B: ModelBackend>(device: &B::Device, attention_dropout: f64) -> OpenProvenceModel<B> {
     let json = serde_json::json!({
         "attention_dropout": attention_dropout,
         "model_type": "modernbert", "vocab_size": 50, "hidden_size": 32, "intermediate_size": 48,
@@ -108,13 +108,19 @@ fn max_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32
 /// Asserts packed (each kernel) = padded within `tol` at every real position.
 fn check_outputs(model: OpenProvenceModel<Cpu>, inputs: &Inputs, tol: f32, what: &str) {
     let keep = inputs.keep::<Cpu>(&Default::default());
-    let padded = forward(&model.clone().with_attention(AttentionLayout::Padded), inputs);
+    let padded = forward(
+        &model
+            .clone()
+            .with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded)),
+        inputs,
+    );
     for kernel in KERNELS {
         let packed = forward(
-            &model
-                .clone()
-                .with_attention(AttentionLayout::Packed)
-                .with_packed_attention(kernel),
+            &model.clone().with_execution(
+                Execution::for_backend::<Cpu>()
+                    .with_layout(AttentionLayout::Packed)
+                    .with_packed_kernel(kernel),
+            ),
             inputs,
         );
         // The two layouts did run: they differ at pad positions (zeros vs ordinary values).
@@ -198,17 +204,23 @@ impl burn::module::ModuleVisitor<CpuAd> for GradCollector {
 }
 
 fn check_gradients(model: OpenProvenceModel<CpuAd>, inputs: &Inputs, what: &str) {
-    let reference = gradients(&model.clone().with_attention(AttentionLayout::Padded), inputs);
+    let reference = gradients(
+        &model
+            .clone()
+            .with_execution(Execution::for_backend::<CpuAd>().with_layout(AttentionLayout::Padded)),
+        inputs,
+    );
     assert!(
         reference.len() > 10,
         "{what}: only {} parameters have gradients",
         reference.len()
     );
     for kernel in KERNELS {
-        let model = model
-            .clone()
-            .with_attention(AttentionLayout::Packed)
-            .with_packed_attention(kernel);
+        let model = model.clone().with_execution(
+            Execution::for_backend::<CpuAd>()
+                .with_layout(AttentionLayout::Packed)
+                .with_packed_kernel(kernel),
+        );
         let packed = gradients(&model, inputs);
         assert_eq!(
             packed.len(),
@@ -271,18 +283,20 @@ fn bf16_packed_agrees_with_padded() {
             &inputs,
         );
         let padded = forward(
-            &model
-                .clone()
-                .with_attention(AttentionLayout::Padded)
-                .with_compute_dtype(FloatDType::BF16),
+            &model.clone().with_execution(
+                Execution::for_backend::<Cpu>()
+                    .with_layout(AttentionLayout::Padded)
+                    .with_compute_dtype(FloatDType::BF16),
+            ),
             &inputs,
         );
         for kernel in KERNELS {
             let packed = forward(
-                &model
-                    .clone()
-                    .with_packed_attention(kernel)
-                    .with_compute_dtype(FloatDType::BF16),
+                &model.clone().with_execution(
+                    Execution::for_backend::<Cpu>()
+                        .with_packed_kernel(kernel)
+                        .with_compute_dtype(FloatDType::BF16),
+                ),
                 &inputs,
             );
             let diff = real_mad(packed.hidden_state, padded.hidden_state.clone(), &inputs);
@@ -296,7 +310,7 @@ fn bf16_packed_agrees_with_padded() {
 fn packed_is_the_default() {
     let _rng = rng_lock();
     let model = long_model::<Cpu>(&Default::default());
-    assert_eq!(model.attention(), AttentionLayout::Packed);
+    assert_eq!(model.execution().layout, AttentionLayout::Packed);
 }
 
 /// Attention dropout while training runs packed streams through the padded formulation (the only
@@ -316,11 +330,21 @@ fn attention_dropout_while_training_packed_equals_padded() {
     let keep = inputs.keep::<CpuAd>(&device);
     let run = |layout, kernel| {
         CpuAd::seed(&device, 99);
-        let model = model.clone().with_attention(layout).with_packed_attention(kernel);
+        let model = model.clone().with_execution(
+            Execution::for_backend::<CpuAd>()
+                .with_layout(layout)
+                .with_packed_kernel(kernel),
+        );
         forward(&model, &inputs)
     };
     let padded = run(AttentionLayout::Padded, PackedAttention::PerSequence);
-    let undropped = forward(&model.clone().with_attention(AttentionLayout::Padded).valid(), &inputs);
+    let undropped = forward(
+        &model
+            .clone()
+            .with_execution(Execution::for_backend::<CpuAd>().with_layout(AttentionLayout::Padded))
+            .valid(),
+        &inputs,
+    );
     let dropout_effect = real_diff(
         padded.hidden_state.clone().inner(),
         undropped.hidden_state,

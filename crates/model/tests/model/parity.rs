@@ -5,7 +5,7 @@
 use crate::common;
 
 use common::*;
-use provence_model::{AttentionLayout, OpenProvenceModel, OpenProvenceOutput, PackedAttention};
+use provence_model::{AttentionLayout, Execution, OpenProvenceModel, OpenProvenceOutput, PackedAttention};
 
 const TOL: f32 = 1e-4;
 
@@ -24,11 +24,17 @@ fn run(
 }
 
 fn check_forward(name: &str) {
-    let out = run(name, |m| m.with_attention(AttentionLayout::Padded));
+    let out = run(name, |m| {
+        m.with_execution(Execution::for_backend::<Cpu>().with_layout(AttentionLayout::Padded))
+    });
     compare(name, out, "expected.safetensors");
     for kernel in [PackedAttention::PerSequence, PackedAttention::Repadded] {
         let out = run(name, |m| {
-            m.with_attention(AttentionLayout::Packed).with_packed_attention(kernel)
+            m.with_execution(
+                Execution::for_backend::<Cpu>()
+                    .with_layout(AttentionLayout::Packed)
+                    .with_packed_kernel(kernel),
+            )
         });
         check_exact_pads(name, &out);
         compare(name, out, "expected_packed.safetensors");

@@ -14,7 +14,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::optim::GradientsAccumulator;
 use provence_datasets::Batch;
 use provence_losses::LossWeights;
-use provence_model::{AttentionLayout, OpenProvenceModel};
+use provence_model::{AttentionLayout, Execution, OpenProvenceModel};
 use provence_trainer::SchedulerType;
 use provence_trainer::accumulation_window;
 use provence_trainer::{LrSchedule, warmup_steps};
@@ -108,7 +108,7 @@ fn replay(curve: &Curve, run: &Run, layout: AttentionLayout) -> Vec<(f64, f64, f
     let device = Default::default();
     let mut model = OpenProvenceModel::<B>::load(&fixture_dir().join("final_model"), &device)
         .unwrap()
-        .with_attention(layout);
+        .with_execution(Execution::for_backend::<B>().with_layout(layout));
 
     // Built exactly as `run_training` builds them.
     let names: HashMap<_, _> = model.named_param_ids().into_iter().collect();

@@ -27,7 +27,7 @@ pub fn tiny_model_dir(max_length: usize, default_threshold: Option<f64>) -> temp
     }))
     .unwrap();
     let mut config = OpenProvenceConfig::new(bb, 0.0);
-    config.max_length = max_length;
+    config.set_max_length(max_length).unwrap();
     config.default_threshold = default_threshold;
     let model = OpenProvenceModel::<B>::from_scratch(config, &Default::default()).unwrap();
     drop(turn);

@@ -1,12 +1,14 @@
 //! Shared helpers: a tiny random model with the demo tokenizer, a server on an ephemeral port on
-//! its own runtime, a small HTTP client and JSON comparison.
+//! its own runtime, a small HTTP client, JSON comparison and a JSON-schema check.
 #![allow(dead_code)]
+
+pub mod schema;
 
 use burn::backend::Flex;
 use burn::prelude::*;
 use provence_infer::Pruner;
 use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
-use provence_serve::{Limits, ServeConfig, ServeError, Server};
+use provence_serve::{Limits, Scorer, ServeConfig, ServeError, Server};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -36,7 +38,7 @@ pub fn model_dir() -> &'static Path {
         }))
         .unwrap();
         let mut config = OpenProvenceConfig::new(backbone, 0.0);
-        config.max_length = MAX_LENGTH;
+        config.set_max_length(MAX_LENGTH).unwrap();
         let model = OpenProvenceModel::<B>::from_scratch(config, &Default::default()).unwrap();
         drop(turn);
         let dir = tempfile::tempdir().unwrap();
@@ -58,6 +60,8 @@ pub fn pruner() -> Pruner<B> {
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// `http://127.0.0.1:PORT` of the metrics-only listener, when configured.
+    pub metrics_url: Option<String>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), ServeError>>>,
 }
@@ -74,7 +78,11 @@ pub fn config(limits: Limits) -> ServeConfig {
 impl TestServer {
     /// Serves the tiny model with `config`.
     pub fn start(config: ServeConfig) -> Self {
-        let pruner = pruner();
+        Self::start_with(pruner(), config)
+    }
+
+    /// Serves `scorer` with `config`.
+    pub fn start_with<S: Scorer>(scorer: S, config: ServeConfig) -> Self {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -83,8 +91,8 @@ impl TestServer {
                 .enable_all()
                 .build()?;
             runtime.block_on(async move {
-                let server = Server::bind(pruner, &config).await?;
-                let _ = addr_tx.send(server.local_addr()?);
+                let server = Server::bind(scorer, &config).await?;
+                let _ = addr_tx.send((server.local_addr()?, server.metrics_addr()?));
                 server
                     .run(async {
                         let _ = stopped.await;
@@ -92,9 +100,10 @@ impl TestServer {
                     .await
             })
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(60)).expect("server address");
+        let (addr, metrics) = addr_rx.recv_timeout(Duration::from_secs(60)).expect("server address");
         Self {
             url: format!("http://{addr}"),
+            metrics_url: metrics.map(|m| format!("http://{m}")),
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -141,10 +150,16 @@ pub struct Reply {
     pub status: u16,
     pub retry_after: Option<String>,
     pub content_type: Option<String>,
+    pub headers: ureq::http::HeaderMap,
     pub text: String,
 }
 
 impl Reply {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// The body as JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
@@ -160,13 +175,37 @@ fn reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
             .map(str::to_string)
     };
     let (retry_after, content_type) = (header("retry-after"), header("content-type"));
+    let headers = response.headers().clone();
     let text = response.body_mut().read_to_string().unwrap();
     Reply {
         status: response.status().as_u16(),
         retry_after,
         content_type,
+        headers,
         text,
     }
+}
+
+/// Any request: `method url/path` with `headers` and an optional body.
+pub fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{url}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = match body {
+        Some(body) => agent.run(request.body(body.to_string()).unwrap()),
+        None => agent.run(request.body(()).unwrap()),
+    };
+    reply(response.unwrap())
 }
 
 /// `POST url/path` with a raw body.

@@ -1,54 +1,32 @@
 //! ModernBERT encoder and sequence-classification head, following transformers'
 //! `modeling_modernbert.py` (eager path, f32::MIN additive-mask semantics).
-// Field names mirror transformers' (`Wqkv`, `Wo`, `Wi`); the Module derive expands them into
-// local variables, so the allowance has to cover the whole module.
+//!
+//! Field names are the HF tensor names (`Wqkv`, `Wo`, `Wi`, ...): a parameter's checkpoint name
+//! is its path of fields (`params.rs`). The Module derive expands the field names into local
+//! variables, so the `non_snake_case` allowance has to cover the whole module.
 #![allow(non_snake_case)]
 
-use burn::nn::{
-    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
-};
-use burn::prelude::*;
-use burn::tensor::{DType, FloatDType};
+mod config;
 
-use crate::config::{Activation, ModernBertConfig, Pooling};
-use crate::encoder::{Sequences, embed};
+pub use config::ModernBertConfig;
+
+use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
+use burn::prelude::*;
+use burn::tensor::DType;
+
+use crate::activation::Activation;
+use crate::backbone::{Backbone, BackboneOutput};
+use crate::encoder::Sequences;
+use crate::error::ConfigError;
+use crate::execution::Execution;
+use crate::nn::{Pooling, dropout, embed, embedding, layer_norm, linear, norm, project};
 use crate::ops::{AttentionSpec, ModelBackend, activate, to_dtype};
-use crate::packing::{PackedAttention, Packing};
-use crate::params::{NamedParams, ParamVisitor};
+use crate::packing::Packing;
 use provence_config::AttentionLayout;
 
-/// Parameters are created lazily with this placeholder and then overwritten by an initialiser
-/// or a checkpoint, so the placeholder is never materialised.
-const PLACEHOLDER: Initializer = Initializer::Zeros;
-
-fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
-    LinearConfig::new(d_in, d_out)
-        .with_bias(bias)
-        .with_initializer(PLACEHOLDER)
-        .init(device)
-}
-
-fn layer_norm<B: Backend>(cfg: &ModernBertConfig, device: &B::Device) -> LayerNorm<B> {
-    LayerNormConfig::new(cfg.hidden_size)
-        .with_epsilon(cfg.norm_eps)
-        .with_bias(cfg.norm_bias)
-        .init(device)
-}
-
-fn dropout(p: f64) -> Dropout {
-    DropoutConfig::new(p).init()
-}
-
-/// `lin(x)` computed in the dtype of `x`: under mixed precision the f32 weights are cast on use,
-/// so the parameters (and their gradients and optimizer state) stay f32.
-pub(crate) fn project<B: Backend, const D: usize>(lin: &Linear<B>, x: Tensor<B, D>) -> Tensor<B, D> {
-    let dtype = x.dtype();
-    if lin.weight.val().dtype() == dtype {
-        return lin.forward(x);
-    }
-    let weight = to_dtype(lin.weight.val(), dtype);
-    let bias = lin.bias.as_ref().map(|b| to_dtype(b.val(), dtype));
-    burn::tensor::module::linear(x, weight, bias)
+/// A LayerNorm over the hidden size with the config's epsilon and bias.
+fn hidden_norm<B: Backend>(cfg: &ModernBertConfig, device: &B::Device) -> LayerNorm<B> {
+    layer_norm(cfg.hidden_size, cfg.norm_eps, cfg.norm_bias, device)
 }
 
 /// `embeddings`: token embeddings → LayerNorm → dropout.
@@ -72,15 +50,10 @@ pub struct ModernBertEmbeddings<B: Backend> {
 impl<B: Backend> ModernBertEmbeddings<B> {
     fn new(cfg: &ModernBertConfig, device: &B::Device) -> Self {
         Self {
-            tok_embeddings: EmbeddingConfig::new(cfg.vocab_size, cfg.hidden_size)
-                .with_initializer(PLACEHOLDER)
-                .init(device),
-            norm: layer_norm(cfg, device),
+            tok_embeddings: embedding(cfg.vocab_size, cfg.hidden_size, device),
+            norm: hidden_norm(cfg, device),
             drop: dropout(cfg.embedding_dropout),
-            padding_idx: cfg
-                .pad_token_id
-                .and_then(|id| usize::try_from(id).ok())
-                .filter(|&id| id < cfg.vocab_size),
+            padding_idx: cfg.padding_idx(),
         }
     }
 
@@ -93,13 +66,6 @@ impl<B: Backend> ModernBertEmbeddings<B> {
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let embedded = embed(&self.tok_embeddings, input_ids, self.padding_idx);
         self.drop.forward(self.norm.forward(embedded))
-    }
-}
-
-impl<B: Backend> NamedParams<B> for ModernBertEmbeddings<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        self.tok_embeddings.visit_params(&format!("{prefix}tok_embeddings."), v);
-        self.norm.visit_params(&format!("{prefix}norm."), v);
     }
 }
 
@@ -256,9 +222,9 @@ pub struct ModernBertEncoderLayer<B: Backend> {
 impl<B: Backend> ModernBertEncoderLayer<B> {
     fn new(cfg: &ModernBertConfig, i: usize, act: Activation, device: &B::Device) -> Self {
         Self {
-            attn_norm: (i > 0).then(|| layer_norm(cfg, device)),
+            attn_norm: (i > 0).then(|| hidden_norm(cfg, device)),
             attn: ModernBertAttention::new(cfg, device),
-            mlp_norm: layer_norm(cfg, device),
+            mlp_norm: hidden_norm(cfg, device),
             mlp: ModernBertMlp::new(cfg, act, device),
             is_global: cfg.is_global_layer(i),
             rope_theta: cfg.rope_theta(i),
@@ -280,40 +246,26 @@ impl<B: Backend> ModernBertEncoderLayer<B> {
         // The residual stream and the norms stay in the stream's dtype (f32); attention and the
         // MLP run in `compute`.
         let stream = x.dtype();
-        let norm = |ln: &LayerNorm<B>, x| {
-            B::layer_norm_recompute(x, ln.gamma.val(), ln.beta.as_ref().map(|b| b.val()), self.norm_eps)
-        };
         let h = match &self.attn_norm {
-            Some(ln) => norm(ln, x.clone()),
+            Some(ln) => norm(ln, x.clone(), self.norm_eps),
             None => x.clone(),
         };
         let window = (!self.is_global).then_some(half_window);
         let x = x + to_dtype(self.attn.forward(to_dtype(h, compute), rope, sequences, window), stream);
-        let m = self.mlp.forward(to_dtype(norm(&self.mlp_norm, x.clone()), compute));
+        let m = self
+            .mlp
+            .forward(to_dtype(norm(&self.mlp_norm, x.clone(), self.norm_eps), compute));
         x + to_dtype(m, stream)
-    }
-}
-
-impl<B: Backend> NamedParams<B> for ModernBertEncoderLayer<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        if let Some(norm) = &mut self.attn_norm {
-            norm.visit_params(&format!("{prefix}attn_norm."), v);
-        }
-        self.attn.Wqkv.visit_params(&format!("{prefix}attn.Wqkv."), v);
-        self.attn.Wo.visit_params(&format!("{prefix}attn.Wo."), v);
-        self.mlp_norm.visit_params(&format!("{prefix}mlp_norm."), v);
-        self.mlp.Wi.visit_params(&format!("{prefix}mlp.Wi."), v);
-        self.mlp.Wo.visit_params(&format!("{prefix}mlp.Wo."), v);
     }
 }
 
 /// Outputs of [`ModernBertModel::forward`].
 #[derive(Debug, Clone)]
 pub struct ModernBertOutput<B: Backend> {
-    /// Output of the last layer **before** `final_norm` (transformers' `hidden_states[-1]`) [B,T,H].
+    /// Output of the last layer **before** `final_norm` (transformers' `hidden_states[-1]`) [B, T, H].
     /// Packed execution leaves exact zeros at pad positions.
     pub hidden_state: Tensor<B, 3>,
-    /// `final_norm(hidden_state)` (transformers' `last_hidden_state`) [B,T,H]; zeros at pad
+    /// `final_norm(hidden_state)` (transformers' `last_hidden_state`) [B, T, H]; zeros at pad
     /// positions under packed execution.
     pub last_hidden_state: Tensor<B, 3>,
 }
@@ -331,15 +283,6 @@ pub struct ModernBertModel<B: Backend> {
     half_window: usize,
     #[module(skip)]
     head_dim: usize,
-    /// Dtype of the attention and MLP computations (f32, or bf16 for mixed precision).
-    #[module(skip)]
-    compute_dtype: FloatDType,
-    /// Packed (the default) or padded execution.
-    #[module(skip)]
-    attention: AttentionLayout,
-    /// How packed attention runs; `None` = the backend's choice ([`ModelBackend::PACKED_ATTENTION`]).
-    #[module(skip)]
-    packed_attention: Option<PackedAttention>,
 }
 
 impl<B: Backend> ModernBertModel<B> {
@@ -350,55 +293,39 @@ impl<B: Backend> ModernBertModel<B> {
             layers: (0..cfg.num_hidden_layers)
                 .map(|i| ModernBertEncoderLayer::new(cfg, i, act, device))
                 .collect(),
-            final_norm: layer_norm(cfg, device),
+            final_norm: hidden_norm(cfg, device),
             half_window: cfg.half_window(),
             head_dim: cfg.head_dim(),
-            compute_dtype: FloatDType::F32,
-            attention: AttentionLayout::default(),
-            packed_attention: None,
         }
     }
 
-    /// Runs attention and the MLPs in `dtype` (bf16: mixed precision with f32 parameters,
-    /// residual stream, norms, softmax and heads); F32 is the default.
-    pub fn set_compute_dtype(&mut self, dtype: FloatDType) {
-        self.compute_dtype = dtype;
-    }
-
-    /// The dtype set by [`Self::set_compute_dtype`].
-    pub fn compute_dtype(&self) -> DType {
-        self.compute_dtype.into()
-    }
-
-    /// Packed (only real tokens, the default) or padded execution.
-    pub fn set_attention(&mut self, layout: AttentionLayout) {
-        self.attention = layout;
-    }
-
-    /// The layout set by [`Self::set_attention`].
-    pub fn attention(&self) -> AttentionLayout {
-        self.attention
-    }
-
-    /// Overrides the backend's choice of packed attention kernel (benchmarks, tests).
-    pub fn set_packed_attention(&mut self, attention: PackedAttention) {
-        self.packed_attention = Some(attention);
-    }
-
-    /// `input_ids` / `attention_mask` [B,T] (mask: 1 = real token, 0 = pad), padded or packed as
-    /// set by [`Self::set_attention`]. Packed execution reads the mask back to the host.
-    pub fn forward(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
+    /// `input_ids` / `attention_mask` [B, T] (mask: 1 = real token, 0 = pad), run as `execution`
+    /// says. Packed execution reads the mask back to the host.
+    pub fn forward(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        execution: &Execution,
+    ) -> ModernBertOutput<B>
     where
         B: ModelBackend,
     {
-        match self.attention {
-            AttentionLayout::Padded => self.forward_padded(input_ids, attention_mask),
-            AttentionLayout::Packed => self.forward_packed(input_ids, &Packing::from_mask_tensor(&attention_mask)),
+        match execution.layout {
+            AttentionLayout::Padded => self.forward_padded(input_ids, attention_mask, execution),
+            AttentionLayout::Packed => {
+                let packing = Packing::from_mask_tensor(&attention_mask);
+                self.forward_packed(input_ids, &packing, execution)
+            }
         }
     }
 
     /// Every position of `input_ids` [B,T] through the encoder, pad keys masked (eager semantics).
-    pub fn forward_padded(&self, input_ids: Tensor<B, 2, Int>, attention_mask: Tensor<B, 2, Int>) -> ModernBertOutput<B>
+    fn forward_padded(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        execution: &Execution,
+    ) -> ModernBertOutput<B>
     where
         B: ModelBackend,
     {
@@ -407,7 +334,7 @@ impl<B: Backend> ModernBertModel<B> {
         let sequences = Sequences::Padded {
             key_pad: attention_mask.equal_elem(0),
         };
-        let x = self.encode(input_ids, &positions, &sequences);
+        let x = self.encode(input_ids, &positions, &sequences, execution.compute_dtype.into());
         ModernBertOutput {
             last_hidden_state: self.final_norm.forward(x.clone()),
             hidden_state: x,
@@ -416,23 +343,35 @@ impl<B: Backend> ModernBertModel<B> {
 
     /// Only the real tokens of `input_ids` [P,L] through the encoder, as one stream
     /// (flash-attention semantics): outputs are [P,L,H] with exact zeros at pad positions.
-    pub fn forward_packed(&self, input_ids: Tensor<B, 2, Int>, packing: &Packing) -> ModernBertOutput<B>
+    fn forward_packed(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        packing: &Packing,
+        execution: &Execution,
+    ) -> ModernBertOutput<B>
     where
         B: ModelBackend,
     {
         let device = input_ids.device();
         let dropout = self.layers.iter().any(|l| l.attn.attention_dropout.prob > 0.0);
-        let sequences = Sequences::for_stream(packing, self.packed_attention, dropout, &device);
+        let sequences = Sequences::for_stream(packing, execution.packed_kernel, dropout, &device);
         let ids = packing.pack_ids(input_ids, self.embeddings.pad_id());
-        let x = self.encode(ids, &packing.positions(), &sequences);
+        let x = self.encode(ids, &packing.positions(), &sequences, execution.compute_dtype.into());
         ModernBertOutput {
             last_hidden_state: packing.unpack(self.final_norm.forward(x.clone())),
             hidden_state: packing.unpack(x),
         }
     }
 
-    /// Embeddings and every layer: `ids` [B,T] at RoPE `positions` [T] → [B,T,H] before `final_norm`.
-    fn encode(&self, ids: Tensor<B, 2, Int>, positions: &[usize], sequences: &Sequences<B>) -> Tensor<B, 3>
+    /// Embeddings and every layer: `ids` [B,T] at RoPE `positions` [T] → [B,T,H] before
+    /// `final_norm`; attention and the MLPs in `compute`.
+    fn encode(
+        &self,
+        ids: Tensor<B, 2, Int>,
+        positions: &[usize],
+        sequences: &Sequences<B>,
+        compute: DType,
+    ) -> Tensor<B, 3>
     where
         B: ModelBackend,
     {
@@ -447,19 +386,9 @@ impl<B: Backend> ModernBertModel<B> {
                     ropes.len() - 1
                 }
             };
-            x = layer.forward(x, &ropes[idx], sequences, self.half_window, self.compute_dtype.into());
+            x = layer.forward(x, &ropes[idx], sequences, self.half_window, compute);
         }
         x
-    }
-}
-
-impl<B: Backend> NamedParams<B> for ModernBertModel<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        self.embeddings.visit_params(&format!("{prefix}embeddings."), v);
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            layer.visit_params(&format!("{prefix}layers.{i}."), v);
-        }
-        self.final_norm.visit_params(&format!("{prefix}final_norm."), v);
     }
 }
 
@@ -508,7 +437,7 @@ pub struct ModernBertForSequenceClassification<B: Backend> {
 
 impl<B: Backend> ModernBertForSequenceClassification<B> {
     /// Builds the model with placeholder parameters; errors if the config is invalid.
-    pub(crate) fn new(cfg: &ModernBertConfig, device: &B::Device) -> Result<Self, crate::config::ConfigError> {
+    pub(crate) fn new(cfg: &ModernBertConfig, device: &B::Device) -> Result<Self, ConfigError> {
         cfg.validate()?;
         let act = Activation::parse("hidden_activation", &cfg.hidden_activation)?;
         let head_act = Activation::parse("classifier_activation", &cfg.classifier_activation)?;
@@ -517,11 +446,11 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
             model: ModernBertModel::new(cfg, act, device),
             head: ModernBertPredictionHead {
                 dense: linear(h, h, cfg.classifier_bias, device),
-                norm: layer_norm(cfg, device),
+                norm: hidden_norm(cfg, device),
                 act: head_act,
             },
             drop: dropout(cfg.classifier_dropout),
-            classifier: linear(h, cfg.num_labels(), true, device),
+            classifier: linear(h, cfg.labels.num_labels(), true, device),
             pooling: cfg.pooling()?,
         })
     }
@@ -531,34 +460,34 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
         &self,
         input_ids: Tensor<B, 2, Int>,
         attention_mask: Tensor<B, 2, Int>,
+        execution: &Execution,
     ) -> SequenceClassifierOutput<B>
     where
         B: ModelBackend,
     {
-        let encoder = self.model.forward(input_ids, attention_mask.clone());
-        let h = encoder.last_hidden_state.clone();
-        let [b, t, hs] = h.dims();
-        let pooled = match self.pooling {
-            Pooling::Cls => h.narrow(1, 0, 1).reshape([b, hs]),
-            Pooling::Mean => {
-                let m = attention_mask.float().reshape([b, t, 1]);
-                let sum = (h * m.clone()).sum_dim(1).reshape([b, hs]);
-                sum / m.sum_dim(1).reshape([b, 1])
-            }
-        };
+        let encoder = self.model.forward(input_ids, attention_mask.clone(), execution);
+        let pooled = self.pooling.pool(encoder.last_hidden_state.clone(), attention_mask);
         // Under mixed precision the head's linear layers run in the compute dtype, as autocast does.
-        let compute = self.model.compute_dtype();
+        let compute: DType = execution.compute_dtype.into();
         let pooled = self.drop.forward(self.head.forward(to_dtype(pooled, compute)));
         let logits = to_dtype(project(&self.classifier, to_dtype(pooled, compute)), DType::F32);
         SequenceClassifierOutput { logits, encoder }
     }
 }
 
-impl<B: Backend> NamedParams<B> for ModernBertForSequenceClassification<B> {
-    fn visit_params(&mut self, prefix: &str, v: &mut dyn ParamVisitor<B>) {
-        self.model.visit_params(&format!("{prefix}model."), v);
-        self.head.dense.visit_params(&format!("{prefix}head.dense."), v);
-        self.head.norm.visit_params(&format!("{prefix}head.norm."), v);
-        self.classifier.visit_params(&format!("{prefix}classifier."), v);
+impl<B: ModelBackend> Backbone<B> for ModernBertForSequenceClassification<B> {
+    fn forward(
+        &self,
+        input_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        _token_type_ids: Option<Tensor<B, 2, Int>>,
+        execution: &Execution,
+    ) -> BackboneOutput<B> {
+        let out = ModernBertForSequenceClassification::forward(self, input_ids, attention_mask, execution);
+        BackboneOutput {
+            logits: out.logits,
+            pruning_hidden: out.encoder.hidden_state,
+            last_hidden_state: out.encoder.last_hidden_state,
+        }
     }
 }
