@@ -4,6 +4,7 @@
 
 mod common;
 mod layout_golden;
+mod properties;
 mod pruner_end_to_end;
 mod pruner_golden;
 mod split_golden;
