@@ -137,3 +137,34 @@ fn demo_tokenizer_matches_demo_config() {
         tok.vocab_size()
     );
 }
+
+/// Found by fuzzing (`fuzz/fuzz_targets/tokenizer_json.rs`): two malformed `tokenizer.json`
+/// files made the tokenizers crate panic while loading; each is now a `TokenizerJson` error.
+#[test]
+fn malformed_tokenizer_json_is_an_error_not_a_panic() {
+    let demo = root().join("data/demo/model");
+    let text = std::fs::read_to_string(demo.join("tokenizer.json")).unwrap();
+    let decoder = r#""decoder":{"type":"ByteLevel""#;
+    let normalizer = r#""normalizer":{"type":"NFC"}"#;
+    assert!(text.contains(decoder) && text.contains(normalizer));
+    let broken = [
+        // A control character in a string of the decoder (invalid JSON right there).
+        ("decoder", text.replace(decoder, "\"decoder\":{\"type\":\"Byte\u{1}Level\"")),
+        // A Precompiled normalizer (inside a Sequence) whose charsmap is not base64.
+        (
+            "normalizer",
+            text.replace(
+                normalizer,
+                r#""normalizer":{"type":"Sequence","normalizers":[{"type":"Precompiled","precompiled_charsmap":"not base64!"}]}"#,
+            ),
+        ),
+    ];
+    for (what, json) in broken {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("tokenizer.json"), json).unwrap();
+        let err = PretrainedTokenizer::from_pretrained(tmp.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, TokenizerError::TokenizerJson { .. }), "{what}: {message}");
+        assert!(message.contains("tokenizer.json"), "{what}: {message}");
+    }
+}
