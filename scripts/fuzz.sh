@@ -7,7 +7,8 @@
 #
 # Bounds per input: no panic or abort, at most FUZZ_TIMEOUT_S seconds (default 10), at most
 # FUZZ_RSS_MB MiB resident and per allocation (default 2048). libFuzzer stops a target at its
-# first finding; reproduce one with `<binary> <artifact>` (the path is printed).
+# first finding; reproduce one with `<binary> <artifact>` (the path is printed; a run clears the
+# previous findings of its targets).
 # The targets are built as cargo-fuzz builds them (SanitizerCoverage, debug assertions, release
 # optimisation) with FUZZ_TOOLCHAIN (default nightly; stable works without a sanitizer);
 # FUZZ_SANITIZER=address adds AddressSanitizer (nightly only, about 2x slower). The build has its
@@ -82,7 +83,7 @@ EOF
 printf '%-24s %8s %12s %8s %9s\n' target seconds executions corpus findings
 for target in "${targets[@]}"; do
     corpus="$work/corpus/$target" seeds="$work/seeds/$target" artifacts="$work/artifacts/$target/"
-    rm -rf "$seeds" "$work/tmp/$target"
+    rm -rf "$seeds" "$artifacts" "$work/tmp/$target"
     mkdir -p "$corpus" "$seeds" "$artifacts" "$work/tmp/$target" "$work/logs"
     seed "$target" "$seeds"
     log="$work/logs/$target.log"
