@@ -39,8 +39,9 @@ fi
 RUSTFLAGS="$flags" cargo "+$toolchain" build --release --target "$triple" -p provence-fuzz --bins >&2
 bin_dir="$CARGO_TARGET_DIR/$triple/release"
 
-# Seeds of TARGET (dir $2): fixture files by name pattern (at most 256 KiB each), cases split
-# out of tests/fixtures/process/cases.json, and fuzz/seeds/TARGET/.
+# Seeds of TARGET (dir $2): fixture files by name pattern (at most 256 KiB each), requests made
+# of tests/fixtures/process/cases.json, and fuzz/seeds/TARGET/ (process_inputs draws a call from
+# raw bytes and starts empty).
 seed() {
     local target="$1" dir="$2"
     local n=0
@@ -57,14 +58,12 @@ seed() {
         safetensors_model_dir) copy -name '*.safetensors' ;;
         tokenizer_json) copy -name tokenizer.json ;;
         parquet_rows) copy -name '*.parquet' ;;
-        jsonl_input | process_inputs | serve_bodies) python3 - "$target" "$dir" <<'EOF' ;;
+        jsonl_input | serve_bodies) python3 - "$target" "$dir" <<'EOF' ;;
 import json, sys
 target, out = sys.argv[1], sys.argv[2]
 for i, case in enumerate(json.load(open("tests/fixtures/process/cases.json"))):
     q, c = case["question"], case["context"]
-    if target == "process_inputs":
-        seeds = [json.dumps({"question": q, "context": c, "options": case.get("options", {})})]
-    elif target == "jsonl_input":
+    if target == "jsonl_input":
         seeds = [json.dumps({"question": q, "context": c})] if isinstance(q, str) else []
     else:
         texts = [c] if isinstance(c, str) else c

@@ -1,10 +1,10 @@
-//! `process()` on the tiny model: any question/context shape, titles, threshold and options,
-//! given as a JSON case (`question`, `context`, `options`; tests/fixtures/process/cases.json) →
-//! a result of the input's shape, or a typed error.
+//! `process()` on the tiny model: any question/context shape, titles, threshold and options
+//! (`provence_fuzz::process_call`) → a result, or a typed error.
 #![no_main]
 
+use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use provence_fuzz::{B, MAX_MODEL_INPUT, check_error, process_case, tiny_pruner};
+use provence_fuzz::{B, MAX_MODEL_INPUT, check_error, process_call, tiny_pruner};
 use provence_infer::Pruner;
 
 thread_local! {
@@ -15,10 +15,7 @@ fuzz_target!(|data: &[u8]| {
     if data.len() > MAX_MODEL_INPUT {
         return;
     }
-    let Ok(case) = serde_json::from_slice(data) else {
-        return;
-    };
-    let Some((input, options)) = process_case(&case) else {
+    let Ok((input, options)) = process_call(&mut Unstructured::new(data)) else {
         return;
     };
     PRUNER.with(|pruner| {

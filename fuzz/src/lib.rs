@@ -1,10 +1,10 @@
 //! Shared pieces of the fuzz targets (`fuzz_targets/*.rs`): the repository's fixtures, scratch
-//! directories, the tiny model the model-running targets load once, and the decoding of a
-//! `process()` case from JSON. Run the targets with `scripts/fuzz.sh`; docs/architecture.md
+//! directories, the tiny model the model-running targets load once, and a `process()` call
+//! drawn from the fuzz input. Run the targets with `scripts/fuzz.sh`; docs/architecture.md
 //! ("Fuzzing") says how to add one.
 
+use libfuzzer_sys::arbitrary::{self, Unstructured};
 use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
-use serde_json::Value;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
@@ -67,95 +67,83 @@ pub fn tiny_pruner() -> Pruner<B> {
     )
 }
 
-/// A `process()` call as the fixtures write it: `question` (string or list), `context` (string,
-/// list of texts or sentence lists, or per-question lists of them) and `options` (the keyword
-/// arguments of upstream's `process()`). `None` when the JSON has another shape.
-pub fn process_case(case: &Value) -> Option<(ProcessInput, ProcessOptions)> {
-    let input = process_input(case.get("question")?, case.get("context")?)?;
-    let options = process_options(case.get("options").unwrap_or(&Value::Null))?;
-    Some((input, options))
+/// A `process()` call drawn from the fuzz input: any input shape (pair, documents, aligned,
+/// nested; texts or caller-split sentences, lists of any length, ragged ones included), titles
+/// of every kind, and every option (any float threshold; batch sizes kept small).
+pub fn process_call(u: &mut Unstructured<'_>) -> arbitrary::Result<(ProcessInput, ProcessOptions)> {
+    let input = process_input(u)?;
+    let options = ProcessOptions {
+        title: title(u)?,
+        first_line_as_title: u.arbitrary()?,
+        batch_size: u.int_in_range(0..=4)?,
+        max_batch_tokens: u.int_in_range(0..=2048)?,
+        threshold: u.arbitrary()?,
+        always_select_title: u.arbitrary()?,
+        reorder: u.arbitrary()?,
+        top_k: u.arbitrary::<Option<u8>>()?.map(usize::from),
+        language: *u.choose(&[SplitterLanguage::Auto, SplitterLanguage::En, SplitterLanguage::Ja])?,
+        use_best_reranker_score: u.arbitrary()?,
+        zero_score_when_empty: u.arbitrary()?,
+        strip_sentences: u.arbitrary()?,
+        respect_sentence_boundaries: u.arbitrary()?,
+        return_sentence_metrics: u.arbitrary()?,
+        return_sentence_texts: u.arbitrary()?,
+        legacy_prefix_offset: u.arbitrary()?,
+        ..ProcessOptions::default()
+    };
+    Ok((input, options))
 }
 
-fn document(value: &Value) -> Option<Document> {
-    match value {
-        Value::String(text) => Some(Document::Text(text.clone())),
-        Value::Array(sentences) => Some(Document::Sentences(strings(sentences)?)),
-        _ => None,
-    }
+/// Up to three items drawn by `item`.
+fn few<T>(
+    u: &mut Unstructured<'_>,
+    mut item: impl FnMut(&mut Unstructured<'_>) -> arbitrary::Result<T>,
+) -> arbitrary::Result<Vec<T>> {
+    let n = u.int_in_range(0..=3)?;
+    (0..n).map(|_| item(u)).collect()
 }
 
-fn strings(values: &[Value]) -> Option<Vec<String>> {
-    values.iter().map(|v| v.as_str().map(str::to_owned)).collect()
+fn strings(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<String>> {
+    few(u, |u| u.arbitrary())
 }
 
-fn documents(value: &Value) -> Option<Vec<Document>> {
-    value.as_array()?.iter().map(document).collect()
-}
-
-/// upstream's `_normalize_inputs` shapes: pair, documents, aligned, nested.
-fn process_input(question: &Value, context: &Value) -> Option<ProcessInput> {
-    match (question, context) {
-        (Value::String(q), Value::String(c)) => Some(ProcessInput::Pair {
-            question: q.clone(),
-            context: c.clone(),
-        }),
-        (Value::String(q), Value::Array(_)) => Some(ProcessInput::Documents {
-            question: q.clone(),
-            documents: documents(context)?,
-        }),
-        (Value::Array(qs), Value::Array(cs)) if cs.iter().all(Value::is_string) => Some(ProcessInput::Aligned {
-            questions: strings(qs)?,
-            documents: documents(context)?,
-        }),
-        (Value::Array(qs), Value::Array(cs)) => Some(ProcessInput::Nested {
-            questions: strings(qs)?,
-            documents: cs.iter().map(documents).collect::<Option<_>>()?,
-        }),
-        _ => None,
-    }
-}
-
-fn title(value: Option<&Value>) -> Option<Title> {
-    Some(match value {
-        None => Title::FirstSentence,
-        Some(Value::Null) => Title::None,
-        Some(Value::String(t)) => Title::Fixed(t.clone()),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Title::PerQuery(strings(items)?),
-        Some(Value::Array(items)) => Title::PerDocument(
-            items
-                .iter()
-                .map(|per_query| strings(per_query.as_array()?))
-                .collect::<Option<_>>()?,
-        ),
-        Some(_) => return None,
+fn documents(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<Document>> {
+    few(u, |u| {
+        Ok(if u.arbitrary()? {
+            Document::Text(u.arbitrary()?)
+        } else {
+            Document::Sentences(strings(u)?)
+        })
     })
 }
 
-/// The options the fixtures set; sizes are capped so that one run stays short.
-fn process_options(o: &Value) -> Option<ProcessOptions> {
-    let flag = |k: &str, default: bool| o.get(k).and_then(Value::as_bool).unwrap_or(default);
-    let size = |k: &str| o.get(k).and_then(Value::as_u64).map(|v| v.min(1 << 16) as usize);
-    let defaults = ProcessOptions::default();
-    Some(ProcessOptions {
-        title: title(o.get("title"))?,
-        first_line_as_title: flag("first_line_as_title", false),
-        always_select_title: flag("always_select_title", false),
-        reorder: flag("reorder", false),
-        top_k: size("top_k"),
-        threshold: o.get("threshold").and_then(Value::as_f64),
-        language: match o.get("language").and_then(Value::as_str) {
-            Some(language) => language.parse().ok()?,
-            None => SplitterLanguage::Auto,
+fn process_input(u: &mut Unstructured<'_>) -> arbitrary::Result<ProcessInput> {
+    Ok(match u.int_in_range(0..=3)? {
+        0 => ProcessInput::Pair {
+            question: u.arbitrary()?,
+            context: u.arbitrary()?,
         },
-        respect_sentence_boundaries: flag("respect_sentence_boundaries", false),
-        use_best_reranker_score: flag("use_best_reranker_score", true),
-        zero_score_when_empty: flag("zero_score_when_empty", true),
-        strip_sentences: flag("strip_sentences", false),
-        return_sentence_metrics: flag("return_sentence_metrics", false),
-        return_sentence_texts: flag("return_sentence_texts", false),
-        legacy_prefix_offset: flag("legacy_prefix_offset", false),
-        batch_size: size("batch_size").unwrap_or(defaults.batch_size),
-        max_batch_tokens: size("max_batch_tokens").unwrap_or(defaults.max_batch_tokens),
-        ..defaults
+        1 => ProcessInput::Documents {
+            question: u.arbitrary()?,
+            documents: documents(u)?,
+        },
+        2 => ProcessInput::Aligned {
+            questions: strings(u)?,
+            documents: documents(u)?,
+        },
+        _ => ProcessInput::Nested {
+            questions: strings(u)?,
+            documents: few(u, documents)?,
+        },
+    })
+}
+
+fn title(u: &mut Unstructured<'_>) -> arbitrary::Result<Title> {
+    Ok(match u.int_in_range(0..=4)? {
+        0 => Title::None,
+        1 => Title::FirstSentence,
+        2 => Title::Fixed(u.arbitrary()?),
+        3 => Title::PerQuery(strings(u)?),
+        _ => Title::PerDocument(few(u, strings)?),
     })
 }
