@@ -3,19 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use provence_fuzz::{B, check_error, scratch_dir, tiny_model_dir, write_input};
-use provence_model::OpenProvenceModel;
+use provence_fuzz::{load_model_dir_with, scratch_dir, tiny_model_dir};
 use std::path::PathBuf;
 
 thread_local! {
     static DIR: PathBuf = scratch_dir(&tiny_model_dir(), &["model.safetensors"]);
 }
 
-fuzz_target!(|data: &[u8]| {
-    DIR.with(|dir| {
-        write_input(&dir.join("config.json"), data);
-        if let Err(e) = OpenProvenceModel::<B>::load(dir, &Default::default()) {
-            check_error(&e);
-        }
-    });
-});
+fuzz_target!(|data: &[u8]| DIR.with(|dir| load_model_dir_with(dir, "config.json", data)));

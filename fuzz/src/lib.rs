@@ -5,6 +5,7 @@
 
 use libfuzzer_sys::arbitrary::{self, Unstructured};
 use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
+use provence_model::OpenProvenceModel;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
@@ -57,6 +58,15 @@ pub fn write_input(path: &Path, data: &[u8]) {
 /// A bad input's error: it must say something (its `Display` is what a user reads).
 pub fn check_error(error: &dyn Display) {
     assert!(!error.to_string().trim().is_empty(), "an error with an empty message");
+}
+
+/// Writes `data` as `file` of model directory `dir` and loads the model from it: a model, or an
+/// error that says something.
+pub fn load_model_dir_with(dir: &Path, file: &str, data: &[u8]) {
+    write_input(&dir.join(file), data);
+    if let Err(e) = OpenProvenceModel::<B>::load(dir, &Default::default()) {
+        check_error(&e);
+    }
 }
 
 /// The pruner over [`tiny_model_dir`].
