@@ -218,14 +218,16 @@ impl PretrainedTokenizer {
     }
 }
 
-/// Reads `tokenizer.json`. Two malformed files make the tokenizers crate (0.23) panic instead of
+/// Reads `tokenizer.json`. Some malformed files make the tokenizers crate (0.23) panic instead of
 /// erring, so they are checked first: a JSON syntax error inside the `decoder` value (its
-/// deserializer `expect`s), and a `Precompiled` normalizer it cannot read (same).
+/// deserializer `expect`s), a `Precompiled` normalizer it cannot read (same), and a template
+/// post-processor using a special token it does not define (loads, then panics on encoding).
 fn read_tokenizer_json(path: &Path) -> Result<Tokenizer, TokenizerError> {
-    /// The only part of the file read before the tokenizers crate reads it all.
+    /// The only parts of the file read before the tokenizers crate reads it all.
     #[derive(serde::Deserialize)]
     struct Head {
         normalizer: Option<Value>,
+        post_processor: Option<Value>,
     }
     let bad = |message: String| TokenizerError::TokenizerJson {
         path: path.to_path_buf(),
@@ -235,6 +237,9 @@ fn read_tokenizer_json(path: &Path) -> Result<Tokenizer, TokenizerError> {
     let head: Head = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     if let Some(normalizer) = &head.normalizer {
         check_normalizer(normalizer).map_err(|e| bad(format!("normalizer: {e}")))?;
+    }
+    if let Some(processor) = &head.post_processor {
+        check_post_processor(processor).map_err(|e| bad(format!("post_processor: {e}")))?;
     }
     text.parse().map_err(|e: tokenizers::Error| bad(e.to_string()))
 }
@@ -249,6 +254,32 @@ fn check_normalizer(normalizer: &Value) -> Result<(), String> {
             .get("normalizers")
             .and_then(Value::as_array)
             .map_or(Ok(()), |items| items.iter().try_for_each(check_normalizer)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether every special token the templates of a `TemplateProcessing` post-processor (or of one
+/// in its `Sequence`) insert is defined in its `special_tokens`.
+fn check_post_processor(processor: &Value) -> Result<(), String> {
+    match processor.get("type").and_then(Value::as_str) {
+        Some("TemplateProcessing") => {
+            let defined = processor.get("special_tokens").and_then(Value::as_object);
+            for template in ["single", "pair"] {
+                let pieces = processor.get(template).and_then(Value::as_array).into_iter().flatten();
+                for id in pieces.filter_map(|piece| piece.get("SpecialToken")?.get("id")?.as_str()) {
+                    if !defined.is_some_and(|tokens| tokens.contains_key(id)) {
+                        return Err(format!(
+                            "the {template} template inserts special token {id:?}, which special_tokens does not define"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some("Sequence") => processor
+            .get("processors")
+            .and_then(Value::as_array)
+            .map_or(Ok(()), |items| items.iter().try_for_each(check_post_processor)),
         _ => Ok(()),
     }
 }

@@ -138,15 +138,17 @@ fn demo_tokenizer_matches_demo_config() {
     );
 }
 
-/// Found by fuzzing (`fuzz/fuzz_targets/tokenizer_json.rs`): two malformed `tokenizer.json`
-/// files made the tokenizers crate panic while loading; each is now a `TokenizerJson` error.
+/// Found by fuzzing (`fuzz/fuzz_targets/tokenizer_json.rs`): malformed `tokenizer.json` files
+/// that made the tokenizers crate panic while loading (or, for the template, on the first
+/// encoding); each is now a `TokenizerJson` error at load.
 #[test]
 fn malformed_tokenizer_json_is_an_error_not_a_panic() {
     let demo = root().join("data/demo/model");
     let text = std::fs::read_to_string(demo.join("tokenizer.json")).unwrap();
     let decoder = r#""decoder":{"type":"ByteLevel""#;
     let normalizer = r#""normalizer":{"type":"NFC"}"#;
-    assert!(text.contains(decoder) && text.contains(normalizer));
+    let cls = r#""[CLS]":{"id":"[CLS]","ids":[1],"tokens":["[CLS]"]},"#;
+    assert!(text.contains(decoder) && text.contains(normalizer) && text.contains(cls));
     let broken = [
         // A control character in a string of the decoder (invalid JSON right there).
         ("decoder", text.replace(decoder, "\"decoder\":{\"type\":\"Byte\u{1}Level\"")),
@@ -158,6 +160,8 @@ fn malformed_tokenizer_json_is_an_error_not_a_panic() {
                 r#""normalizer":{"type":"Sequence","normalizers":[{"type":"Precompiled","precompiled_charsmap":"not base64!"}]}"#,
             ),
         ),
+        // The templates insert [CLS], which the post-processor's special_tokens lack.
+        ("post_processor", text.replace(cls, "")),
     ];
     for (what, json) in broken {
         let tmp = tempfile::tempdir().unwrap();
