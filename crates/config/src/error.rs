@@ -83,6 +83,14 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
+    /// The recipe holds no settings at all (an empty file, only comments, a bare `null`).
+    #[error(
+        "{location}: the recipe is empty: expected model_args, data_args and training_args (configs/demo.yaml is a complete example)"
+    )]
+    Empty {
+        /// The recipe.
+        location: Location,
+    },
     /// A key holds a value of the wrong type or out of range.
     #[error("{location}: {key}: {message}")]
     Invalid {
@@ -111,9 +119,23 @@ pub enum ResumeError {
     /// The path is a file.
     #[error("Checkpoint path '{}' is a file. Please point to a checkpoint directory.", .0.display())]
     IsFile(PathBuf),
-    /// A directory without `trainer_state.json` and without valid `checkpoint-*` children.
-    #[error("Checkpoint path '{}' does not contain any checkpoint-* directories with trainer_state.json", .0.display())]
+    /// A directory without `trainer_state.json` and without `checkpoint-*` children: a run killed
+    /// before its first checkpoint, or no run directory at all.
+    #[error(
+        "Checkpoint path '{}' has no checkpoint saved yet (no checkpoint-* directory with trainer_state.json); \
+         to start that run over, train with --output_dir {} --overwrite_output_dir instead of --checkpoint",
+        .0.display(), .0.display()
+    )]
     NoCheckpoints(PathBuf),
+    /// The checkpoint to resume from (the one named, or the newest `checkpoint-*` when none is
+    /// complete) lacks files a resume needs.
+    #[error("Checkpoint '{}' cannot be resumed: it lacks {}", checkpoint.display(), missing.join(" and "))]
+    Incomplete {
+        /// The checkpoint directory.
+        checkpoint: PathBuf,
+        /// The missing files (`trainer_state.json`, `model.safetensors`).
+        missing: Vec<&'static str>,
+    },
     /// The directory could not be listed.
     #[error("Checkpoint path '{}' cannot be read: {source}", path.display())]
     Io {

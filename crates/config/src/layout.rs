@@ -24,6 +24,10 @@ pub const DATA_PARALLEL: &str = "data_parallel.json";
 pub const TRAINING_ARGS: &str = "training_args.json";
 /// The exported model of a run.
 pub const FINAL_MODEL: &str = "final_model";
+/// The training log of a run directory: one JSON object per train/eval log (HF key names).
+pub const LOG_HISTORY: &str = "log_history.jsonl";
+/// The TensorBoard event directory of a run directory.
+pub const TENSORBOARD_DIR: &str = "runs";
 /// The prefix of checkpoint directories: `checkpoint-<step>`.
 pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
 
@@ -87,10 +91,13 @@ pub fn list_checkpoints(run_dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-/// Whether checkpoint directory `dir` is complete enough to resume from: its trainer state and
-/// weights are there (a checkpoint a killed run was deleting is not).
-pub fn is_complete_checkpoint(dir: &Path) -> bool {
-    dir.join(TRAINER_STATE).exists() && dir.join(WEIGHTS).exists()
+/// The files checkpoint directory `dir` lacks to be resumed from: its trainer state and weights
+/// (a checkpoint a killed run was deleting lacks its weights). Empty when it is complete.
+pub fn missing_checkpoint_files(dir: &Path) -> Vec<&'static str> {
+    [TRAINER_STATE, WEIGHTS]
+        .into_iter()
+        .filter(|name| !dir.join(name).exists())
+        .collect()
 }
 
 #[cfg(test)]

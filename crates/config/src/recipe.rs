@@ -146,7 +146,8 @@ impl TrainConfig {
         })?;
         let mut config = TrainConfig::default();
         let top = match &root.node {
-            Node::Null => return Ok(config),
+            Node::Null => return Err(ConfigError::Empty { location: locate(0, 0) }),
+            Node::Map(entries) if entries.is_empty() => return Err(ConfigError::Empty { location: locate(0, 0) }),
             Node::Map(entries) => entries,
             _ => {
                 return Err(ConfigError::Invalid {
@@ -286,6 +287,13 @@ impl TrainConfig {
         self.origins.insert(key.clone(), Origin::Cli);
         let new = self.value_of(&key).unwrap_or_default();
         Ok(OverrideLine { key, old, new })
+    }
+
+    /// Whether a fresh run may start over in a directory an earlier run wrote into:
+    /// `overwrite_output_dir` given on the command line. The recipe's value has no effect, since
+    /// upstream's recipes all set it.
+    pub fn overwrite_requested(&self) -> bool {
+        self.training_args.overwrite_output_dir && self.origin("training_args.overwrite_output_dir") == Origin::Cli
     }
 
     /// Where the value of a dotted key came from.

@@ -3,7 +3,7 @@
 //! `open_provence/runner.py::main` and `open_provence/trainer.py::parse_config_file`).
 
 use crate::error::ResumeError;
-use crate::layout::{TRAINER_STATE, is_complete_checkpoint, list_checkpoints, trailing_checkpoint_step};
+use crate::layout::{TRAINER_STATE, list_checkpoints, missing_checkpoint_files, trailing_checkpoint_step};
 use std::path::{Path, PathBuf};
 
 /// A resolved resume target.
@@ -21,7 +21,8 @@ pub struct ResolvedCheckpoint {
 /// resolved). A directory with `trainer_state.json` is itself the checkpoint; otherwise its
 /// `checkpoint-<digits>` children holding `trainer_state.json` and `model.safetensors` are scanned
 /// and the numerically largest wins (`checkpoint-final` and children without those files, such as
-/// one a killed run was deleting, are ignored).
+/// one a killed run was deleting, are skipped; when no child is complete, the newest one is named
+/// with the files it lacks).
 pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, ResumeError> {
     let expanded = expand_user(path);
     let absolute = if expanded.is_absolute() {
@@ -42,6 +43,13 @@ pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, 
         return Err(ResumeError::IsFile(path));
     }
     if path.join(TRAINER_STATE).exists() {
+        let missing = missing_checkpoint_files(&path);
+        if !missing.is_empty() {
+            return Err(ResumeError::Incomplete {
+                checkpoint: path,
+                missing,
+            });
+        }
         let steps = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -57,18 +65,27 @@ pub fn resolve_resume_checkpoint_path(path: &str) -> Result<ResolvedCheckpoint, 
         path: path.clone(),
         source,
     })?;
-    let best = checkpoints
-        .into_iter()
-        .rev()
-        .find(|(_, dir)| is_complete_checkpoint(dir));
-    match best {
-        Some((step, checkpoint_dir)) => Ok(ResolvedCheckpoint {
-            checkpoint_dir,
-            run_dir: path,
-            steps: Some(step),
-        }),
-        None => Err(ResumeError::NoCheckpoints(path)),
+    let mut newest_incomplete = None;
+    for (step, checkpoint_dir) in checkpoints.into_iter().rev() {
+        let missing = missing_checkpoint_files(&checkpoint_dir);
+        if missing.is_empty() {
+            return Ok(ResolvedCheckpoint {
+                checkpoint_dir,
+                run_dir: path,
+                steps: Some(step),
+            });
+        }
+        tracing::warn!(
+            "skipping {}: it lacks {}",
+            checkpoint_dir.display(),
+            missing.join(" and ")
+        );
+        newest_incomplete.get_or_insert(ResumeError::Incomplete {
+            checkpoint: checkpoint_dir,
+            missing,
+        });
     }
+    Err(newest_incomplete.unwrap_or(ResumeError::NoCheckpoints(path)))
 }
 
 fn expand_user(path: &str) -> PathBuf {

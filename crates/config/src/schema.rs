@@ -229,7 +229,8 @@ section! {
     pub struct TrainingArgs = training_args {
         /// Run directory; null = `./output/<config_stem>_<timestamp>`.
         output_dir: Option<String> = None,
-        /// Parsed for compatibility; no effect.
+        /// `--overwrite_output_dir`: start over in a directory an earlier run wrote into (its files
+        /// are removed first); the recipe's value has no effect.
         overwrite_output_dir: bool = true,
         /// false = skip training but still save the (untrained) final_model.
         do_train: bool = true,

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use tokenizers::Tokenizer;
+use tokenizers::normalizers::precompiled::Precompiled;
 use tokenizers::processors::template::TemplateProcessing;
 
 /// Tokenizer classes whose fast implementation rewrites the post-processor from
@@ -128,11 +129,7 @@ impl PretrainedTokenizer {
     /// `dir/special_tokens_map.json`.
     pub fn from_pretrained(dir: impl AsRef<Path>) -> Result<Self, TokenizerError> {
         let dir = dir.as_ref();
-        let json_path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&json_path).map_err(|e| TokenizerError::TokenizerJson {
-            path: json_path.clone(),
-            message: e.to_string(),
-        })?;
+        let tokenizer = read_tokenizer_json(&dir.join("tokenizer.json"))?;
         let config = read_optional_json(&dir.join("tokenizer_config.json"))?;
         let special_map = read_optional_json(&dir.join("special_tokens_map.json"))?;
         Self::from_parts(tokenizer, config.as_ref(), special_map.as_ref())
@@ -218,6 +215,72 @@ impl PretrainedTokenizer {
     /// Vocabulary size including added tokens (`len(tokenizer)` in Python).
     pub fn vocab_size(&self) -> usize {
         self.tokenizer.get_vocab_size(true)
+    }
+}
+
+/// Reads `tokenizer.json`. Some malformed files make the tokenizers crate (0.23) panic instead of
+/// erring, so they are checked first: a JSON syntax error inside the `decoder` value (its
+/// deserializer `expect`s), a `Precompiled` normalizer it cannot read (same), and a template
+/// post-processor using a special token it does not define (loads, then panics on encoding).
+fn read_tokenizer_json(path: &Path) -> Result<Tokenizer, TokenizerError> {
+    /// The only parts of the file read before the tokenizers crate reads it all.
+    #[derive(serde::Deserialize)]
+    struct Head {
+        normalizer: Option<Value>,
+        post_processor: Option<Value>,
+    }
+    let bad = |message: String| TokenizerError::TokenizerJson {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let head: Head = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if let Some(normalizer) = &head.normalizer {
+        check_normalizer(normalizer).map_err(|e| bad(format!("normalizer: {e}")))?;
+    }
+    if let Some(processor) = &head.post_processor {
+        check_post_processor(processor).map_err(|e| bad(format!("post_processor: {e}")))?;
+    }
+    text.parse().map_err(|e: tokenizers::Error| bad(e.to_string()))
+}
+
+/// Whether every `Precompiled` normalizer in `normalizer` (or its `Sequence`) can be read.
+fn check_normalizer(normalizer: &Value) -> Result<(), String> {
+    match normalizer.get("type").and_then(Value::as_str) {
+        Some("Precompiled") => serde_json::from_str::<Precompiled>(&normalizer.to_string())
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Some("Sequence") => normalizer
+            .get("normalizers")
+            .and_then(Value::as_array)
+            .map_or(Ok(()), |items| items.iter().try_for_each(check_normalizer)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether every special token the templates of a `TemplateProcessing` post-processor (or of one
+/// in its `Sequence`) insert is defined in its `special_tokens`.
+fn check_post_processor(processor: &Value) -> Result<(), String> {
+    match processor.get("type").and_then(Value::as_str) {
+        Some("TemplateProcessing") => {
+            let defined = processor.get("special_tokens").and_then(Value::as_object);
+            for template in ["single", "pair"] {
+                let pieces = processor.get(template).and_then(Value::as_array).into_iter().flatten();
+                for id in pieces.filter_map(|piece| piece.get("SpecialToken")?.get("id")?.as_str()) {
+                    if !defined.is_some_and(|tokens| tokens.contains_key(id)) {
+                        return Err(format!(
+                            "the {template} template inserts special token {id:?}, which special_tokens does not define"
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some("Sequence") => processor
+            .get("processors")
+            .and_then(Value::as_array)
+            .map_or(Ok(()), |items| items.iter().try_for_each(check_post_processor)),
+        _ => Ok(()),
     }
 }
 

@@ -67,6 +67,12 @@ impl Server {
         })
     }
 
+    /// The service's router (every route and layer, served by this server's model worker), to
+    /// answer requests in process without a socket (the fuzz targets do).
+    pub fn router(&self) -> Router {
+        self.app.clone()
+    }
+
     /// The address the server listens on (the port chosen when the config said 0).
     pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
         Ok(self.listener.local_addr()?)

@@ -5,7 +5,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use provence_config::layout::list_checkpoints;
+use provence_config::layout::{self, list_checkpoints};
+
+/// The prefix of the hidden directory an atomic write fills before renaming it into place.
+const TMP_PREFIX: &str = ".tmp-";
+/// The prefix an atomically replaced directory is renamed to until it is removed.
+const OLD_PREFIX: &str = ".old-";
 
 /// Writes `<run_dir>/<name>` atomically: `fill` writes into a hidden temporary directory, which
 /// is renamed into place only when `fill` succeeded. An existing directory of that name is
@@ -16,7 +21,7 @@ pub fn write_dir_atomically<E: From<io::Error>>(
     fill: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<PathBuf, E> {
     std::fs::create_dir_all(run_dir)?;
-    let tmp = run_dir.join(format!(".tmp-{name}"));
+    let tmp = run_dir.join(format!("{TMP_PREFIX}{name}"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
     }
@@ -27,7 +32,7 @@ pub fn write_dir_atomically<E: From<io::Error>>(
     }
     let target = run_dir.join(name);
     if target.exists() {
-        let old = run_dir.join(format!(".old-{name}"));
+        let old = run_dir.join(format!("{OLD_PREFIX}{name}"));
         if old.exists() {
             std::fs::remove_dir_all(&old)?;
         }
@@ -49,15 +54,39 @@ pub enum RunDirError {
     /// Another trainer holds the directory's lock.
     #[error("{} is in use by another trainer (its {LOCK_FILE} is locked); wait for it or choose another --output_dir", .0.display())]
     InUse(PathBuf),
-    /// A fresh run would mix its checkpoints and logs with an earlier run's.
+    /// A fresh run would mix its checkpoints and logs with an earlier run's, which saved a
+    /// checkpoint to resume from.
     #[error(
-        "{} already holds a run ({found}); resume it with --checkpoint {}, or choose another --output_dir",
+        "{} already holds a run ({found}); resume it with --checkpoint {}, start it over with \
+         --overwrite_output_dir, or choose another --output_dir",
         .dir.display(), .dir.display()
     )]
     NotEmpty {
         /// The run directory.
         dir: PathBuf,
         /// One of the entries found.
+        found: String,
+    },
+    /// A fresh run would mix its logs with those of an earlier run that was stopped before it
+    /// saved a (complete) checkpoint, so it cannot be resumed.
+    #[error(
+        "{} holds a run with no checkpoint saved yet ({found}); start it over with --overwrite_output_dir, \
+         or choose another --output_dir",
+        .dir.display()
+    )]
+    NoCheckpointYet {
+        /// The run directory.
+        dir: PathBuf,
+        /// One of the entries found.
+        found: String,
+    },
+    /// The directory holds files no training run writes: neither resumed nor started over in
+    /// (`--overwrite_output_dir` removes only what a run wrote).
+    #[error("{} holds {found}, which no training run writes; choose another --output_dir", .dir.display())]
+    NotARunDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The first such entry.
         found: String,
     },
     /// The directory or its lock file could not be created.
@@ -70,6 +99,17 @@ pub enum RunDirError {
     },
 }
 
+/// How a trainer means to use its run directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DirUse {
+    /// Resume the run it holds.
+    Resume,
+    /// Start a run: the directory must hold nothing of an earlier run.
+    Fresh,
+    /// Start a run over (`--overwrite_output_dir`): what an earlier run wrote is removed first.
+    Overwrite,
+}
+
 /// Exclusive ownership of a run directory for the lifetime of this value: an OS file lock on
 /// [`LOCK_FILE`], which the OS releases when the process dies, so kill-and-resume keeps working.
 #[derive(Debug)]
@@ -78,13 +118,9 @@ pub struct RunLock {
 }
 
 impl RunLock {
-    /// Creates `run_dir` if needed and locks it; a fresh run (`resuming == false`) also needs the
-    /// directory to hold nothing but the lock file.
-    pub fn acquire(run_dir: &Path, resuming: bool) -> Result<Self, RunDirError> {
-        let io_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| RunDirError::Io { path, source }
-        };
+    /// Creates `run_dir` if needed and locks it, then prepares it for `usage`: a fresh run needs
+    /// it to hold nothing but the lock file, a run started over removes an earlier run's files.
+    pub(crate) fn acquire(run_dir: &Path, usage: DirUse) -> Result<Self, RunDirError> {
         std::fs::create_dir_all(run_dir).map_err(io_error(run_dir))?;
         let lock_path = run_dir.join(LOCK_FILE);
         let file = std::fs::OpenOptions::new()
@@ -103,21 +139,95 @@ impl RunLock {
                 });
             }
         }
-        if !resuming {
-            let other = std::fs::read_dir(run_dir)
-                .map_err(io_error(run_dir))?
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .find(|name| name != LOCK_FILE);
-            if let Some(found) = other {
-                return Err(RunDirError::NotEmpty {
-                    dir: run_dir.to_owned(),
-                    found,
-                });
-            }
+        match usage {
+            DirUse::Resume => {}
+            DirUse::Fresh => refuse_earlier_run(run_dir)?,
+            DirUse::Overwrite => remove_earlier_run(run_dir)?,
         }
         Ok(Self { _file: file })
     }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> RunDirError {
+    let path = path.to_owned();
+    move |source| RunDirError::Io { path, source }
+}
+
+/// The entries of `run_dir` but its lock file, each with whether a training run writes it.
+fn earlier_entries(run_dir: &Path) -> Result<Vec<(String, bool)>, RunDirError> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(run_dir).map_err(io_error(run_dir))? {
+        let name = entry
+            .map_err(io_error(run_dir))?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name != LOCK_FILE {
+            let written_by_a_run = is_run_entry(&name);
+            entries.push((name, written_by_a_run));
+        }
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+/// Whether a training run writes an entry of this name into its run directory: logs,
+/// checkpoints, `final_model/` and the hidden directories of atomic writes and deletions.
+fn is_run_entry(name: &str) -> bool {
+    [layout::LOG_HISTORY, layout::TENSORBOARD_DIR, layout::FINAL_MODEL].contains(&name)
+        || layout::checkpoint_step(name).is_some()
+        || [TMP_PREFIX, OLD_PREFIX, DELETING_PREFIX]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+}
+
+/// Fails unless `run_dir` holds nothing of an earlier run, naming the way out that works.
+fn refuse_earlier_run(run_dir: &Path) -> Result<(), RunDirError> {
+    let entries = earlier_entries(run_dir)?;
+    let dir = run_dir.to_owned();
+    if let Some((found, _)) = entries.iter().find(|(_, by_run)| !by_run) {
+        return Err(RunDirError::NotARunDir {
+            dir,
+            found: found.clone(),
+        });
+    }
+    let Some((found, _)) = entries.into_iter().next() else {
+        return Ok(());
+    };
+    let resumable = list_checkpoints(run_dir)
+        .map_err(io_error(run_dir))?
+        .iter()
+        .any(|(_, checkpoint)| layout::missing_checkpoint_files(checkpoint).is_empty());
+    Err(if resumable {
+        RunDirError::NotEmpty { dir, found }
+    } else {
+        RunDirError::NoCheckpointYet { dir, found }
+    })
+}
+
+/// Removes what an earlier run wrote into `run_dir`; refuses (removing nothing) when it also
+/// holds anything else.
+fn remove_earlier_run(run_dir: &Path) -> Result<(), RunDirError> {
+    let entries = earlier_entries(run_dir)?;
+    if let Some((found, _)) = entries.iter().find(|(_, by_run)| !by_run) {
+        return Err(RunDirError::NotARunDir {
+            dir: run_dir.to_owned(),
+            found: found.clone(),
+        });
+    }
+    for (name, _) in entries {
+        let path = run_dir.join(&name);
+        tracing::info!("--overwrite_output_dir: removing {} of an earlier run", path.display());
+        let removed = if layout::checkpoint_step(&name).is_some() {
+            remove_checkpoint(&path)
+        } else if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(io_error(&path))?;
+    }
+    Ok(())
 }
 
 /// Deletes the oldest checkpoints beyond `limit` (`None` or `<= 0` keeps all), never the best
@@ -259,6 +369,59 @@ mod tests {
         make(tmp.path(), &[5]);
         rotate_checkpoints(tmp.path(), Some(1), None).unwrap();
         assert_eq!(remaining(tmp.path()), [5]);
+    }
+
+    /// What a run killed before its first checkpoint leaves: resuming it cannot work, so the
+    /// refusal names what does.
+    #[test]
+    fn a_run_without_checkpoints_is_refused_with_the_way_out() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path();
+        std::fs::write(run.join("log_history.jsonl"), "").unwrap();
+        std::fs::create_dir_all(run.join("runs")).unwrap();
+        let message = RunLock::acquire(run, DirUse::Fresh).unwrap_err().to_string();
+        assert!(message.contains("no checkpoint saved yet"), "{message}");
+        assert!(
+            message.contains("--overwrite_output_dir") && message.contains("--output_dir"),
+            "{message}"
+        );
+        assert!(!message.contains("--checkpoint"), "{message}");
+    }
+
+    /// A run with a checkpoint is refused with the resume hint; `--overwrite_output_dir` removes
+    /// what the earlier run wrote, and touches nothing in a directory holding other files.
+    #[test]
+    fn overwrite_removes_only_what_a_run_wrote() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        make(&run, &[2]);
+        std::fs::write(run.join("checkpoint-2/trainer_state.json"), "{}").unwrap();
+        std::fs::write(run.join("checkpoint-2/model.safetensors"), "").unwrap();
+        std::fs::create_dir_all(run.join(".tmp-checkpoint-4")).unwrap();
+        std::fs::write(run.join("log_history.jsonl"), "{}\n").unwrap();
+        let message = RunLock::acquire(&run, DirUse::Fresh).unwrap_err().to_string();
+        assert!(
+            message.contains("--checkpoint") && message.contains("--overwrite_output_dir"),
+            "{message}"
+        );
+        drop(RunLock::acquire(&run, DirUse::Overwrite).unwrap());
+        let left: Vec<_> = std::fs::read_dir(&run)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, [LOCK_FILE]);
+        drop(RunLock::acquire(&run, DirUse::Fresh).unwrap());
+
+        std::fs::write(run.join("log_history.jsonl"), "{}\n").unwrap();
+        std::fs::write(run.join("notes.txt"), "mine").unwrap();
+        for usage in [DirUse::Fresh, DirUse::Overwrite] {
+            let message = RunLock::acquire(&run, usage).unwrap_err().to_string();
+            assert!(
+                message.contains("notes.txt") && message.contains("--output_dir"),
+                "{message}"
+            );
+        }
+        assert!(run.join("log_history.jsonl").exists() && run.join("notes.txt").exists());
     }
 
     #[test]

@@ -38,5 +38,6 @@ pub use provence_config::SchedulerType;
 pub use provence_model::{DeviceChoice, init_cpu_threads};
 pub use schedule::{LrSchedule, cosine_multiplier, warmup_steps};
 pub use sinks::{StepEvent, TrainListener};
+pub use state::TrainerState;
 pub use step::{accumulate_micro_batch, accumulation_window, optimizer_step};
 pub use trainer::{TrainOutcome, run_training, run_training_with};

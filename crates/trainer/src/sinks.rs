@@ -4,6 +4,7 @@
 use crate::error::{TrainError, io_at};
 use crate::logs::{LogRecord, LogValue};
 use crate::tensorboard::EventWriter;
+use provence_config::layout;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -44,8 +45,12 @@ impl<'a> Journal<'a> {
         })
     }
 
-    /// Tells the listener about an optimizer step.
+    /// Moves the progress bar to an optimizer step (with its loss) and tells the listener.
     pub(crate) fn on_step(&mut self, event: &StepEvent) {
+        if let Some(sinks) = &self.sinks {
+            sinks.progress.set_position(event.step as u64);
+            sinks.progress.set_message(format!("loss {:.4}", event.loss));
+        }
         self.listener.on_step(event);
     }
 
@@ -92,7 +97,7 @@ impl LogSinks {
     ) -> Result<Self, TrainError> {
         use std::io::Write;
         std::fs::create_dir_all(run_dir).map_err(io_at(run_dir))?;
-        let jsonl_path = run_dir.join("log_history.jsonl");
+        let jsonl_path = run_dir.join(layout::LOG_HISTORY);
         let mut jsonl = std::fs::OpenOptions::new()
             .create(true)
             .append(history.is_none())
@@ -108,12 +113,12 @@ impl LogSinks {
         if wants("wandb") {
             tracing::warn!(
                 "report_to wandb: this trainer writes TensorBoard event files instead; sync them with \
-                 `wandb sync --sync-tensorboard {}/runs`",
-                run_dir.display()
+                 `wandb sync --sync-tensorboard {}`",
+                run_dir.join(layout::TENSORBOARD_DIR).display()
             );
         }
         let events = if wants("tensorboard") || wants("wandb") {
-            let dir = run_dir.join("runs");
+            let dir = run_dir.join(layout::TENSORBOARD_DIR);
             Some(EventWriter::create(&dir, now()).map_err(io_at(&dir))?)
         } else {
             None
@@ -198,4 +203,29 @@ pub struct StepEvent {
     pub grad_norm: f64,
     /// Learning rate the step used.
     pub learning_rate: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The terminal progress bar follows the optimizer steps and shows the last loss.
+    #[test]
+    fn progress_bar_advances_with_each_step() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut listener = ();
+        let mut journal = Journal::open(true, tmp.path(), &[], None, 2, 10, &mut listener).unwrap();
+        let event = StepEvent {
+            step: 3,
+            max_steps: 10,
+            epoch: 0.3,
+            loss: 0.4321,
+            grad_norm: 1.0,
+            learning_rate: 1e-4,
+        };
+        journal.on_step(&event);
+        let bar = &journal.sinks.as_ref().unwrap().progress;
+        assert_eq!(bar.position(), 3);
+        assert!(bar.message().contains("0.4321"), "{}", bar.message());
+    }
 }

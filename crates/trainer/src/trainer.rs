@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::backend::Precision;
-use crate::checkpoint_dir::{RunLock, keep_only_best};
+use crate::checkpoint_dir::{DirUse, RunLock, keep_only_best};
 use crate::data::{Feed, TrainData, collator, epoch_micro_batches};
 use crate::distributed::{Collective, GroupError, Solo};
 use crate::error::{TrainError, check_finite, io_at, row_ids};
@@ -84,9 +84,12 @@ pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBacken
     precision.check::<B>(device)?;
     let run_dir = setup.naming.output_dir.clone();
     let main = group.rank() == 0;
-    let _lock = main
-        .then(|| RunLock::acquire(&run_dir, setup.resume.is_some()))
-        .transpose()?;
+    let usage = match (&setup.resume, setup.config.overwrite_requested()) {
+        (Some(_), _) => DirUse::Resume,
+        (None, true) => DirUse::Overwrite,
+        (None, false) => DirUse::Fresh,
+    };
+    let _lock = main.then(|| RunLock::acquire(&run_dir, usage)).transpose()?;
     if main {
         tracing::info!("Output directory: {}", run_dir.display());
     }

@@ -52,8 +52,8 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
     let killed = tmp.path().join("killed");
     let recipe = write_recipe(tmp.path(), &killed);
     // Kill after a growing delay each round (deterministic schedule); resume from the run dir
-    // once it holds a checkpoint, otherwise start again from scratch in a clean directory (a
-    // fresh run refuses a directory an earlier run wrote into).
+    // once it holds a checkpoint, otherwise start over in it with --overwrite_output_dir (a
+    // plain fresh run refuses a directory an earlier run wrote into).
     let started = Instant::now();
     let mut kills = 0;
     let mut delay_ms = 120u64;
@@ -63,10 +63,11 @@ fn sigkill_and_resume_reproduces_the_uninterrupted_run() {
             "no progress after {kills} kills"
         );
         let resume = has_checkpoint(&killed).then_some(killed.as_path());
-        if resume.is_none() && killed.exists() {
-            std::fs::remove_dir_all(&killed).unwrap();
+        let mut command = trainer(&recipe, resume);
+        if resume.is_none() {
+            command.arg("--overwrite_output_dir");
         }
-        let mut child = trainer(&recipe, resume).spawn().unwrap();
+        let mut child = command.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_millis(delay_ms);
         let finished = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -171,7 +172,7 @@ fn a_run_directory_belongs_to_one_trainer() {
     let stderr = String::from_utf8_lossy(&fresh.stderr);
     assert_eq!(fresh.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("already holds a run") && stderr.contains("--checkpoint"),
+        stderr.contains("--overwrite_output_dir") && stderr.contains("another --output_dir"),
         "{stderr}"
     );
 }

@@ -68,3 +68,28 @@ fn missing_file_and_wrong_extension_are_errors() {
     let json = TrainConfig::load(Path::new("recipe.json")).unwrap_err();
     assert!(json.to_string().contains("JSON recipes are not supported"), "{json}");
 }
+
+/// A recipe without any setting (an empty file, only comments, a bare `null`) is refused as
+/// empty instead of running with every default (and failing later on a dataset nobody named).
+#[test]
+fn empty_recipes_are_refused_as_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let texts = [
+        ("empty.yaml", ""),
+        ("blank.yaml", "\n  \n\n"),
+        ("comments.yaml", "# model_args:\n#   model_name_or_path: x\n"),
+        ("null.yaml", "null\n"),
+        ("tilde.yaml", "~\n"),
+        ("document.yaml", "---\n...\n"),
+        ("empty_mapping.yaml", "{}\n"),
+    ];
+    for (name, text) in texts {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let error = TrainConfig::load(&path).expect_err(name).to_string();
+        assert!(error.contains("the recipe is empty"), "{name}: {error}");
+        assert!(error.starts_with(&path.display().to_string()), "{name}: {error}");
+    }
+    let error = TrainConfig::parse("# nothing\n", None).unwrap_err().to_string();
+    assert!(error.contains("the recipe is empty"), "{error}");
+}

@@ -40,15 +40,34 @@ fn run_dir_picks_numerically_latest_checkpoint() {
     assert_eq!(r.steps, Some(500));
 }
 
+/// A run killed before its first checkpoint: resuming says so and names the way out that works.
 #[test]
-fn run_dir_without_checkpoints_is_an_error() {
+fn run_dir_without_checkpoints_says_none_was_saved_yet() {
     let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("log_history.jsonl"), "").unwrap();
+    fs::write(tmp.path().join(".lock"), "").unwrap();
     let err = resolve_resume_checkpoint_path(tmp.path().to_str().unwrap()).unwrap_err();
     assert!(matches!(err, ResumeError::NoCheckpoints(_)));
-    assert!(
-        err.to_string()
-            .contains("does not contain any checkpoint-* directories with trainer_state.json")
-    );
+    let message = err.to_string();
+    assert!(message.contains("no checkpoint saved yet"), "{message}");
+    assert!(message.contains("--overwrite_output_dir"), "{message}");
+}
+
+/// A checkpoint whose weights were deleted: the error names that checkpoint and the missing file.
+#[test]
+fn checkpoint_without_weights_is_named_with_the_missing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broken = checkpoint(tmp.path(), "checkpoint-40", true);
+    fs::remove_file(broken.join("model.safetensors")).unwrap();
+    for request in [tmp.path(), broken.as_path()] {
+        let err = resolve_resume_checkpoint_path(request.to_str().unwrap()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, ResumeError::Incomplete { .. }), "{message}");
+        assert!(
+            message.contains("checkpoint-40") && message.contains("model.safetensors"),
+            "{message}"
+        );
+    }
 }
 
 #[test]
@@ -88,10 +107,14 @@ fn checkpoint_final_and_stateless_dirs_are_never_picked() {
     let only_bad = tempfile::tempdir().unwrap();
     checkpoint(only_bad.path(), "checkpoint-final", true);
     checkpoint(only_bad.path(), "checkpoint-7", false);
-    assert!(matches!(
-        resolve_resume_checkpoint_path(only_bad.path().to_str().unwrap()),
-        Err(ResumeError::NoCheckpoints(_))
-    ));
+    // Only an incomplete one: it is named with what it lacks.
+    let err = resolve_resume_checkpoint_path(only_bad.path().to_str().unwrap()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(&err, ResumeError::Incomplete { missing, .. } if missing == &["trainer_state.json", "model.safetensors"]),
+        "{message}"
+    );
+    assert!(message.contains("checkpoint-7"), "{message}");
 }
 
 #[test]

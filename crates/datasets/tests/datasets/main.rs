@@ -6,6 +6,7 @@ mod collator_golden;
 mod collator_unit;
 mod hub_cache;
 mod hub_fake;
+mod properties;
 mod sampling_golden;
 mod sampling_upstream;
 mod schema_bad_data;

@@ -132,3 +132,38 @@ fn demo_tokenizer_matches_demo_config() {
         tok.vocab_size()
     );
 }
+
+/// Found by fuzzing (`fuzz/fuzz_targets/tokenizer_json.rs`): malformed `tokenizer.json` files
+/// that made the tokenizers crate panic while loading (or, for the template, on the first
+/// encoding); each is now a `TokenizerJson` error at load.
+#[test]
+fn malformed_tokenizer_json_is_an_error_not_a_panic() {
+    let demo = root().join("data/demo/model");
+    let text = std::fs::read_to_string(demo.join("tokenizer.json")).unwrap();
+    let decoder = r#""decoder":{"type":"ByteLevel""#;
+    let normalizer = r#""normalizer":{"type":"NFC"}"#;
+    let cls = r#""[CLS]":{"id":"[CLS]","ids":[1],"tokens":["[CLS]"]},"#;
+    assert!(text.contains(decoder) && text.contains(normalizer) && text.contains(cls));
+    let broken = [
+        // A control character in a string of the decoder (invalid JSON right there).
+        ("decoder", text.replace(decoder, "\"decoder\":{\"type\":\"Byte\u{1}Level\"")),
+        // A Precompiled normalizer (inside a Sequence) whose charsmap is not base64.
+        (
+            "normalizer",
+            text.replace(
+                normalizer,
+                r#""normalizer":{"type":"Sequence","normalizers":[{"type":"Precompiled","precompiled_charsmap":"not base64!"}]}"#,
+            ),
+        ),
+        // The templates insert [CLS], which the post-processor's special_tokens lack.
+        ("post_processor", text.replace(cls, "")),
+    ];
+    for (what, json) in broken {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("tokenizer.json"), json).unwrap();
+        let err = PretrainedTokenizer::from_pretrained(tmp.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, TokenizerError::TokenizerJson { .. }), "{what}: {message}");
+        assert!(message.contains("tokenizer.json"), "{what}: {message}");
+    }
+}

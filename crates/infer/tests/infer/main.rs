@@ -5,6 +5,7 @@
 mod common;
 mod layout_golden;
 mod offsets;
+mod properties;
 mod pruner_end_to_end;
 mod pruner_golden;
 mod split_golden;

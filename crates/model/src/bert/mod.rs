@@ -26,7 +26,7 @@ use crate::error::ConfigError;
 use crate::execution::Execution;
 use crate::nn::{dropout, embed, embedding, layer_norm, linear, norm, project};
 use crate::ops::{AttentionSpec, ModelBackend, activate_layer, to_dtype};
-use crate::packing::{Packing, index_tensor};
+use crate::packing::Packing;
 use provence_config::AttentionLayout;
 
 /// A LayerNorm over the hidden size with the config's epsilon.
@@ -335,18 +335,13 @@ impl<B: Backend> BertModel<B> {
         let device = input_ids.device();
         let dropout = self.encoder.layer.iter().any(|l| l.attention.self_.dropout.prob > 0.0);
         let sequences = Sequences::for_stream(packing, execution.packed_kernel, dropout, &device);
+        // Each real token keeps its padded position (RoBERTa's skip pad ids even inside the
+        // text, as transformers counts them); the bucket filler's tokens are never read.
+        let first = self.embeddings.first_position as i64;
+        let positions = packing.pack_ids(self.embeddings.padded_positions(&input_ids), first);
         let pad = self.embeddings.padding_idx.map_or(0, |p| p as i64);
         let ids = packing.pack_ids(input_ids, pad);
         let types = packing.pack_ids(token_type_ids, 0);
-        // The bucket filler's tokens (after the real ones) are never read: the first position.
-        let first = self.embeddings.first_position;
-        let positions: Vec<usize> = packing
-            .positions()
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| if i < packing.tokens() { p + first } else { first })
-            .collect();
-        let positions = index_tensor::<B>(&positions, &device).unsqueeze::<2>();
         let compute = execution.compute_dtype.into();
         packing.unpack(self.encode(ids, positions, types, &sequences, compute))
     }

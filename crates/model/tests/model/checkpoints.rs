@@ -141,6 +141,53 @@ fn save_final_model_and_checkpoint_round_trip() {
     }
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(8))]
+
+    /// Any geometry and weights: a model saved in either layout loads back to the same model,
+    /// which saves the very same bytes (weights and config) again.
+    #[test]
+    fn save_then_load_is_identical_for_any_model(
+        layers in 1usize..3,
+        bert in proptest::bool::ANY,
+        heads_log2 in 0u32..3,
+        seed in proptest::num::u64::ANY,
+    ) {
+        let _rng = common::rng_lock();
+        let device = Default::default();
+        Cpu::seed(&device, seed);
+        let heads = 1usize << heads_log2;
+        let config = if bert {
+            serde_json::json!({"model_type": "bert", "vocab_size": 40, "hidden_size": 8 * heads,
+                "intermediate_size": 12, "num_hidden_layers": layers, "num_attention_heads": heads,
+                "max_position_embeddings": 32, "num_labels": 1})
+        } else {
+            serde_json::json!({"model_type": "modernbert", "vocab_size": 40, "hidden_size": 8 * heads,
+                "intermediate_size": 12, "num_hidden_layers": layers, "num_attention_heads": heads,
+                "num_labels": 1, "pad_token_id": 0})
+        };
+        let backbone = provence_model::BackboneConfig::from_json(config).unwrap();
+        let model = OpenProvenceModel::<Cpu>::from_scratch(provence_model::OpenProvenceConfig::new(backbone, 0.0), &device)
+            .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let files = |dir: &Path| ["model.safetensors", "config.json"].map(|f| std::fs::read(dir.join(f)).unwrap());
+        for checkpoint in [false, true] {
+            let save = |model: &OpenProvenceModel<Cpu>, dir: &Path| {
+                if checkpoint {
+                    model.save_checkpoint(dir, DEFAULT_HUB_REPO).unwrap();
+                } else {
+                    model.save_final_model(dir, DEFAULT_HUB_REPO).unwrap();
+                }
+            };
+            let (first, second) = (tmp.path().join(format!("a{checkpoint}")), tmp.path().join(format!("b{checkpoint}")));
+            save(&model, &first);
+            let reloaded = OpenProvenceModel::<Cpu>::load(&first, &device).unwrap();
+            save(&reloaded, &second);
+            proptest::prop_assert!(files(&first) == files(&second), "checkpoint layout: {}", checkpoint);
+        }
+    }
+}
+
 #[test]
 fn broken_checkpoint_lists_every_problem() {
     let src = fixture("tiny_global").join("final_model");
