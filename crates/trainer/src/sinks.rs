@@ -92,7 +92,7 @@ impl LogSinks {
     ) -> Result<Self, TrainError> {
         use std::io::Write;
         std::fs::create_dir_all(run_dir).map_err(io_at(run_dir))?;
-        let jsonl_path = run_dir.join("log_history.jsonl");
+        let jsonl_path = run_dir.join(provence_config::layout::LOG_HISTORY);
         let mut jsonl = std::fs::OpenOptions::new()
             .create(true)
             .append(history.is_none())
