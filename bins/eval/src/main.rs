@@ -1,5 +1,7 @@
 //! `open_provence_eval`: evaluate OpenProvence models on context-relevance datasets and prune
-//! contexts with a trained model. A thin shell over `provence-eval` and `provence-infer`.
+//! contexts with a trained model, publish and export models. A thin shell over `provence-eval` and `provence-infer`.
+
+mod publish;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -39,6 +41,11 @@ enum Commands {
     /// POST /prune (process() over HTTP), GET /health (/ping), /info, /metrics, /docs; concurrent
     /// requests share forward passes (docs/serving.md).
     Serve(ServeArgs),
+    /// Push a trained model (final_model/ with a generated model card) to the Hugging Face Hub.
+    Push(publish::PushArgs),
+    /// Re-write a model directory: an upstream-layout final_model/, or with --ranking-only a plain
+    /// sequence-classification checkpoint (upstream's export_ranking_model).
+    Export(publish::ExportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -190,6 +197,8 @@ fn run() -> Result<()> {
         Commands::Datasets(args) => datasets(args),
         Commands::Process(args) => process(args),
         Commands::Serve(args) => serve(args),
+        Commands::Push(args) => publish::push(args),
+        Commands::Export(args) => publish::export(args),
     }
 }
 
