@@ -118,6 +118,28 @@ pub enum DatasetError {
         /// What was expected.
         message: String,
     },
+    /// A column's Arrow type has no Hugging Face `datasets` feature, so it cannot be written.
+    #[error("column {column:?} has type {found}, which a Hugging Face dataset cannot hold")]
+    NoFeature {
+        /// The column.
+        column: String,
+        /// The Arrow type found.
+        found: String,
+    },
+    /// Writing a dataset file failed (encoding, not I/O).
+    #[error("cannot write {path}: {message}")]
+    Encode {
+        /// The file involved.
+        path: PathBuf,
+        /// What the encoder reported.
+        message: String,
+    },
+    /// The output of a stage already exists and overwriting was not asked for.
+    #[error("{path} already exists (pass --overwrite to replace it)")]
+    OutputExists {
+        /// The existing output.
+        path: PathBuf,
+    },
     /// Locating, listing or fetching a Hub repository (or its cache) failed, or a local path
     /// does not exist.
     #[error(transparent)]

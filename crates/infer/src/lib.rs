@@ -15,6 +15,7 @@ pub use pruner::{
     ProcessOptions, ProcessOutput, PruneError, Pruner, ScoredBatch, ScoredDocument, ScoredMany, Timing, Title,
     plan_batches, prepare, reorder,
 };
+pub use split::pytext;
 pub use split::{
     DEFAULT_ENGLISH_SENTENCE_MAX_CHARS, EnglishSentenceSplitter, JapaneseSentenceSplitter, LanguageSplitter,
     PunktParameters, PunktSentenceTokenizer, SentenceSplitter, SimpleSentenceSplitter, SplitError, SplitterLanguage,

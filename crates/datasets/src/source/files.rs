@@ -114,12 +114,32 @@ fn arrow_files(dir: &Path) -> Result<Vec<DataFile>, DatasetError> {
         .collect()
 }
 
+/// The splits `datasets` names first in a Hub layout, in its order.
+const DEFAULT_SPLITS: [&str; 3] = ["train", "validation", "test"];
+
+/// Split names as `datasets` orders those of a Hub layout: `train`, `validation`, `test`, then
+/// the others by name.
+pub(crate) fn hub_split_order<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let names: Vec<&String> = names.collect();
+    let mut others: Vec<String> = names
+        .iter()
+        .filter(|n| !DEFAULT_SPLITS.contains(&n.as_str()))
+        .map(|n| (*n).clone())
+        .collect();
+    others.sort();
+    DEFAULT_SPLITS
+        .iter()
+        .filter(|d| names.iter().any(|n| n == *d))
+        .map(|d| (*d).to_owned())
+        .chain(others)
+        .collect()
+}
+
+/// A local directory's split files and the split order.
+type LocalSplits = (BTreeMap<String, Vec<DataFile>>, Vec<String>);
+
 /// Resolves a local directory (see the module docs of [`super`] for the layouts).
-pub(crate) fn resolve_local(
-    dir: &Path,
-    subset: Option<&str>,
-    label: &str,
-) -> Result<BTreeMap<String, Vec<DataFile>>, DatasetError> {
+pub(crate) fn resolve_local(dir: &Path, subset: Option<&str>, label: &str) -> Result<LocalSplits, DatasetError> {
     let dict_path = dir.join("dataset_dict.json");
     if dict_path.is_file() {
         let dict = read_json(&dict_path)?;
@@ -131,18 +151,21 @@ pub(crate) fn resolve_local(
                 message: "expected a \"splits\" list".to_owned(),
             })?;
         let mut out = BTreeMap::new();
+        let mut order = Vec::new();
         for split in splits {
             let name = split.as_str().ok_or_else(|| DatasetError::Metadata {
                 path: dict_path.clone(),
                 message: format!("split name {split} is not a string"),
             })?;
             out.insert(name.to_owned(), arrow_files(&dir.join(name))?);
+            order.push(name.to_owned());
         }
-        return Ok(out);
+        return Ok((out, order));
     }
     if dir.join("state.json").is_file() {
         tracing::warn!(path = %dir.display(), "a single saved Dataset (not a DatasetDict): using it as split \"train\"");
-        return Ok(BTreeMap::from([("train".to_owned(), arrow_files(dir)?)]));
+        let train = "train".to_owned();
+        return Ok((BTreeMap::from([(train.clone(), arrow_files(dir)?)]), vec![train]));
     }
     let files = provence_hub::repo_files(dir).map_err(io_error(dir))?;
     let data_dir = data_dir(subset);
@@ -156,7 +179,8 @@ pub(crate) fn resolve_local(
             ),
         });
     }
-    Ok(grouped
+    let order = hub_split_order(grouped.keys());
+    let splits = grouped
         .into_iter()
         .map(|(split, list)| {
             (
@@ -164,7 +188,8 @@ pub(crate) fn resolve_local(
                 list.into_iter().map(|f| DataFile::Parquet(dir.join(f))).collect(),
             )
         })
-        .collect())
+        .collect();
+    Ok((splits, order))
 }
 
 /// What a reader needs to know to name things in errors.
@@ -206,47 +231,109 @@ fn decode_batches(
     Ok(rows)
 }
 
-/// Reads the needed columns of a parquet file.
-pub(crate) fn read_parquet(ctx: &ReadContext<'_>) -> Result<FileRows, DatasetError> {
-    let file = File::open(ctx.path).map_err(io_error(ctx.path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ctx.decode_error(e))?;
-    let plan = plan_columns(builder.schema(), ctx.teacher_column, ctx.dataset, ctx.split, ctx.path)?;
-    let indices = projection_indices(builder.schema(), &plan.projection());
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_SIZE)
-        .build()
-        .map_err(|e| ctx.decode_error(e))?;
-    let rows = decode_batches(ctx, plan.teacher_source.as_deref(), reader)?;
-    Ok((plan.renamed_columns, rows))
+/// Record batches of one file, decoded as they are pulled.
+pub(crate) type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
+
+/// A choice of columns by index into a file's Arrow schema (`None`: every column).
+pub(crate) type Projection = Option<Vec<usize>>;
+
+fn decode_error(path: &Path) -> impl Fn(ArrowError) -> DatasetError + '_ {
+    move |e| DatasetError::Decode {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
 }
 
-/// Reads the needed columns of an Arrow IPC file (stream format as `save_to_disk` writes it, or
-/// the file format).
-pub(crate) fn read_arrow(ctx: &ReadContext<'_>) -> Result<FileRows, DatasetError> {
+/// Opens a parquet file, reading the columns `project` picks from its Arrow schema.
+fn open_parquet(
+    path: &Path,
+    project: impl FnOnce(&Schema) -> Result<Projection, DatasetError>,
+) -> Result<Batches, DatasetError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| decode_error(path)(e.into()))?;
+    let builder = match project(builder.schema())? {
+        Some(indices) => {
+            let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+            builder.with_projection(mask)
+        }
+        None => builder,
+    };
+    let reader = builder
+        .with_batch_size(BATCH_SIZE)
+        .build()
+        .map_err(|e| decode_error(path)(e.into()))?;
+    Ok(Box::new(reader))
+}
+
+/// Opens an Arrow IPC file (the stream format `save_to_disk` writes, or the file format),
+/// reading the columns `project` picks from its schema.
+fn open_arrow(
+    path: &Path,
+    project: impl FnOnce(&Schema) -> Result<Projection, DatasetError>,
+) -> Result<Batches, DatasetError> {
     use arrow_ipc::reader::{FileReader, StreamReader};
-    let open = || File::open(ctx.path).map_err(io_error(ctx.path));
+    let open = || File::open(path).map_err(io_error(path));
     let mut magic = [0u8; 6];
     let mut probe = open()?;
     let is_file_format = probe.read_exact(&mut magic).is_ok() && &magic == b"ARROW1";
-    probe.seek(SeekFrom::Start(0)).map_err(io_error(ctx.path))?;
+    probe.seek(SeekFrom::Start(0)).map_err(io_error(path))?;
     if is_file_format {
         let schema = FileReader::try_new(BufReader::new(probe), None)
-            .map_err(|e| ctx.decode_error(e))?
+            .map_err(decode_error(path))?
             .schema();
-        let plan = plan_columns(&schema, ctx.teacher_column, ctx.dataset, ctx.split, ctx.path)?;
-        let indices = projection_indices(&schema, &plan.projection());
-        let reader = FileReader::try_new(BufReader::new(open()?), Some(indices)).map_err(|e| ctx.decode_error(e))?;
-        let rows = decode_batches(ctx, plan.teacher_source.as_deref(), reader)?;
-        return Ok((plan.renamed_columns, rows));
+        let projection = project(&schema)?;
+        let reader = FileReader::try_new(BufReader::new(open()?), projection).map_err(decode_error(path))?;
+        return Ok(Box::new(reader));
     }
     let schema = StreamReader::try_new(BufReader::new(probe), None)
-        .map_err(|e| ctx.decode_error(e))?
+        .map_err(decode_error(path))?
         .schema();
-    let plan = plan_columns(&schema, ctx.teacher_column, ctx.dataset, ctx.split, ctx.path)?;
-    let indices = projection_indices(&schema, &plan.projection());
-    let reader = StreamReader::try_new(BufReader::new(open()?), Some(indices)).map_err(|e| ctx.decode_error(e))?;
-    let rows = decode_batches(ctx, plan.teacher_source.as_deref(), reader)?;
+    let projection = project(&schema)?;
+    let reader = StreamReader::try_new(BufReader::new(open()?), projection).map_err(decode_error(path))?;
+    Ok(Box::new(reader))
+}
+
+/// The two kinds of data files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileFormat {
+    /// Parquet (local or fetched from the Hub).
+    Parquet,
+    /// Arrow IPC (`save_to_disk`).
+    Arrow,
+}
+
+impl FileFormat {
+    /// The format of `file`.
+    pub(crate) fn of(file: &DataFile) -> Self {
+        match file {
+            DataFile::Arrow(_) => Self::Arrow,
+            DataFile::Parquet(_) | DataFile::Hub { .. } => Self::Parquet,
+        }
+    }
+
+    /// Opens `path`, reading the columns `project` picks from its Arrow schema.
+    pub(crate) fn open(
+        self,
+        path: &Path,
+        project: impl FnOnce(&Schema) -> Result<Projection, DatasetError>,
+    ) -> Result<Batches, DatasetError> {
+        match self {
+            Self::Parquet => open_parquet(path, project),
+            Self::Arrow => open_arrow(path, project),
+        }
+    }
+}
+
+/// Reads the needed columns of a data file into rows.
+pub(crate) fn read_rows(ctx: &ReadContext<'_>, format: FileFormat) -> Result<FileRows, DatasetError> {
+    let mut plan = None;
+    let batches = format.open(ctx.path, |schema: &Schema| {
+        let p = plan_columns(schema, ctx.teacher_column, ctx.dataset, ctx.split, ctx.path)?;
+        let indices = projection_indices(schema, &p.projection());
+        plan = Some(p);
+        Ok(Some(indices))
+    })?;
+    let plan = plan.ok_or_else(|| ctx.decode_error("the file has no schema"))?;
+    let rows = decode_batches(ctx, plan.teacher_source.as_deref(), batches)?;
     Ok((plan.renamed_columns, rows))
 }

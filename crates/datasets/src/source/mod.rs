@@ -11,7 +11,7 @@
 //! * a Hugging Face Hub dataset repository (same layout as the first item), through [`HubClient`].
 
 pub(crate) mod columns;
-mod files;
+pub(crate) mod files;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +47,10 @@ pub struct ResolvedDataset {
     pub label: String,
     /// Split name → data files in shard order.
     pub splits: BTreeMap<String, Vec<DataFile>>,
+    /// The split names in the source's order: `dataset_dict.json`'s for a `save_to_disk`
+    /// directory, else `train`, `validation`, `test`, then the others by name (as `datasets`
+    /// orders the splits of a Hub layout).
+    pub order: Vec<String>,
 }
 
 impl ResolvedDataset {
@@ -118,8 +122,8 @@ impl SourceResolver {
         let label = format!("{dataset_name}:{}", subset.unwrap_or("default"));
         let path = Path::new(dataset_name);
         if RepoKind::Dataset.locate(dataset_name)?.is_none() {
-            let splits = files::resolve_local(path, subset, &label)?;
-            return Ok(ResolvedDataset { label, splits });
+            let (splits, order) = files::resolve_local(path, subset, &label)?;
+            return Ok(ResolvedDataset { label, splits, order });
         }
         let hub = self.hub.as_ref().ok_or_else(|| DatasetError::NoDataFiles {
             dataset: label.clone(),
@@ -148,12 +152,13 @@ impl SourceResolver {
                     .collect();
                 (split, files)
             })
-            .collect();
-        Ok(ResolvedDataset { label, splits })
+            .collect::<BTreeMap<_, _>>();
+        let order = files::hub_split_order(splits.keys());
+        Ok(ResolvedDataset { label, splits, order })
     }
 
     /// Where `file` is on disk (a Hub file is fetched into the cache first).
-    fn local_path(&self, file: &DataFile) -> Result<PathBuf, DatasetError> {
+    pub(crate) fn local_path(&self, file: &DataFile) -> Result<PathBuf, DatasetError> {
         match file {
             DataFile::Parquet(p) | DataFile::Arrow(p) => Ok(p.clone()),
             DataFile::Hub { repo, file } => {
@@ -194,10 +199,7 @@ impl SourceResolver {
                 teacher_column,
                 path: &path,
             };
-            let (columns, rows) = match file {
-                DataFile::Arrow(_) => files::read_arrow(&ctx)?,
-                DataFile::Parquet(_) | DataFile::Hub { .. } => files::read_parquet(&ctx)?,
-            };
+            let (columns, rows) = files::read_rows(&ctx, files::FileFormat::of(file))?;
             if n == 0 {
                 out.columns = columns;
             }

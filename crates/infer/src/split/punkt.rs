@@ -96,6 +96,52 @@ impl PunktParameters {
         Ok(params)
     }
 
+    /// Reads NLTK's own `punkt_tab/<language>/` directory (`abbrev_types.txt`,
+    /// `collocations.tab`, `sent_starters.txt`, `ortho_context.tab`: one entry per line, pairs
+    /// tab-separated), as NLTK's `load_punkt_params` does.
+    pub fn from_punkt_tab_dir(dir: &std::path::Path) -> Result<Self, SplitError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|e| SplitError::PunktData {
+                table: path.display().to_string(),
+                line: 0,
+                message: e.to_string(),
+            })?;
+            Ok::<_, SplitError>((path, text))
+        };
+        let pairs = |name: &str| -> Result<Vec<(String, String)>, SplitError> {
+            let (path, text) = read(name)?;
+            text.lines()
+                .enumerate()
+                .map(|(i, line)| {
+                    line.rsplit_once('\t')
+                        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                        .ok_or_else(|| SplitError::PunktData {
+                            table: path.display().to_string(),
+                            line: i + 1,
+                            message: "expected two tab-separated fields".to_owned(),
+                        })
+                })
+                .collect()
+        };
+        let set = |name: &str| read(name).map(|(_, text)| text.lines().map(str::to_owned).collect());
+        let mut ortho_context = HashMap::new();
+        for (key, flags) in pairs("ortho_context.tab")? {
+            let value = flags.parse().map_err(|_| SplitError::PunktData {
+                table: dir.join("ortho_context.tab").display().to_string(),
+                line: 0,
+                message: format!("flags `{flags}` of `{key}` are not an integer"),
+            })?;
+            ortho_context.insert(key, value);
+        }
+        Ok(Self {
+            abbrev_types: set("abbrev_types.txt")?,
+            collocations: pairs("collocations.tab")?.into_iter().collect(),
+            sent_starters: set("sent_starters.txt")?,
+            ortho_context,
+        })
+    }
+
     /// NLTK's English parameters (`punkt_tab/english`), parsed once from the embedded table.
     pub fn english() -> &'static PunktParameters {
         static PARAMS: OnceLock<PunktParameters> = OnceLock::new();
@@ -615,6 +661,34 @@ mod tests {
 
     fn split(text: &str) -> Vec<&str> {
         PunktSentenceTokenizer::english().tokenize(text)
+    }
+
+    #[test]
+    fn nltk_punkt_tab_directories_load() {
+        let english = PunktParameters::english();
+        let dir = tempfile::tempdir().unwrap();
+        let lines = |items: Vec<String>| items.join("\n");
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "abbrev_types.txt",
+            lines(english.abbrev_types.iter().cloned().collect()),
+        );
+        write(
+            "sent_starters.txt",
+            lines(english.sent_starters.iter().cloned().collect()),
+        );
+        let pairs = english.collocations.iter().map(|(a, b)| format!("{a}\t{b}")).collect();
+        write("collocations.tab", lines(pairs));
+        let ortho = english.ortho_context.iter().map(|(k, v)| format!("{k}\t{v}")).collect();
+        write("ortho_context.tab", lines(ortho));
+        let loaded = PunktParameters::from_punkt_tab_dir(dir.path()).unwrap();
+        assert_eq!(loaded.abbrev_types, english.abbrev_types);
+        assert_eq!(loaded.collocations, english.collocations);
+        assert_eq!(loaded.sent_starters, english.sent_starters);
+        assert_eq!(loaded.ortho_context, english.ortho_context);
+        std::fs::write(dir.path().join("ortho_context.tab"), "a\tb\n").unwrap();
+        let error = PunktParameters::from_punkt_tab_dir(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("ortho_context.tab"), "{error}");
     }
 
     #[test]

@@ -40,8 +40,18 @@ pub fn is_decimal(c: char) -> bool {
     in_ranges(DECIMAL_RANGES, c)
 }
 
-/// Whether `c` lies in one of the sorted, disjoint, inclusive code point `ranges`.
-pub(crate) fn in_ranges(ranges: &[(u32, u32)], c: char) -> bool {
+/// The value of a decimal digit as Python's `int()` reads it (any `Nd` code point: `２` is 2,
+/// `٣` is 3), `None` for other characters. Every `Nd` range starts at a zero and runs in tens.
+pub fn decimal_value(c: char) -> Option<u32> {
+    if c.is_ascii() {
+        return c.to_digit(10);
+    }
+    let index = range_index(DECIMAL_RANGES, c)?;
+    Some((c as u32 - DECIMAL_RANGES[index].0) % 10)
+}
+
+/// The index of the sorted, disjoint, inclusive code point range of `ranges` holding `c`.
+fn range_index(ranges: &[(u32, u32)], c: char) -> Option<usize> {
     let cp = c as u32;
     ranges
         .binary_search_by(|&(lo, hi)| {
@@ -53,7 +63,12 @@ pub(crate) fn in_ranges(ranges: &[(u32, u32)], c: char) -> bool {
                 std::cmp::Ordering::Equal
             }
         })
-        .is_ok()
+        .ok()
+}
+
+/// Whether `c` lies in one of the sorted, disjoint, inclusive code point `ranges`.
+pub(crate) fn in_ranges(ranges: &[(u32, u32)], c: char) -> bool {
+    range_index(ranges, c).is_some()
 }
 
 /// Python regex class `[^\W\d]`: a word character that is not a decimal digit.
@@ -124,6 +139,16 @@ pub fn char_byte_offsets(text: &str) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_values_of_every_script() {
+        assert_eq!(decimal_value('7'), Some(7));
+        assert_eq!(decimal_value('\u{ff12}'), Some(2), "full-width two");
+        assert_eq!(decimal_value('\u{663}'), Some(3), "Arabic-Indic three");
+        assert_eq!(decimal_value('\u{1d7d9}'), Some(1), "mathematical double-struck one");
+        assert_eq!(decimal_value('x'), None);
+        assert_eq!(decimal_value('\u{b2}'), None, "superscript two is not Nd");
+    }
 
     #[test]
     fn python_whitespace_includes_information_separators() {
