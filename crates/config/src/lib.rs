@@ -22,7 +22,7 @@ mod value;
 pub mod yaml;
 
 pub use error::{ConfigError, Location, ResumeError, error_line};
-pub use python::{python_float_repr, python_json_pretty};
+pub use python::{python_dict_repr, python_float_repr, python_json_pretty, python_repr};
 pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
 pub use resume::{ResolvedCheckpoint, resolve_resume_checkpoint_path, select_resume_request};
 pub use run::{RunBasis, RunNaming, TIMESTAMP_FORMAT, run_naming, timestamp_now};

@@ -95,6 +95,55 @@ fn write_value(value: &Value, depth: usize, out: &mut String) {
     }
 }
 
+/// Python's `repr()` of the object `json.loads` makes of `value`: `None`, `True`, `1`, `0.5`,
+/// `'text'`, `[...]`, `{'key': ...}` (in the map's order).
+pub fn python_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
+        Value::Number(n) if n.is_f64() => python_float_repr(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => python_str_repr(s),
+        Value::Array(items) => format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(map) => python_dict_repr(map.iter()),
+    }
+}
+
+/// Python's `repr()` of a dict with these entries, in order.
+pub fn python_dict_repr<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>) -> String {
+    let items: Vec<String> = entries
+        .map(|(k, v)| format!("{}: {}", python_str_repr(k), python_repr(v)))
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+/// Python's `repr()` of a string: single quotes unless it holds `'` and no `"`; backslash,
+/// the quote, `\n`, `\r`, `\t` and other control characters escaped.
+fn python_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::from(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +168,16 @@ mod tests {
         for (value, expected) in cases {
             assert_eq!(python_float_repr(value), expected, "{value}");
         }
+    }
+
+    #[test]
+    fn repr_is_pythons() {
+        // repr(json.loads(...)) in Python 3.11.
+        let value = serde_json::json!({"a": [1, 0.5, null, true], "b": "it's", "c": "say \"x\"\n"});
+        assert_eq!(
+            python_repr(&value),
+            r#"{'a': [1, 0.5, None, True], 'b': "it's", 'c': 'say "x"\n'}"#
+        );
     }
 
     #[test]
