@@ -111,6 +111,11 @@ fn push_without_a_token_exits_2_naming_hf_token() {
     assert!(hub.lock().unwrap().log.is_empty());
 }
 
+fn export_ranking_only(model: &Path, out: &Path) -> Output {
+    let (model, out) = (model.to_str().unwrap(), out.to_str().unwrap());
+    eval(&["export", "--model", model, "--output", out, "--ranking-only"], &[])
+}
+
 fn sha256(path: &Path) -> String {
     sha2::Sha256::digest(std::fs::read(path).unwrap())
         .iter()
@@ -159,17 +164,7 @@ fn ranking_only_export_matches_upstreams_export_ranking_model() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ranker");
     let model = tiny_model();
-    ok(&eval(
-        &[
-            "export",
-            "--model",
-            model.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--ranking-only",
-        ],
-        &[],
-    ));
+    ok(&export_ranking_only(&model, &out));
 
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
@@ -206,17 +201,7 @@ fn ranking_only_export_matches_upstreams_export_ranking_model() {
     );
 
     // An existing --output is refused, untouched.
-    let again = eval(
-        &[
-            "export",
-            "--model",
-            model.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--ranking-only",
-        ],
-        &[],
-    );
+    let again = export_ranking_only(&model, &out);
     assert_eq!(again.status.code(), Some(2));
     assert_eq!(
         sha256(&out.join("model.safetensors")),

@@ -137,16 +137,9 @@ impl HubClient {
             let url = format!("{}/{}", self.api_repo_url(repo_id), self.revision_path("preupload"));
             let body = json!({ "files": files });
             let answer = self.send(repo_id, "preupload", || self.post(&url).send_json(&body))?;
-            let listed = answer
-                .get("files")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
             for file in chunk {
-                let entry = listed
-                    .iter()
-                    .find(|e| e.get("path").and_then(Value::as_str) == Some(&file.path))
-                    .ok_or_else(|| self.hub_error(repo_id, format!("preupload: no answer for {:?}", file.path)))?;
+                let entry =
+                    self.answer_for(repo_id, "preupload", &answer["files"], ("path", &file.path), &file.path)?;
                 let mode = entry.get("uploadMode").and_then(Value::as_str).unwrap_or("regular");
                 let ignore = entry.get("shouldIgnore").and_then(Value::as_bool).unwrap_or(false);
                 modes.push((mode.to_owned(), ignore));
@@ -181,16 +174,14 @@ impl HubClient {
                 .content_type(LFS_MEDIA_TYPE)
                 .send(body.to_string().as_bytes())
         })?;
-        let objects = answer
-            .get("objects")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
         for file in files {
-            let object = objects
-                .iter()
-                .find(|o| o.get("oid").and_then(Value::as_str) == Some(&file.sha256))
-                .ok_or_else(|| self.hub_error(repo_id, format!("LFS batch: no answer for {:?}", file.path)))?;
+            let object = self.answer_for(
+                repo_id,
+                "LFS batch",
+                &answer["objects"],
+                ("oid", &file.sha256),
+                &file.path,
+            )?;
             self.upload_lfs_object(repo_id, file, object)?;
         }
         Ok(())
@@ -226,6 +217,25 @@ impl HubClient {
             self.send(repo_id, "LFS verify", || self.post(&verify).send_json(&body))?;
         }
         Ok(())
+    }
+
+    /// The entry of the answer list `list` (of step `step`) whose field `key.0` is `key.1`, else
+    /// an error naming the step and the file `path`.
+    fn answer_for<'v>(
+        &self,
+        repo_id: &str,
+        step: &str,
+        list: &'v Value,
+        key: (&str, &str),
+        path: &str,
+    ) -> Result<&'v Value, HubError> {
+        list.as_array()
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|e| e.get(key.0).and_then(Value::as_str) == Some(key.1))
+            })
+            .ok_or_else(|| self.hub_error(repo_id, format!("{step}: no answer for {path:?}")))
     }
 
     /// `{endpoint}/api/models/{repo_id}` (or `datasets`).
