@@ -1,5 +1,7 @@
 //! `open_provence_eval`: evaluate OpenProvence models on context-relevance datasets and prune
-//! contexts with a trained model. A thin shell over `provence-eval` and `provence-infer`.
+//! contexts with a trained model, publish and export models. A thin shell over `provence-eval` and `provence-infer`.
+
+mod publish;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -43,6 +45,11 @@ enum Commands {
     /// POST /prune (process() over HTTP), GET /health (/ping), /info, /metrics, /docs; concurrent
     /// requests share forward passes (docs/serving.md).
     Serve(ServeArgs),
+    /// Push a trained model (final_model/ with a generated model card) to the Hugging Face Hub.
+    Push(publish::PushArgs),
+    /// Re-write a model directory: an upstream-layout final_model/, or with --ranking-only a plain
+    /// sequence-classification checkpoint (upstream's export_ranking_model).
+    Export(publish::ExportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -206,6 +213,8 @@ impl OnBackend for Commands {
             Commands::Datasets(args) => datasets::<B>(args, device),
             Commands::Process(args) => process::<B>(args, device),
             Commands::Serve(args) => serve::<B>(args, device),
+            Commands::Push(args) => publish::push(args),
+            Commands::Export(args) => publish::export::<B>(args, device),
         }
     }
 }

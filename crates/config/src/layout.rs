@@ -24,8 +24,14 @@ pub const DATA_PARALLEL: &str = "data_parallel.json";
 pub const TRAINING_ARGS: &str = "training_args.json";
 /// The exported model of a run.
 pub const FINAL_MODEL: &str = "final_model";
-/// The training log of a run directory: one JSON object per train/eval log (HF key names).
+/// The run's log records, one JSON object a line (Hugging Face's `log_history` key names).
 pub const LOG_HISTORY: &str = "log_history.jsonl";
+/// The folder of `final_model/` holding the recipe's post-training dataset evaluation.
+pub const EVAL_DATASETS_DIR: &str = "eval_datasets";
+/// The Markdown report of that evaluation (beside `results.json`).
+pub const EVAL_DATASETS_REPORT: &str = "results.md";
+/// The model card of a published model repository.
+pub const MODEL_CARD: &str = "README.md";
 /// The TensorBoard event directory of a run directory.
 pub const TENSORBOARD_DIR: &str = "runs";
 /// The prefix of checkpoint directories: `checkpoint-<step>`.

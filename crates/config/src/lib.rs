@@ -10,6 +10,7 @@
 
 mod error;
 pub mod layout;
+mod python;
 mod recipe;
 mod resume;
 mod run;
@@ -21,12 +22,13 @@ mod value;
 pub mod yaml;
 
 pub use error::{ConfigError, Location, ResumeError, error_line};
+pub use python::{python_dict_repr, python_float_repr, python_json_pretty, python_repr};
 pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
 pub use resume::{ResolvedCheckpoint, resolve_resume_checkpoint_path, select_resume_request};
 pub use run::{RunBasis, RunNaming, TIMESTAMP_FORMAT, run_naming, timestamp_now};
 pub use schema::{
     ACCEPTED_UNUSED_KEYS, AttentionLayout, BadRowPolicy, DataArgs, DatasetEntry, EvalDatasetsArgs, FieldInfo,
-    LabelAlignment, ModelArgs, Optimizer, SchedulerType, Section, TrainingArgs,
+    HubStrategy, LabelAlignment, ModelArgs, Optimizer, SchedulerType, Section, TrainingArgs,
 };
 pub use setup::{RunSetup, SetupError, prepare_run};
 pub use steps::{StepInputs, StepPlan};

@@ -95,6 +95,20 @@ name_enum! {
 }
 
 name_enum! {
+    /// When a run pushes to the Hub (`training_args.hub_strategy`, HF Trainer's values).
+    pub enum HubStrategy {
+        /// After each checkpoint save (HF's default; pushed once at the end here, see docs/training.md).
+        EverySave = ["every_save"],
+        /// Once, at the end of training.
+        End = ["end"],
+        /// HF: also the last checkpoint to `last-checkpoint/` (pushed once at the end here).
+        Checkpoint = ["checkpoint"],
+        /// HF: every checkpoint to `checkpoint-N/` (pushed once at the end here).
+        AllCheckpoints = ["all_checkpoints"],
+    }
+}
+
+name_enum! {
     /// Learning-rate schedule (`training_args.lr_scheduler_type`).
     pub enum SchedulerType {
         /// Linear warmup then half-cosine decay to 0 (the default).
@@ -280,6 +294,16 @@ section! {
         resume_from_checkpoint: Option<String> = None,
         /// Alias of resume_from_checkpoint (used only when that is absent).
         checkpoint: Option<String> = None,
+        /// Push `final_model/` with a model card to the Hub at the end (token from HF_TOKEN).
+        push_to_hub: bool = false,
+        /// Hub repository (`owner/name`, or a bare name in the token's namespace); null = the run
+        /// directory's name.
+        hub_model_id: Option<String> = None,
+        /// Create the repository private (true) or public (false); null = the Hub's default.
+        hub_private_repo: Option<bool> = None,
+        /// When to push: `end`, or HF's `every_save` (default), `checkpoint`, `all_checkpoints`,
+        /// which push once at the end here too.
+        hub_strategy: HubStrategy = HubStrategy::EverySave,
         /// Post-training dataset evaluation.
         eval_datasets: Option<EvalDatasetsArgs> = None,
         /// Seed for data sampling, shuffling and initialisation (extension: also from YAML).
@@ -524,10 +548,7 @@ pub const ACCEPTED_UNUSED_KEYS: &[&str] = &[
     "group_by_length",
     "half_precision_backend",
     "hub_always_push",
-    "hub_model_id",
-    "hub_private_repo",
     "hub_revision",
-    "hub_strategy",
     "hub_token",
     "ignore_data_skip",
     "include_for_metrics",
@@ -559,7 +580,6 @@ pub const ACCEPTED_UNUSED_KEYS: &[&str] = &[
     "per_gpu_eval_batch_size",
     "per_gpu_train_batch_size",
     "prediction_loss_only",
-    "push_to_hub",
     "push_to_hub_model_id",
     "push_to_hub_organization",
     "push_to_hub_token",

@@ -4,6 +4,7 @@
 
 mod dataset_eval;
 mod metrics;
+pub mod mldr;
 mod report;
 
 pub use dataset_eval::{

@@ -1,7 +1,6 @@
 //! The client of one kind of Hub repository: its options, the HTTP client (hf-hub over ureq +
 //! rustls, behind the `hub` feature; none in offline mode), the cache paths of its repositories
-//! and the errors it reports. What it does with them is in `download` (and uploads would sit
-//! beside it).
+//! and the errors it reports. What it does with them is in `download` and `upload`.
 
 use std::path::PathBuf;
 
@@ -55,6 +54,11 @@ impl HubClient {
     /// The options this client uses.
     pub fn options(&self) -> &HubOptions {
         &self.options
+    }
+
+    /// The kind of repository this client talks to.
+    pub fn kind(&self) -> RepoKind {
+        self.kind
     }
 
     /// `<cache>/datasets--owner--name` (or `models--owner--name`).

@@ -51,4 +51,12 @@ pub enum HubError {
         /// The requested repository id.
         repo: String,
     },
+    /// An upload was asked for without a token.
+    #[error(
+        "cannot upload to {repo}: no Hugging Face token (set HF_TOKEN to a token with write access, or log in with `hf auth login`)"
+    )]
+    NoToken {
+        /// The repository id.
+        repo: String,
+    },
 }

@@ -9,8 +9,9 @@
 //!   downloaded by either side are reused by the other.
 //! * [`HubClient`] (`client`): one kind of repository ([`RepoKind`]), the HTTP client and its
 //!   errors ([`HubError`]); `download`: listing and fetching files and whole model directories
-//!   ([`resolve_model_dir`]). Uploads belong in an `upload` module beside `download`, on the
-//!   same client and options.
+//!   ([`resolve_model_dir`]); `upload`: creating repositories and commits through the Hub's
+//!   HTTP API (preupload, LFS batch, NDJSON commit; [`HubClient::create_commit`]); `publish`:
+//!   a model directory with a generated model card ([`HubClient::publish_model`]).
 //! * Offline mode (`HF_HUB_OFFLINE=1`) only reads the cache and works without the `hub` feature;
 //!   talking to the Hub needs the `hub` feature (hf-hub over ureq + rustls).
 //! * [`PretrainedTokenizer`] (`tokenizer`): a model directory's tokenizer files loaded the way
@@ -21,13 +22,21 @@ mod client;
 mod download;
 mod error;
 mod options;
+#[cfg(feature = "hub")]
+mod publish;
 mod repo;
 mod tokenizer;
+#[cfg(feature = "hub")]
+mod upload;
 
 pub use cache::repo_files;
 pub use client::HubClient;
 pub use download::resolve_model_dir;
 pub use error::HubError;
 pub use options::HubOptions;
+#[cfg(feature = "hub")]
+pub use publish::{END_OF_TRAINING, PublishRequest, model_card, model_dir_of};
 pub use repo::{RepoKind, is_hub_id};
 pub use tokenizer::{PretrainedTokenizer, SpecialToken, SpecialTokens, TokenizerError};
+#[cfg(feature = "hub")]
+pub use upload::{CommitFile, CommitInfo, FileSource};

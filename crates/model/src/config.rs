@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::bert::BertConfig;
 use crate::error::ConfigError;
-use crate::hf_config::label_maps;
+use crate::hf_config::{TRANSFORMERS_VERSION, label_maps, without_pretrained_defaults};
 use crate::modernbert::ModernBertConfig;
 
 /// The configuration of any supported backbone, chosen by its `config.json`'s `model_type`
@@ -75,6 +75,17 @@ impl BackboneConfig {
         match self {
             Self::ModernBert(c) => c.to_json(),
             Self::Bert(c) => c.to_json(),
+        }
+    }
+
+    /// The transformers class of this backbone with a sequence-classification head
+    /// (`ModernBertForSequenceClassification`, ...), as `architectures` names it.
+    pub fn sequence_classification_class(&self) -> &'static str {
+        match self.model_type() {
+            "bert" => "BertForSequenceClassification",
+            "roberta" => "RobertaForSequenceClassification",
+            "xlm-roberta" => "XLMRobertaForSequenceClassification",
+            _ => "ModernBertForSequenceClassification",
         }
     }
 
@@ -284,6 +295,33 @@ impl OpenProvenceConfig {
             "tokenizer_name_or_path": null,
             "vocab_size": bb.vocab_size(),
         })
+    }
+
+    /// The `config.json` of the ranking model alone (upstream's
+    /// `open_provence/encoder.py::OpenProvenceEncoder.export_ranking_model`: the backbone's
+    /// `<Backbone>ForSequenceClassification` config as transformers 4.57 saves it: defaults left
+    /// out, keys sorted, f32 weights).
+    pub fn to_ranking_model_json(&self) -> Value {
+        let bb = &self.base_model_config;
+        let mut config = match bb.to_json() {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        let (id2label, label2id) = label_maps(self.num_labels);
+        config.insert(
+            "architectures".to_owned(),
+            serde_json::json!([bb.sequence_classification_class()]),
+        );
+        config.insert("id2label".to_owned(), Value::Object(id2label));
+        config.insert("label2id".to_owned(), Value::Object(label2id));
+        config.insert("dtype".to_owned(), Value::from("float32"));
+        config.remove("torch_dtype");
+        config.remove("num_labels");
+        without_pretrained_defaults(&mut config);
+        config.insert("transformers_version".to_owned(), Value::from(TRANSFORMERS_VERSION));
+        let mut entries: Vec<(String, Value)> = config.into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Value::Object(entries.into_iter().collect())
     }
 
     /// The `config.json` of an upstream-layout `checkpoint-N/` (upstream's

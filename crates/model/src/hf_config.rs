@@ -90,3 +90,39 @@ pub(crate) fn padding_idx(pad_token_id: Option<i64>, vocab_size: usize) -> Optio
         .and_then(|id| usize::try_from(id).ok())
         .filter(|&id| id < vocab_size)
 }
+
+/// The transformers release whose `config.json` format exports follow (`transformers_version`).
+pub(crate) const TRANSFORMERS_VERSION: &str = "4.57.1";
+
+/// `transformers.PretrainedConfig()`'s attributes with their defaults (transformers 4.57): what
+/// `PretrainedConfig.to_diff_dict` leaves out of a saved `config.json` when a config holds the
+/// default value (and its own class does not default to another one).
+pub(crate) const PRETRAINED_CONFIG_DEFAULTS: &str = r#"{
+  "_name_or_path": "", "add_cross_attention": false, "architectures": null, "bad_words_ids": null,
+  "begin_suppress_tokens": null, "bos_token_id": null, "chunk_size_feed_forward": 0,
+  "cross_attention_hidden_size": null, "decoder_start_token_id": null, "diversity_penalty": 0.0,
+  "do_sample": false, "dtype": null, "early_stopping": false, "encoder_no_repeat_ngram_size": 0,
+  "eos_token_id": null, "exponential_decay_length_penalty": null, "finetuning_task": null,
+  "forced_bos_token_id": null, "forced_eos_token_id": null,
+  "id2label": {"0": "LABEL_0", "1": "LABEL_1"}, "is_decoder": false, "is_encoder_decoder": false,
+  "label2id": {"LABEL_0": 0, "LABEL_1": 1}, "length_penalty": 1.0, "max_length": 20,
+  "min_length": 0, "no_repeat_ngram_size": 0, "num_beam_groups": 1, "num_beams": 1,
+  "num_return_sequences": 1, "output_attentions": false, "output_hidden_states": false,
+  "output_scores": false, "pad_token_id": null, "prefix": null, "problem_type": null,
+  "pruned_heads": {}, "remove_invalid_values": false, "repetition_penalty": 1.0,
+  "return_dict": true, "return_dict_in_generate": false, "sep_token_id": null,
+  "suppress_tokens": null, "task_specific_params": null, "temperature": 1.0,
+  "tf_legacy_loss": false, "tie_encoder_decoder": false, "tie_word_embeddings": true,
+  "tokenizer_class": null, "top_k": 50, "top_p": 1.0, "torch_dtype": null, "torchscript": false,
+  "typical_p": 1.0, "use_bfloat16": false
+}"#;
+
+/// `config` without the keys that hold [`PRETRAINED_CONFIG_DEFAULTS`]' value, as
+/// `PretrainedConfig.to_json_file` (`use_diff=True`) writes a config whose class keeps those
+/// defaults (ModernBERT and BERT-family configs do).
+pub(crate) fn without_pretrained_defaults(config: &mut Map<String, Value>) {
+    let Ok(Value::Object(defaults)) = serde_json::from_str::<Value>(PRETRAINED_CONFIG_DEFAULTS) else {
+        return;
+    };
+    config.retain(|key, value| defaults.get(key) != Some(value));
+}

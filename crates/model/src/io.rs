@@ -466,36 +466,23 @@ impl<B: Backend> OpenProvenceModel<B> {
     }
 
     fn write(&self, dir: &Path, layout: SourceLayout, config: &Value) -> Result<(), SaveError> {
-        std::fs::create_dir_all(dir).map_err(|source| SaveError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let tensors = self.collect_tensors(layout);
-        let path = dir.join(layout::WEIGHTS);
-        let views: Result<BTreeMap<String, safetensors::tensor::TensorView<'_>>, _> = tensors
-            .iter()
-            .map(|(k, shape, bytes)| {
-                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (k.clone(), v))
-            })
-            .collect();
-        let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);
-        let io_error = |path: &Path| {
-            let path = path.to_owned();
-            move |source| SaveError::Io { path, source }
-        };
-        // config.json first: a plain file, created with the process's umask, whose mode the
-        // weights then get (safetensors writes them through a private 0600 temp file).
-        let config_path = dir.join(layout::MODEL_CONFIG);
         let text = serde_json::to_string_pretty(config).unwrap_or_default();
-        std::fs::write(&config_path, text + "\n").map_err(io_error(&config_path))?;
-        views
-            .and_then(|views| safetensors::serialize_to_file(views, Some(metadata), &path))
-            .map_err(|e| SaveError::Format {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        let mode = std::fs::metadata(&config_path).map_err(io_error(&config_path))?;
-        std::fs::set_permissions(&path, mode.permissions()).map_err(io_error(&path))
+        write_model_files(dir, &self.collect_tensors(layout), &text)
+    }
+
+    /// Writes `config.json` and `model.safetensors` of the ranking model alone, a plain
+    /// `<Backbone>ForSequenceClassification` checkpoint any cross-encoder loader reads (upstream's
+    /// `open_provence/encoder.py::OpenProvenceEncoder.export_ranking_model`): the `ranking_model.*`
+    /// tensors without that prefix, no pruning head. Tokenizer files are the caller's business.
+    pub fn save_ranking_model(&self, dir: &Path) -> Result<(), SaveError> {
+        let tensors: Vec<_> = self
+            .collect_tensors(SourceLayout::FinalModel)
+            .into_iter()
+            .filter_map(|(key, shape, bytes)| Some((key.strip_prefix("ranking_model.")?.to_owned(), shape, bytes)))
+            .collect();
+        // As transformers writes it: Python's json.dumps(indent=2) (floats such as `1e-05`).
+        let text = provence_config::python_json_pretty(&self.config.to_ranking_model_json());
+        write_model_files(dir, &tensors, &text)
     }
 
     /// Writes `config.json` and `model.safetensors` (f32) of an upstream-layout `final_model/`
@@ -516,4 +503,41 @@ impl<B: Backend> OpenProvenceModel<B> {
     pub fn save_checkpoint(&self, dir: &Path, hub_repo: &str) -> Result<(), SaveError> {
         self.write(dir, SourceLayout::Checkpoint, &self.config.to_checkpoint_json(hub_repo))
     }
+}
+
+/// Writes `config.json` (`config_text` and a newline) then `model.safetensors` (f32 `tensors`:
+/// key, torch shape, bytes) into `dir`.
+fn write_model_files(
+    dir: &Path,
+    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    config_text: &str,
+) -> Result<(), SaveError> {
+    std::fs::create_dir_all(dir).map_err(|source| SaveError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let path = dir.join(layout::WEIGHTS);
+    let views: Result<BTreeMap<String, safetensors::tensor::TensorView<'_>>, _> = tensors
+        .iter()
+        .map(|(k, shape, bytes)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (k.clone(), v))
+        })
+        .collect();
+    let metadata = HashMap::from([("format".to_owned(), "pt".to_owned())]);
+    let io_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| SaveError::Io { path, source }
+    };
+    // config.json first: a plain file, created with the process's umask, whose mode the
+    // weights then get (safetensors writes them through a private 0600 temp file).
+    let config_path = dir.join(layout::MODEL_CONFIG);
+    std::fs::write(&config_path, format!("{config_text}\n")).map_err(io_error(&config_path))?;
+    views
+        .and_then(|views| safetensors::serialize_to_file(views, Some(metadata), &path))
+        .map_err(|e| SaveError::Format {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    let mode = std::fs::metadata(&config_path).map_err(io_error(&config_path))?;
+    std::fs::set_permissions(&path, mode.permissions()).map_err(io_error(&path))
 }

@@ -36,6 +36,9 @@ pub enum TrainError {
     /// The loss could not be computed.
     #[error(transparent)]
     Loss(#[from] LossError),
+    /// The push to the Hub (`push_to_hub`) failed or cannot happen (no token).
+    #[error("push_to_hub: {0}")]
+    Hub(#[from] provence_hub::HubError),
     /// A file could not be written or read.
     #[error("{}: {source}", path.display())]
     Io {

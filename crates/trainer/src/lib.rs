@@ -12,6 +12,7 @@ mod optim;
 mod post_eval;
 mod prefetch;
 mod progress;
+mod publish;
 mod run_dir;
 mod schedule;
 mod sinks;

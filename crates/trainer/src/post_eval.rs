@@ -47,11 +47,11 @@ pub fn run_eval_datasets<B: ModelBackend>(
         eval.timing_details,
         Some(eval.threshold),
     )?;
-    let out = model_dir.join("eval_datasets");
+    let out = model_dir.join(provence_config::layout::EVAL_DATASETS_DIR);
     std::fs::create_dir_all(&out).map_err(io_at(&out))?;
     let json = out.join("results.json");
     std::fs::write(&json, format!("{:#}\n", report.json)).map_err(io_at(&json))?;
-    let md = out.join("results.md");
+    let md = out.join(provence_config::layout::EVAL_DATASETS_REPORT);
     std::fs::write(&md, format!("{}\n", report.markdown.trim_end())).map_err(io_at(&md))?;
     Ok(Some(report.markdown))
 }

@@ -26,6 +26,7 @@ use crate::logs::{LogRecord, python_round};
 use crate::model_setup::{model_to_train, with_max_length};
 use crate::post_eval::run_eval_datasets;
 use crate::progress::{Progress, fresh_state};
+use crate::publish::HubPush;
 use crate::run_dir::{RunDir, check_data_position, restored_state};
 use crate::sinks::{Journal, StepEvent, TrainListener};
 use crate::state::TrainerControlArgs;
@@ -89,6 +90,12 @@ pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBacken
         (None, true) => DirUse::Overwrite,
         (None, false) => DirUse::Fresh,
     };
+    // Before anything is written: a push without a token fails now, not after training.
+    let push = if main {
+        HubPush::prepare(&setup.config.training_args, &run_dir)?
+    } else {
+        None
+    };
     let _lock = main.then(|| RunLock::acquire(&run_dir, usage)).transpose()?;
     if main {
         tracing::info!("Output directory: {}", run_dir.display());
@@ -106,7 +113,11 @@ pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBacken
     if !main {
         return Ok(None);
     }
-    trainer.finish(model).map(Some)
+    let outcome = trainer.finish(model)?;
+    if let Some(push) = push {
+        push.push(&outcome.final_model)?;
+    }
+    Ok(Some(outcome))
 }
 
 /// Everything the loop needs but the model: the recipe, the device and the components.

@@ -193,3 +193,25 @@ fn negative_numbers_are_flag_values() {
         .unwrap_or_default();
     assert!(line.contains("= -1") && line.contains("[cli]"), "{line}");
 }
+
+/// `push_to_hub` without a token fails before anything is trained or written, naming HF_TOKEN.
+#[test]
+fn push_to_hub_without_a_token_fails_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = Command::new(env!("CARGO_BIN_EXE_open_provence_trainer"))
+        .args(["configs/demo.yaml", "--push_to_hub", "--hub_model_id", "me/demo"])
+        .args(["--output_dir", run.to_str().unwrap()])
+        .current_dir(repo_root())
+        .env("RUST_LOG", "off")
+        .env("HF_HOME", tmp.path())
+        .env_remove("HF_TOKEN")
+        .env_remove("HUGGING_FACE_HUB_TOKEN")
+        .env_remove("HF_TOKEN_PATH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HF_TOKEN") && err.contains("me/demo"), "{err}");
+    assert!(!run.exists(), "nothing written");
+}

@@ -148,3 +148,19 @@ fn recipe_specific_values() {
     let demo = load("demo.yaml");
     assert!(demo.model_args.from_scratch && !demo.training_args.bf16);
 }
+
+/// HF Trainer's Hub keys are read from recipes (upstream's YAML loader drops them; docs/parity.md).
+#[test]
+fn hub_keys_are_read_as_hf_trainer_reads_them() {
+    use provence_config::HubStrategy;
+    let text = "training_args:\n  push_to_hub: true\n  hub_model_id: me/pruner\n  hub_private_repo: true\n  hub_strategy: end\n";
+    let t = TrainConfig::parse(text, None).unwrap().training_args;
+    assert!(t.push_to_hub);
+    assert_eq!(t.hub_model_id.as_deref(), Some("me/pruner"));
+    assert_eq!(t.hub_private_repo, Some(true));
+    assert_eq!(t.hub_strategy, HubStrategy::End);
+    let defaults = TrainConfig::parse("training_args: {}\n", None).unwrap().training_args;
+    assert!(!defaults.push_to_hub);
+    assert_eq!((defaults.hub_model_id, defaults.hub_private_repo), (None, None));
+    assert_eq!(defaults.hub_strategy, HubStrategy::EverySave, "HF Trainer's default");
+}

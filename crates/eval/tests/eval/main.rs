@@ -7,3 +7,4 @@
 mod common;
 mod dataset_eval_demo;
 mod metrics_golden;
+mod mldr_judge;
