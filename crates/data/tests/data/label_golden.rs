@@ -200,7 +200,7 @@ fn a_dry_run_shows_the_first_prompt_and_asks_nothing() {
 /// here only because prompts are encoded without special tokens).
 #[test]
 fn a_malformed_llm_tokenizer_json_is_an_error_not_a_panic() {
-    let source = fixture("label_spans/llm_tokenizer");
+    let source = fixture("data_pipeline/label_spans/llm_tokenizer");
     let text = std::fs::read_to_string(source.join("tokenizer.json")).unwrap();
     let mut json: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["decoder"]["type"], "ByteLevel");
