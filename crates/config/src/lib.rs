@@ -13,6 +13,7 @@ pub mod layout;
 mod python;
 mod recipe;
 mod resume;
+mod rules;
 mod run;
 mod schema;
 mod setup;
@@ -32,7 +33,7 @@ pub use schema::{
 };
 pub use setup::{RunSetup, SetupError, prepare_run};
 pub use steps::{StepInputs, StepPlan};
-pub use validate::{
+pub use rules::{
     DEFAULT_MAX_LENGTH, DEFAULT_THRESHOLD, MAX_DATALOADER_WORKERS, MAX_ROWS_PER_STEP, check_max_length, check_threshold,
 };
 pub use value::{FieldError, FieldValue};
