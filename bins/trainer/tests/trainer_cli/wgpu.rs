@@ -1,7 +1,7 @@
 //! The trainer on Burn's wgpu backend (Mesa's lavapipe in CI), through the binary built with
 //! `--features wgpu`: the demo recipe's first 5 steps give the CPU's losses, and a run killed
-//! with SIGKILL and resumed on the device ends as the uninterrupted one did (losses bit-identical,
-//! the gradient norm and weights to rounding: see the test).
+//! with SIGKILL and resumed on the device ends as the uninterrupted one did (to rounding: some
+//! reductions on lavapipe are not bit-deterministic, see the test).
 //! Without an adapter every test returns after one line saying why. CI runs them with
 //! `cargo test -p open_provence_trainer --features wgpu --test trainer_cli wgpu::` (`.ci/run`).
 
@@ -167,24 +167,31 @@ fn wgpu_kill_and_resume_ends_as_the_uninterrupted_run() {
     assert!(steps_done < 6, "the run finished before the kill");
     assert!(wgpu_run(&recipe, Some(&killed)).status().unwrap().success());
 
-    // Every logged loss bit-identical; the gradient norm (a reduction, which differed in its
-    // last bits after a resume on lavapipe: 7.6e-8 relative at step 4) within 1e-6, and so the
-    // clipped weights within 1e-5.
+    // Not bit-identical on lavapipe: reductions over large tensors (the eval loss, the global
+    // gradient norm) differed in their last bits between two fresh processes (8e-8 relative at
+    // step 1, before any kill), so every logged number must agree within 1e-6 relative (the
+    // 4-decimal `loss` within one rounding step) and the rest exactly.
     let log = |run: &Path| records(&std::fs::read_to_string(run.join("log_history.jsonl")).unwrap());
     let (want, got) = (log(&straight), log(&killed));
     assert_eq!(want.len(), got.len(), "log records after the kill at step {steps_done}");
-    let mut norm_diff = 0f64;
-    for (mut a, mut b) in want.into_iter().zip(got) {
-        if let (Some(x), Some(y)) = (
-            a.as_object_mut().unwrap().remove("grad_norm"),
-            b.as_object_mut().unwrap().remove("grad_norm"),
-        ) {
-            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
-            norm_diff = norm_diff.max((x - y).abs() / x);
+    let mut largest = 0f64;
+    for (a, b) in want.iter().zip(&got) {
+        let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "log keys");
+        for (key, x) in a {
+            let (Some(x), Some(y)) = (x.as_f64(), b[key].as_f64()) else {
+                assert_eq!(x, &b[key], "{key} after the kill at step {steps_done}");
+                continue;
+            };
+            let diff = (x - y).abs() / x.abs().max(f64::MIN_POSITIVE);
+            let rounded = key == "loss" && (x - y).abs() <= 1.0001e-4;
+            assert!(
+                diff <= 1e-6 || rounded,
+                "{key}: {y} after the kill at step {steps_done}, {x} without"
+            );
+            largest = largest.max(if rounded { 0.0 } else { diff });
         }
-        assert_eq!(a, b, "log_history.jsonl after the kill at step {steps_done}");
     }
-    assert!(norm_diff <= 1e-6, "grad_norm differs by {norm_diff:e} after the kill");
     let weights = |run: &Path| std::fs::read(run.join("final_model/model.safetensors")).unwrap();
     let (a, b) = (weights(&straight), weights(&killed));
     let weight_diff = max_rel_diff(&a, &b);
@@ -193,8 +200,8 @@ fn wgpu_kill_and_resume_ends_as_the_uninterrupted_run() {
         "final weights differ by {weight_diff:e} after the kill"
     );
     say(&format!(
-        "wgpu trainer: killed after checkpoint-{steps_done} of 6, resumed: losses bit-identical to the \
-         uninterrupted run's, grad_norm within {norm_diff:.1e}, final weights {} ({straight_s:.1} s on the device)",
+        "wgpu trainer: killed after checkpoint-{steps_done} of 6, resumed: logged values within \
+         {largest:.1e} of the uninterrupted run's, final weights {} ({straight_s:.1} s on the device)",
         if a == b {
             "bit-identical".to_owned()
         } else {
