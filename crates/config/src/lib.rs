@@ -13,6 +13,7 @@ pub mod layout;
 mod python;
 mod recipe;
 mod resume;
+mod rules;
 mod run;
 mod schema;
 mod setup;
@@ -25,6 +26,9 @@ pub use error::{ConfigError, Location, ResumeError, error_line};
 pub use python::{python_dict_repr, python_float_repr, python_json_pretty, python_repr};
 pub use recipe::{Origin, OverrideLine, TrainConfig, cli_fields};
 pub use resume::{ResolvedCheckpoint, resolve_resume_checkpoint_path, select_resume_request};
+pub use rules::{
+    DEFAULT_MAX_LENGTH, DEFAULT_THRESHOLD, MAX_DATALOADER_WORKERS, MAX_ROWS_PER_STEP, check_max_length, check_threshold,
+};
 pub use run::{RunBasis, RunNaming, TIMESTAMP_FORMAT, run_naming, timestamp_now};
 pub use schema::{
     ACCEPTED_UNUSED_KEYS, AttentionLayout, BadRowPolicy, DataArgs, DatasetEntry, EvalDatasetsArgs, FieldInfo,
@@ -32,7 +36,4 @@ pub use schema::{
 };
 pub use setup::{RunSetup, SetupError, prepare_run};
 pub use steps::{StepInputs, StepPlan};
-pub use validate::{
-    DEFAULT_MAX_LENGTH, DEFAULT_THRESHOLD, MAX_DATALOADER_WORKERS, MAX_ROWS_PER_STEP, check_max_length, check_threshold,
-};
 pub use value::{FieldError, FieldValue};

@@ -58,6 +58,30 @@ pub struct TrainConfig {
     pub unknown_keys: Vec<String>,
 }
 
+/// A section's place inside a whole recipe (declared here, beside `TrainConfig`, so that the
+/// section schema never names the recipe).
+trait RecipeSection: Section {
+    fn select(config: &mut TrainConfig) -> &mut Self;
+}
+
+impl RecipeSection for ModelArgs {
+    fn select(config: &mut TrainConfig) -> &mut Self {
+        &mut config.model_args
+    }
+}
+
+impl RecipeSection for DataArgs {
+    fn select(config: &mut TrainConfig) -> &mut Self {
+        &mut config.data_args
+    }
+}
+
+impl RecipeSection for TrainingArgs {
+    fn select(config: &mut TrainConfig) -> &mut Self {
+        &mut config.training_args
+    }
+}
+
 /// One applied command-line override, printed under `Command line overrides:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OverrideLine {
@@ -182,7 +206,7 @@ impl TrainConfig {
         Ok(config)
     }
 
-    fn load_section<S: Section>(
+    fn load_section<S: RecipeSection>(
         &mut self,
         node: &Located,
         locate: &dyn Fn(u64, u64) -> Location,

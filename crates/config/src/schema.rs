@@ -31,8 +31,6 @@ pub trait Section: Default + Serialize {
     fn set_field(&mut self, key: &str, node: &Located) -> Option<Result<(), FieldError>>;
     /// Every field with its rendered value, in declaration order.
     fn show_fields(&self) -> Vec<(&'static str, String)>;
-    /// This section inside a whole recipe.
-    fn select(config: &mut crate::TrainConfig) -> &mut Self;
 }
 
 macro_rules! section {
@@ -75,10 +73,6 @@ macro_rules! section {
 
             fn show_fields(&self) -> Vec<(&'static str, String)> {
                 vec![$( (stringify!($field), FieldValue::show(&self.$field)), )*]
-            }
-
-            fn select(config: &mut crate::TrainConfig) -> &mut Self {
-                &mut config.$section
             }
         }
     };
@@ -182,7 +176,7 @@ section! {
         /// Dropout of the pruning head only (the ranking classifier keeps the backbone's).
         classifier_dropout: f64 = 0.1,
         /// Tokenizer truncation length for (query, passage) pairs, special tokens included.
-        max_length: usize = crate::DEFAULT_MAX_LENGTH,
+        max_length: usize = crate::rules::DEFAULT_MAX_LENGTH,
         /// Parsed for compatibility; unused.
         config_name: Option<String> = None,
         /// Parsed for compatibility; unused.
@@ -451,7 +445,7 @@ impl Default for EvalDatasetsArgs {
     fn default() -> Self {
         Self {
             config: None,
-            threshold: crate::DEFAULT_THRESHOLD,
+            threshold: crate::rules::DEFAULT_THRESHOLD,
             batch_size: 256,
             timing_details: true,
         }
