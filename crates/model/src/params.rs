@@ -211,19 +211,19 @@ fn modernbert_init_rule(cfg: &ModernBertConfig, name: &str) -> InitRule {
 /// Samples a truncated normal by rejection: entries outside ±c·σ are redrawn until none is left.
 fn trunc_normal<B: Backend>(n: usize, std: f64, cutoff: f64, device: &B::Device) -> Tensor<B, 2> {
     let normal = Distribution::Normal(0.0, 1.0);
-    let mut x = Tensor::<B, 2>::random([1, n], normal, device);
+    let mut x = crate::rng::random::<B, 2>([1, n], normal, device);
     loop {
         let outside = x.clone().abs().greater_elem(cutoff);
         if !outside.clone().any().into_scalar().to_bool() {
             break;
         }
-        let fresh = Tensor::<B, 2>::random([1, n], normal, device);
+        let fresh = crate::rng::random::<B, 2>([1, n], normal, device);
         x = x.mask_where(outside, fresh);
     }
     x.mul_scalar(std)
 }
 
-/// Initialises `param` according to `rule`, with the backend's (seedable) RNG.
+/// Initialises `param` according to `rule`, from the host generator ([`crate::seed`]).
 pub(crate) fn apply_init<B: Backend, const D: usize>(param: &mut HfParam<'_, B, D>, rule: InitRule, cutoff: f64) {
     let shape = param.torch_shape();
     let device = param.device();
@@ -231,7 +231,7 @@ pub(crate) fn apply_init<B: Backend, const D: usize>(param: &mut HfParam<'_, B, 
     let flat: Tensor<B, 2> = match rule {
         InitRule::TruncNormal { std } => trunc_normal(n, std, cutoff, &device),
         InitRule::Normal { std } | InitRule::NormalZeroRow { std, .. } => {
-            Tensor::random([1, n], Distribution::Normal(0.0, std), &device)
+            crate::rng::random([1, n], Distribution::Normal(0.0, std), &device)
         }
         InitRule::Ones => Tensor::ones([1, n], &device),
         InitRule::Zeros => Tensor::zeros([1, n], &device),
