@@ -89,7 +89,12 @@ pub fn export<B: ModelBackend>(args: ExportArgs, device: B::Device) -> Result<()
     Ok(())
 }
 
-fn write_export<B: ModelBackend>(model: &OpenProvenceModel<B>, from: &Path, to: &Path, ranking_only: bool) -> Result<()> {
+fn write_export<B: ModelBackend>(
+    model: &OpenProvenceModel<B>,
+    from: &Path,
+    to: &Path,
+    ranking_only: bool,
+) -> Result<()> {
     if ranking_only {
         model.save_ranking_model(to)?;
     } else {

@@ -4,6 +4,7 @@
 //! `final_model/` ([`model`]). Test code: every helper panics with the file it could not read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fake_judge;
 pub mod json;
 #[cfg(feature = "model")]
 pub mod model;
