@@ -202,7 +202,7 @@ fn push_to_hub_without_a_token_fails_before_training() {
     let out = Command::new(env!("CARGO_BIN_EXE_open_provence_trainer"))
         .args(["configs/demo.yaml", "--push_to_hub", "--hub_model_id", "me/demo"])
         .args(["--output_dir", run.to_str().unwrap()])
-        .current_dir(repo_root())
+        .current_dir(provence_test_support::repo_root())
         .env("RUST_LOG", "off")
         .env("HF_HOME", tmp.path())
         .env_remove("HF_TOKEN")

@@ -1,7 +1,7 @@
 //! `PretrainedTokenizer` loads tokenizer directories the way `transformers.AutoTokenizer` does.
 
 use provence_hub::{PretrainedTokenizer, TokenizerError};
-use provence_test_support::{fixture, repo};
+use provence_test_support::{demo, fixture, repo};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -138,7 +138,7 @@ fn demo_tokenizer_matches_demo_config() {
 /// encoding); each is now a `TokenizerJson` error at load.
 #[test]
 fn malformed_tokenizer_json_is_an_error_not_a_panic() {
-    let demo = root().join("data/demo/model");
+    let demo = demo("model");
     let text = std::fs::read_to_string(demo.join("tokenizer.json")).unwrap();
     let decoder = r#""decoder":{"type":"ByteLevel""#;
     let normalizer = r#""normalizer":{"type":"NFC"}"#;
