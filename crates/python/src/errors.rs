@@ -27,9 +27,7 @@ pub(crate) fn to_py(error: &PruneError) -> PyErr {
         PruneError::Locate(hub) => match hub.as_ref() {
             HubError::LocalPath { path, .. } if path.exists() => PyNotADirectoryError::new_err(text),
             HubError::LocalPath { .. } | HubError::FileNotFound { .. } => PyFileNotFoundError::new_err(text),
-            HubError::Request { .. } | HubError::Disabled { .. } | HubError::NoToken { .. } => {
-                PyOSError::new_err(text)
-            }
+            HubError::Request { .. } | HubError::Disabled { .. } | HubError::NoToken { .. } => PyOSError::new_err(text),
         },
         PruneError::Model { .. } | PruneError::Tokenizer { .. } | PruneError::MissingSpecialToken(_) => {
             PyOSError::new_err(text)

@@ -24,7 +24,7 @@ pub struct JudgeRequest {
     pub body: Value,
     /// The HTTP status answered.
     pub status: u16,
-    /// Whether a judgment (a 200 with content) was answered.
+    /// Whether a judgment was answered (a 200 whose content eval_mldr.py parses).
     pub answered: bool,
 }
 
@@ -123,9 +123,14 @@ fn respond(state: &State, body: &Value, raw: &[u8]) -> (u16, Value, bool) {
         *n
     };
     let has = i64::from(text.contains(&key));
-    let verdict = json!({"has_answer": has, "answer_score": if has == 1 { 0.9 } else { 0.1 },
-        "reasoning": if has == 1 { "The answer is stated." } else { "The answer is not in the text." }});
-    let (mut status, mut content, mut refusal, mut stall) = (200u16, Some(verdict.to_string()), None, false);
+    let (score, reasoning) = if has == 1 {
+        ("0.9", "The answer is stated.")
+    } else {
+        ("0.1", "The answer is not in the text.")
+    };
+    // Python's json.dumps text (", " and ": ", insertion order): the error messages quote it.
+    let dumps = |has: i64| format!(r#"{{"has_answer": {has}, "answer_score": {score}, "reasoning": "{reasoning}"}}"#);
+    let (mut status, mut content, mut refusal, mut stall) = (200u16, Some(dumps(has)), None, false);
     match behaviour.as_str() {
         "refuse" => (content, refusal) = (None, Some("I'm sorry, but I can't help with that.")),
         "rate_limit_once" if attempt == 1 => status = 429,
@@ -142,13 +147,9 @@ fn respond(state: &State, body: &Value, raw: &[u8]) -> (u16, Value, bool) {
                 .into(),
             );
         }
-        "alias_keys" => content = Some(json!({"contains_answer": has, "reason": verdict["reasoning"]}).to_string()),
-        "fenced_json" => content = Some(format!("```json\n{verdict}\n```")),
-        "invalid_payload" => {
-            let mut v = verdict.clone();
-            v["has_answer"] = json!(2);
-            content = Some(v.to_string());
-        }
+        "alias_keys" => content = Some(format!(r#"{{"contains_answer": {has}, "reason": "{reasoning}"}}"#)),
+        "fenced_json" => content = Some(format!("```json\n{}\n```", dumps(has))),
+        "invalid_payload" => content = Some(dumps(2)),
         _ => {}
     }
     let payload = match status {
@@ -166,7 +167,12 @@ fn respond(state: &State, body: &Value, raw: &[u8]) -> (u16, Value, bool) {
         query_id,
         body: body.clone(),
         status,
-        answered: status == 200 && !stall && content.is_some(),
+        answered: status == 200
+            && !stall
+            && matches!(
+                behaviour.as_str(),
+                "judge" | "rate_limit_once" | "server_error_once" | "timeout_once" | "alias_keys"
+            ),
     });
     (status, payload, stall)
 }

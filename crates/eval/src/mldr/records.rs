@@ -67,7 +67,9 @@ fn passages(query: &MldrQuery) -> impl Iterator<Item = (&Passage, i64)> {
 /// The pruned rows of `queries` (queries without passages are dropped) and the number of
 /// queries kept: one `process()` call over every query's passages, as upstream's
 /// `build_records`. A passage without a title goes to `process()` with the title `"None"`, as
-/// upstream's `str(None)` hands it over.
+/// upstream's `str(None)` hands it over, and the content probabilities are read shifted by the
+/// title's tokens (`legacy_prefix_offset`) as upstream's `process()` reads them, so the pruned
+/// texts are the ones upstream's MLDR numbers come from.
 pub fn pruned_records<B: ModelBackend>(
     pruner: &Pruner<B>,
     queries: &[MldrQuery],
@@ -95,6 +97,7 @@ pub fn pruned_records<B: ModelBackend>(
     let options = ProcessOptions {
         title: Title::PerDocument(titles),
         return_sentence_texts: true,
+        legacy_prefix_offset: true,
         ..options.clone()
     };
     let output = pruner.process(input, &options)?;

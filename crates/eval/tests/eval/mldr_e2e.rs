@@ -316,6 +316,7 @@ fn pruned_rows_are_process_on_each_query() {
         let options = ProcessOptions {
             threshold: Some(s.threshold),
             title: Title::PerDocument(vec![vec!["None".to_owned(); texts.len()]]),
+            legacy_prefix_offset: true,
             ..ProcessOptions::default()
         };
         let input = ProcessInput::Documents {
