@@ -109,11 +109,6 @@ fn err(context: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
     move |e| format!("{context}: {e}")
 }
 
-/// The demo tokenizer files.
-const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/model");
-/// The demo dataset.
-const DATASET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/dataset");
-
 fn prepare(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| err("creating the output directory")(&e))?;
     save_xsmall(&out.join("model"))?;
@@ -144,9 +139,7 @@ fn save_xsmall(dir: &Path) -> Result<()> {
     model
         .save_final_model(dir, "serve-load/xsmall")
         .map_err(|e| err("saving the model")(&e))?;
-    for file in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
-        std::fs::copy(Path::new(DEMO).join(file), dir.join(file)).map_err(|e| err(file)(&e))?;
-    }
+    provence_test_support::model::copy_tokenizer(&provence_test_support::demo("model"), dir);
     Ok(())
 }
 
@@ -155,7 +148,7 @@ fn demo_pairs() -> Result<Vec<Value>> {
     use provence_datasets::{BadRowPolicy, SourceResolver};
     let resolver = SourceResolver::local_only();
     let dataset = resolver
-        .resolve(DATASET, Some("en"))
+        .resolve(&provence_test_support::demo("dataset").to_string_lossy(), Some("en"))
         .map_err(|e| err("demo dataset")(&e))?;
     let rows = resolver
         .load_split(&dataset, "test", "teacher_score", BadRowPolicy::Fail)

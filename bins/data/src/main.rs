@@ -5,9 +5,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use provence_config::error_line;
 use provence_data::{
-    ConvertOptions, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_MODEL_LEN, DEFAULT_MAX_TEXT_CHARS, DEFAULT_TEACHER_BATCH_SIZE,
-    FilterOptions, LabelOptions, OutputOptions, TeacherOptions, dataset_slug, default_label_sampling,
-    default_teacher_output,
+    ConvertOptions, DEFAULT_CHUNK_ROWS, DEFAULT_MAX_MODEL_LEN, DEFAULT_MAX_TEXT_CHARS, DEFAULT_PUSH_MESSAGE,
+    DEFAULT_TEACHER_BATCH_SIZE, FilterOptions, LabelOptions, OutputOptions, PushOptions, TeacherOptions, dataset_slug,
+    default_label_sampling, default_teacher_output,
 };
 use provence_datasets::{OutputLayout, SourceResolver};
 use provence_hub::HubOptions;
@@ -44,6 +44,9 @@ enum Commands {
     /// OpenAI-compatible endpoint (vLLM, llama.cpp, OpenAI); answers cached, so a rerun resumes
     /// (upstream's add_context_spans_relevance.py).
     LabelSpans(LabelArgs),
+    /// Upload a built dataset to a Hub dataset repository: the Hub parquet layout
+    /// (data/<split>-NNNNN-of-NNNNN.parquet) and a README.md dataset card, as one commit.
+    Push(PushArgs),
 }
 
 /// `--format`.
@@ -378,6 +381,41 @@ fn label_spans(args: LabelArgs) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, clap::Args)]
+struct PushArgs {
+    /// The dataset directory (save_to_disk or Hub parquet layout), as a stage wrote it.
+    #[arg(long)]
+    dataset_path: PathBuf,
+    /// The Hub dataset repository: `owner/name` (or a bare name in the token's namespace).
+    /// Created when missing; the token comes from HF_TOKEN (or the cached login), the Hub from
+    /// HF_ENDPOINT.
+    #[arg(long)]
+    repo_id: String,
+    /// Create the repository private (an existing repository keeps its visibility).
+    #[arg(long)]
+    private: bool,
+    /// The commit message.
+    #[arg(long, default_value = DEFAULT_PUSH_MESSAGE)]
+    commit_message: String,
+}
+
+fn push(args: PushArgs) -> Result<()> {
+    let report = provence_data::push(&PushOptions {
+        dataset: args.dataset_path,
+        repo_id: args.repo_id,
+        private: args.private.then_some(true),
+        commit_message: args.commit_message,
+        command: command_line(),
+        hub: HubOptions::from_env(),
+    })?;
+    let counts: Vec<String> = report.splits.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    println!("{}: {} ({} files)", report.url, counts.join(", "), report.files.len());
+    if !report.deleted.is_empty() {
+        println!("  {} data files of an earlier push deleted", report.deleted.len());
+    }
+    Ok(())
+}
+
 /// This process's command line, quoted for a POSIX shell (for the dataset cards).
 fn command_line() -> String {
     std::env::args()
@@ -404,6 +442,7 @@ fn run() -> Result<()> {
         Commands::FilterFrequency(args) => filter_frequency(args),
         Commands::TeacherScores(args) => teacher_scores(args),
         Commands::LabelSpans(args) => label_spans(args),
+        Commands::Push(args) => push(args),
     }
 }
 

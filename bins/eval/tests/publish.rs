@@ -4,21 +4,15 @@
 //! golden (tests/fixtures/mldr/ranking_export, made by scripts/fixtures/ranking_export_fixture.py).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap known-good values.
 
-#[path = "../../../crates/hub/tests/hub/fake_hub.rs"]
-mod fake_hub;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use provence_test_support::{fake_hub, fixture};
 use serde_json::Value;
 use sha2::Digest;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn tiny_model() -> PathBuf {
-    root().join("tests/fixtures/process/model")
+    fixture("process/model")
 }
 
 fn eval(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -159,7 +153,7 @@ fn check_weights(exported_path: &Path, source_path: &Path, manifest: &Value) {
 
 #[test]
 fn ranking_only_export_matches_upstreams_export_ranking_model() {
-    let golden = root().join("tests/fixtures/mldr/ranking_export");
+    let golden = fixture("mldr/ranking_export");
     let manifest: Value = serde_json::from_str(&std::fs::read_to_string(golden.join("files.json")).unwrap()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("ranker");

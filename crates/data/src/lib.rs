@@ -9,6 +9,8 @@
 //!   reranker, length-sorted token-budget batches, resumable after a kill.
 //! * [`label_spans`] (`label`): a `context_spans_relevance` column from an LLM behind an
 //!   OpenAI-compatible endpoint (`provence-llm`), upstream's prompt and parsing, cached answers.
+//! * [`push`] (`push`, with the `hub` feature): a built dataset to a Hub dataset repository in the
+//!   Hub parquet layout with a dataset card, through `provence-hub`'s upload client.
 //!
 //! Every stage reads a dataset through [`provence_datasets::SourceResolver`] (local directories
 //! or the Hub) and writes a complete directory or nothing ([`OutputOptions`]), with a
@@ -20,6 +22,8 @@ mod filter;
 mod input;
 mod label;
 mod output;
+#[cfg(feature = "hub")]
+mod push;
 mod teacher;
 
 pub use convert::{
@@ -32,6 +36,8 @@ pub use label::{
     DEFAULT_MAX_MODEL_LEN, LabelOptions, LabelReport, RELEVANCE_COLUMN, default_label_sampling, label_spans,
 };
 pub use output::OutputOptions;
+#[cfg(feature = "hub")]
+pub use push::{DEFAULT_PUSH_MESSAGE, PushOptions, PushReport, push};
 pub use teacher::{
     Activation, DEFAULT_CHUNK_ROWS, DEFAULT_TEACHER_BATCH_SIZE, EncodedPair, TEACHER_COLUMN_PREFIX,
     TEACHER_OUTPUT_SUFFIX, Teacher, TeacherOptions, TeacherReport, default_column_name, default_teacher_output,

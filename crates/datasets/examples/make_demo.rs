@@ -514,10 +514,9 @@ fn write_backbone_config(model_dir: &Path, vocab: usize) -> Result<(), BoxError>
 }
 
 fn main() -> Result<(), BoxError> {
-    let out: PathBuf = std::env::args().nth(1).map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo"),
-        PathBuf::from,
-    );
+    let out: PathBuf = std::env::args()
+        .nth(1)
+        .map_or_else(|| provence_test_support::demo(""), PathBuf::from);
     let mut corpus = Vec::new();
     for (subset, lang, stream) in [("en", Lang::En, 1u64), ("ja", Lang::Ja, 2u64)] {
         for (s, &(split, n)) in SPLITS.iter().enumerate() {

@@ -58,7 +58,7 @@ impl HubClient {
             source: FileSource::Bytes(model_card(&dir, repo).into_bytes()),
         });
         self.create_repo(repo, request.private)?;
-        let info = self.create_commit(repo, &files, &request.commit_message)?;
+        let info = self.create_commit(repo, &files, &[], &request.commit_message)?;
         tracing::info!(repo, files = files.len(), commit = info.oid, "pushed {}", dir.display());
         Ok(info)
     }

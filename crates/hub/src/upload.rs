@@ -1,8 +1,8 @@
 //! Uploads through the Hub's HTTP API, the way `huggingface_hub` 0.34's `create_repo` and
 //! `create_commit` do it: create the repository (an existing one is fine), ask the `preupload`
 //! endpoint which files go through LFS, send those through the LFS batch API (basic transfer,
-//! then `verify`), then one commit whose NDJSON body carries the small files inline (base64) and
-//! points at the LFS objects. Every request is retried on 5xx, 429 and transport failures, so a
+//! then `verify`), then one commit whose NDJSON body carries the small files inline (base64),
+//! points at the LFS objects and names the files it deletes. Every request is retried on 5xx, 429 and transport failures, so a
 //! transient server error mid-upload does not lose the push; a persistent one names the step.
 
 use std::path::PathBuf;
@@ -85,9 +85,16 @@ impl HubClient {
         }
     }
 
-    /// Commits `files` to `repo_id` at the configured revision with `message` (the repository
-    /// must exist: [`Self::create_repo`]). Needs a token.
-    pub fn create_commit(&self, repo_id: &str, files: &[CommitFile], message: &str) -> Result<CommitInfo, HubError> {
+    /// Commits `files` to `repo_id` at the configured revision with `message`, deleting the
+    /// repository files `deleted` in the same commit (the repository must exist:
+    /// [`Self::create_repo`]). Needs a token.
+    pub fn create_commit(
+        &self,
+        repo_id: &str,
+        files: &[CommitFile],
+        deleted: &[String],
+        message: &str,
+    ) -> Result<CommitInfo, HubError> {
         let staged = files
             .iter()
             .map(|f| stage(f).map_err(|e| self.hub_error(repo_id, e)))
@@ -106,6 +113,9 @@ impl HubClient {
                 lines.push(json!({"key": "file", "value": {
                     "content": BASE64.encode(&file.bytes), "path": file.path, "encoding": "base64"}}));
             }
+        }
+        for path in deleted {
+            lines.push(json!({"key": "deletedFile", "value": {"path": path}}));
         }
         self.upload_lfs(repo_id, &lfs)?;
         let body: String = lines.iter().map(|l| format!("{l}\n")).collect();

@@ -4,12 +4,10 @@ use burn::backend::Flex;
 use burn::prelude::*;
 use provence_model::{ModernBertConfig, OpenProvenceConfig, OpenProvenceModel};
 use serde_json::json;
+use std::path::Path;
 
 /// The seed the tiny models are drawn with.
 const SEED: u64 = 7;
-
-/// The demo tokenizer's files, copied next to a saved model.
-const TOKENIZER_FILES: [&str; 3] = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
 /// A 2-layer, 32-wide ModernBERT over the demo tokenizer's 2000-token vocabulary.
 pub fn tiny_modernbert() -> ModernBertConfig {
@@ -45,9 +43,15 @@ fn save_tiny(config: OpenProvenceConfig) -> tempfile::TempDir {
     drop(turn);
     let dir = tempfile::tempdir().unwrap();
     model.save_final_model(dir.path(), "test/tiny").unwrap();
-    for f in TOKENIZER_FILES {
-        let from = crate::demo("model").join(f);
-        std::fs::copy(&from, dir.path().join(f)).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
-    }
+    copy_tokenizer(&crate::demo("model"), dir.path());
     dir
+}
+
+/// Copies the tokenizer files of model directory `from` (`demo("model")`, `demo("model-bert")`)
+/// into `to`, next to a model saved there.
+pub fn copy_tokenizer(from: &Path, to: &Path) {
+    for f in provence_config::layout::TOKENIZER_FILES {
+        let file = from.join(f);
+        std::fs::copy(&file, to.join(f)).unwrap_or_else(|e| panic!("copying {}: {e}", file.display()));
+    }
 }

@@ -1,8 +1,6 @@
 //! Bad input gives one clear line naming the file, split, row or column, exit status 2, and no
 //! output (not even a staging directory).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
@@ -13,18 +11,9 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
 
-use crate::common::{any_output, fixture, run, string_lists, triplets, write_parquet};
+use provence_test_support::{fake_hub, fixture};
 
-fn assert_one_line_error(out: &Output, expected: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one line: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    for part in expected {
-        assert!(lines[0].contains(part), "{part:?} missing from: {}", lines[0]);
-    }
-}
+use crate::common::{any_output, assert_one_line_error, run, string_lists, triplets, write_parquet};
 
 fn convert(input: &Path, output: &Path) -> Output {
     run(&[
@@ -40,7 +29,7 @@ fn convert(input: &Path, output: &Path) -> Output {
 fn missing_columns_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let input = fixture("input/anchor_triplet");
+    let input = fixture("data_pipeline/input/anchor_triplet");
     assert_one_line_error(
         &convert(&input, &out),
         &["split train", "query / question / prompt", "anchor"],
@@ -52,7 +41,9 @@ fn missing_columns_are_named() {
         "--dataset-path",
         input.to_str().unwrap(),
         "--model",
-        fixture("teacher/models/tiny.bert-reranker").to_str().unwrap(),
+        fixture("data_pipeline/teacher/models/tiny.bert-reranker")
+            .to_str()
+            .unwrap(),
         "--output-path",
         out.to_str().unwrap(),
     ]);
@@ -185,35 +176,14 @@ fn zero_rows_are_refused_by_every_stage() {
         "--dataset-path",
         converted.to_str().unwrap(),
         "--model",
-        fixture("teacher/models/tiny.bert-reranker").to_str().unwrap(),
+        fixture("data_pipeline/teacher/models/tiny.bert-reranker")
+            .to_str()
+            .unwrap(),
         "--output-path",
         out.to_str().unwrap(),
     ]);
     assert_one_line_error(&teacher, &["no rows to score"]);
     assert!(!any_output(&out));
-}
-
-/// A Hub that knows no repository: every request gets 404.
-fn empty_hub() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 2 {
-                line.clear();
-            }
-            let body = "{\"error\":\"Repository not found\"}";
-            let mut stream = stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
 }
 
 #[test]
@@ -228,7 +198,7 @@ fn a_hub_id_that_does_not_exist_is_named() {
         out.to_str().unwrap(),
     ])
     .env("HF_HUB_OFFLINE", "0")
-    .env("HF_ENDPOINT", empty_hub())
+    .env("HF_ENDPOINT", fake_hub::start().0) // a Hub that knows no repository
     .env("HF_HUB_CACHE", tmp.path().join("cache"))
     .output()
     .unwrap();

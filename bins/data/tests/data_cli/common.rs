@@ -1,19 +1,13 @@
 //! Running the binary and making small input datasets.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use provence_datasets::{DatasetTables, OutputLayout, SplitTable, write_dataset};
-
-/// `tests/fixtures/data_pipeline/<rel>`.
-pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/data_pipeline")
-        .join(rel)
-}
+use provence_test_support::fixture;
 
 /// The binary with `args`, quiet logs and no Hub.
 pub fn data(args: &[&str]) -> Command {
@@ -29,6 +23,19 @@ pub fn data(args: &[&str]) -> Command {
 /// Runs the binary to the end.
 pub fn run(args: &[&str]) -> Output {
     data(args).output().unwrap()
+}
+
+/// Checks that a run failed with exit status 2 and one `error: ` line containing every part
+/// of `expected`.
+pub fn assert_one_line_error(out: &Output, expected: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    for part in expected {
+        assert!(lines[0].contains(part), "{part:?} missing from: {}", lines[0]);
+    }
 }
 
 /// A triplet dataset (`query`, `positive`, `negative`) in the Hub parquet layout at `dir`.
@@ -74,7 +81,7 @@ pub fn any_output(dir: &Path) -> bool {
 
 /// The prompt upstream rendered for the first passage of `convert/label_rows/saved`.
 pub fn first_fixture_prompt() -> String {
-    let text = std::fs::read_to_string(fixture("label_spans/default/requests.jsonl")).unwrap();
+    let text = std::fs::read_to_string(fixture("data_pipeline/label_spans/default/requests.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     first["prompt"].as_str().unwrap().to_owned()
 }

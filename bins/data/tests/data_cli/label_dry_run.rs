@@ -1,7 +1,9 @@
 //! `label-spans --dry-run` prints upstream's prompt for the first passage and neither asks the
 //! endpoint (nothing listens on it) nor writes anything.
 
-use crate::common::{any_output, fixture, run};
+use provence_test_support::fixture;
+
+use crate::common::{any_output, run};
 
 #[test]
 fn a_dry_run_prints_the_first_prompt() {
@@ -10,13 +12,13 @@ fn a_dry_run_prints_the_first_prompt() {
     let output = run(&[
         "label-spans",
         "--dataset-path",
-        fixture("convert/label_rows/saved").to_str().unwrap(),
+        fixture("data_pipeline/convert/label_rows/saved").to_str().unwrap(),
         "--endpoint",
         "http://127.0.0.1:9/v1",
         "--model",
         "llm",
         "--tokenizer",
-        fixture("label_spans/llm_tokenizer").to_str().unwrap(),
+        fixture("data_pipeline/label_spans/llm_tokenizer").to_str().unwrap(),
         "--cache-dir",
         tmp.path().join("cache").to_str().unwrap(),
         "--output-path",

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use provence_datasets::{DatasetTables, OutputLayout, SourceResolver, write_dataset};
 
-use crate::common::{data, fixture, run};
+use provence_test_support::fixture;
+
+use crate::common::{data, run};
 
 /// The converted fixture's train split repeated `times` times, as a one-split dataset.
 fn big_input(dir: &Path, times: usize) -> usize {
     let resolver = SourceResolver::local_only();
-    let saved = fixture("convert/en_hard_negatives/saved");
+    let saved = fixture("data_pipeline/convert/en_hard_negatives/saved");
     let tables = resolver
         .load_tables(&resolver.resolve(saved.to_str().unwrap(), None).unwrap())
         .unwrap();
@@ -29,7 +31,7 @@ fn big_input(dir: &Path, times: usize) -> usize {
 }
 
 fn args<'a>(input: &'a str, output: &'a str) -> Vec<&'a str> {
-    let model = fixture("teacher/models/tiny-modernbert-reranker");
+    let model = fixture("data_pipeline/teacher/models/tiny-modernbert-reranker");
     let model: &'static str = Box::leak(model.to_str().unwrap().to_owned().into_boxed_str());
     vec![
         "teacher-scores",

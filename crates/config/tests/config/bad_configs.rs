@@ -5,7 +5,7 @@ use provence_config::TrainConfig;
 use std::path::{Path, PathBuf};
 
 fn corpus() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad_configs");
+    let dir = provence_test_support::repo("crates/config/tests/bad_configs");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

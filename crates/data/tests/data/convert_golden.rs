@@ -8,16 +8,35 @@ use provence_data::{ConvertOptions, DEFAULT_MAX_TEXT_CHARS, DataError, OutputOpt
 use provence_datasets::DatasetTables;
 use serde_json::Value;
 
-use crate::common::{fixture, hub_cache_resolver, json, jsonl, read_back, rows};
+use provence_test_support::fixture;
+use provence_test_support::json::{load, load_jsonl};
+
+use crate::common::{hub_cache_resolver, read_back, rows};
 
 /// The Hub ids the fixture generator served, their input directories and subset directories.
 const INPUTS: [(&str, &str, &str); 6] = [
-    ("fixture/en-triplet", "input/en_triplet/data", "data"),
-    ("fixture/en-hard-negatives", "input/en_hard_negatives/data", "triplet-3"),
-    ("fixture/ja-triplet", "input/ja_triplet/data", "data"),
-    ("fixture/many-negatives", "input/many_negatives/data", "data"),
-    ("fixture/duplicate-heavy", "input/duplicate_heavy/data", "data"),
-    ("fixture/anchor-triplet", "input/anchor_triplet/data", "data"),
+    ("fixture/en-triplet", "data_pipeline/input/en_triplet/data", "data"),
+    (
+        "fixture/en-hard-negatives",
+        "data_pipeline/input/en_hard_negatives/data",
+        "triplet-3",
+    ),
+    ("fixture/ja-triplet", "data_pipeline/input/ja_triplet/data", "data"),
+    (
+        "fixture/many-negatives",
+        "data_pipeline/input/many_negatives/data",
+        "data",
+    ),
+    (
+        "fixture/duplicate-heavy",
+        "data_pipeline/input/duplicate_heavy/data",
+        "data",
+    ),
+    (
+        "fixture/anchor-triplet",
+        "data_pipeline/input/anchor_triplet/data",
+        "data",
+    ),
 ];
 
 /// `ConvertOptions` from upstream's argv (`--output-root`/`--overwrite` replaced by `out`).
@@ -78,11 +97,11 @@ fn hub_cases_match_upstream_rows_spans_and_splits() {
         "many_negatives",
         "duplicate_heavy",
     ] {
-        let expected = json(&format!("convert/{case}/case.json"));
+        let expected = load(&fixture(&format!("data_pipeline/convert/{case}/case.json")));
         let out = tmp.path().join(expected["output_dir_name"].as_str().unwrap());
         let options = options_from_argv(expected["argv"].as_array().unwrap(), &out);
         let report = convert(&resolver, &options).unwrap_or_else(|e| panic!("{case}: {e}"));
-        let source = read_back(&fixture(&format!("input/{case}")));
+        let source = read_back(&fixture(&format!("data_pipeline/input/{case}")));
 
         let order: Vec<&str> = expected["split_order"]
             .as_array()
@@ -94,7 +113,7 @@ fn hub_cases_match_upstream_rows_spans_and_splits() {
         let names: Vec<&str> = written.splits.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, order, "{case}: split order");
         for split in &written.splits {
-            let want = jsonl(&format!("convert/{case}/{}.jsonl", split.name));
+            let want = load_jsonl::<Value>(&fixture(&format!("data_pipeline/convert/{case}/{}.jsonl", split.name)));
             assert_eq!(
                 split.batch.num_rows(),
                 expected["splits"][&split.name].as_u64().unwrap() as usize
@@ -144,7 +163,7 @@ fn hub_cases_match_upstream_rows_spans_and_splits() {
 fn written_features_equal_upstreams_dataset_info() {
     let tmp = tempfile::tempdir().unwrap();
     let resolver = hub_cache_resolver(&tmp.path().join("hub"), &INPUTS);
-    let expected = json("convert/en_hard_negatives/case.json");
+    let expected = load(&fixture("data_pipeline/convert/en_hard_negatives/case.json"));
     let out = tmp.path().join("out");
     convert(
         &resolver,
@@ -155,18 +174,24 @@ fn written_features_equal_upstreams_dataset_info() {
         let read = |dir: &Path| -> Value {
             serde_json::from_str(&std::fs::read_to_string(dir.join(split).join("dataset_info.json")).unwrap()).unwrap()
         };
-        let upstream = read(&fixture("convert/en_hard_negatives/saved"));
+        let upstream = read(&fixture("data_pipeline/convert/en_hard_negatives/saved"));
         assert_eq!(read(&out)["features"], upstream["features"], "{split}");
     }
     let dict = std::fs::read_to_string(out.join("dataset_dict.json")).unwrap();
-    let upstream = std::fs::read_to_string(fixture("convert/en_hard_negatives/saved/dataset_dict.json")).unwrap();
+    let upstream = std::fs::read_to_string(fixture(
+        "data_pipeline/convert/en_hard_negatives/saved/dataset_dict.json",
+    ))
+    .unwrap();
     assert_eq!(dict, upstream);
     assert!(out.join("README.md").is_file());
 }
 
 #[test]
 fn split_sizes_match_upstreams_table() {
-    for entry in json("convert/split_sizes.json").as_array().unwrap() {
+    for entry in load(&fixture("data_pipeline/convert/split_sizes.json"))
+        .as_array()
+        .unwrap()
+    {
         let n = entry["train_rows_in"].as_u64().unwrap() as usize;
         let validation = split_size(n);
         let test = split_size(n - validation);
@@ -186,7 +211,7 @@ fn split_sizes_match_upstreams_table() {
 fn upstreams_failures_are_clear_errors_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let resolver = hub_cache_resolver(&tmp.path().join("hub"), &INPUTS);
-    let errors = json("convert/errors.json");
+    let errors = load(&fixture("data_pipeline/convert/errors.json"));
     // `anchor` is not a query column (upstream: "Example does not contain a query/question field.").
     let out = tmp.path().join("anchor");
     let error = convert(

@@ -8,7 +8,10 @@ use std::path::Path;
 use provence_data::{FilterOptions, OutputOptions, filter_frequency};
 use serde_json::Value;
 
-use crate::common::{fixture, hub_cache_resolver, json, read_back, rows};
+use provence_test_support::fixture;
+use provence_test_support::json::load;
+
+use crate::common::{hub_cache_resolver, read_back, rows};
 
 const REPO: &str = "fixture/duplicate-heavy-context-relevance";
 
@@ -50,9 +53,12 @@ fn stable_lines(text: &str) -> Vec<&str> {
 #[test]
 fn kept_rows_drop_ids_and_summaries_match_upstream() {
     let tmp = tempfile::tempdir().unwrap();
-    let resolver = hub_cache_resolver(&tmp.path().join("hub"), &[(REPO, "filter/input/data", "data")]);
+    let resolver = hub_cache_resolver(
+        &tmp.path().join("hub"),
+        &[(REPO, "data_pipeline/filter/input/data", "data")],
+    );
     for case in ["thresholds_0_2", "threshold_1_debug_limit"] {
-        let expected = json(&format!("filter/{case}/outcome.json"));
+        let expected = load(&fixture(&format!("data_pipeline/filter/{case}/outcome.json")));
         let out = tmp.path().join(case);
         let report = filter_frequency(&resolver, &options(expected["argv"].as_array().unwrap(), &out)).unwrap();
         assert_eq!(
@@ -85,7 +91,7 @@ fn kept_rows_drop_ids_and_summaries_match_upstream() {
                 want["files"],
                 "{case}/{dir_name}"
             );
-            let upstream_dir = fixture(&format!("filter/{case}")).join(dir_name);
+            let upstream_dir = fixture(&format!("data_pipeline/filter/{case}")).join(dir_name);
             let read = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap();
             assert_eq!(
                 read(&dir, "drop_ids.txt"),
@@ -101,7 +107,9 @@ fn kept_rows_drop_ids_and_summaries_match_upstream() {
         let metadata: Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("frequency_filter_metadata.json")).unwrap())
                 .unwrap();
-        let upstream = json(&format!("filter/{case}/frequency_filter_metadata.json"));
+        let upstream = load(&fixture(&format!(
+            "data_pipeline/filter/{case}/frequency_filter_metadata.json"
+        )));
         for key in ["dataset", "subset", "thresholds", "splits_request", "debug_limit"] {
             assert_eq!(metadata[key], upstream[key], "{case}: {key}");
         }
@@ -114,7 +122,9 @@ fn a_local_save_to_disk_directory_is_read_properly() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let mut opts = options(&[], &out);
-    opts.dataset = fixture("convert/en_hard_negatives/saved").display().to_string();
+    opts.dataset = fixture("data_pipeline/convert/en_hard_negatives/saved")
+        .display()
+        .to_string();
     opts.thresholds = vec![0];
     let report = filter_frequency(&provence_datasets::SourceResolver::local_only(), &opts).unwrap();
     let stats = &report.thresholds[0].0;

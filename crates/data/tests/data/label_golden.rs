@@ -15,7 +15,10 @@ use provence_datasets::SourceResolver;
 use provence_llm::LlmConfig;
 use serde_json::{Value, json};
 
-use crate::common::{fixture, json, jsonl, read_back, rows};
+use provence_test_support::fixture;
+use provence_test_support::json::{load, load_jsonl};
+
+use crate::common::{read_back, rows};
 use crate::fake_llm::{Failure, FakeLlm};
 
 fn options(fake: &FakeLlm, cache: &Path, out: &Path, max_model_len: usize) -> LabelOptions {
@@ -26,10 +29,10 @@ fn options(fake: &FakeLlm, cache: &Path, out: &Path, max_model_len: usize) -> La
     llm.max_retries = 2;
     llm.timeout = Duration::from_secs(10);
     LabelOptions {
-        dataset: fixture("convert/label_rows/saved").display().to_string(),
+        dataset: fixture("data_pipeline/convert/label_rows/saved").display().to_string(),
         llm,
         sampling: default_label_sampling(),
-        tokenizer: Some(fixture("label_spans/llm_tokenizer")),
+        tokenizer: Some(fixture("data_pipeline/label_spans/llm_tokenizer")),
         max_model_len,
         debug_limit: None,
         dry_run: false,
@@ -39,7 +42,7 @@ fn options(fake: &FakeLlm, cache: &Path, out: &Path, max_model_len: usize) -> La
 
 /// The fixture case's canned answers by prompt.
 fn answers(case: &str) -> HashMap<String, String> {
-    jsonl(&format!("label_spans/{case}/requests.jsonl"))
+    load_jsonl::<Value>(&fixture(&format!("data_pipeline/label_spans/{case}/requests.jsonl")))
         .into_iter()
         .map(|r| {
             (
@@ -78,7 +81,7 @@ fn prompts_and_labels_match_upstream_for_every_truncation_level() {
             &options(&fake, &tmp.path().join("cache"), &out, len),
         )
         .unwrap();
-        let expected = jsonl(&format!("label_spans/{case}/requests.jsonl"));
+        let expected = load_jsonl::<Value>(&fixture(&format!("data_pipeline/label_spans/{case}/requests.jsonl")));
         let mut want: Vec<String> = expected.iter().map(|r| sent(r).to_string()).collect();
         let mut got: Vec<String> = fake.requests().iter().map(|r| sent(r).to_string()).collect();
         want.sort();
@@ -86,7 +89,7 @@ fn prompts_and_labels_match_upstream_for_every_truncation_level() {
         assert_eq!(got, want, "{case}: requests");
         assert_eq!(
             report.requests,
-            json(&format!("label_spans/{case}/case.json"))["requests"]
+            load(&fixture(&format!("data_pipeline/label_spans/{case}/case.json")))["requests"]
                 .as_u64()
                 .unwrap() as usize
         );
@@ -101,7 +104,7 @@ fn prompts_and_labels_match_upstream_for_every_truncation_level() {
             .flat_map(|s| rows(&s.batch))
             .map(|r| (r["id"].as_str().unwrap().to_owned(), r[RELEVANCE_COLUMN].clone()))
             .collect();
-        for row in jsonl(&format!("label_spans/{case}/output.jsonl")) {
+        for row in load_jsonl::<Value>(&fixture(&format!("data_pipeline/label_spans/{case}/output.jsonl"))) {
             assert_eq!(
                 labelled[row["id"].as_str().unwrap()],
                 row[RELEVANCE_COLUMN],

@@ -16,15 +16,10 @@ use provence_hub::HubOptions;
 use provence_llm::LlmConfig;
 use provence_trainer::{Precision, TrainBackend, run_training};
 
-use crate::common::{fixture, read_back, rows};
-use crate::fake_llm::FakeLlm;
+use provence_test_support::{demo, fixture};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use crate::common::{read_back, rows};
+use crate::fake_llm::FakeLlm;
 
 fn build(tmp: &Path) -> PathBuf {
     let resolver = SourceResolver::local_only();
@@ -32,7 +27,7 @@ fn build(tmp: &Path) -> PathBuf {
     convert(
         &resolver,
         &ConvertOptions {
-            dataset: fixture("input/en_triplet").display().to_string(),
+            dataset: fixture("data_pipeline/input/en_triplet").display().to_string(),
             subset: None,
             lang: "en".to_owned(),
             punkt_dir: None,
@@ -63,7 +58,9 @@ fn build(tmp: &Path) -> PathBuf {
         &resolver,
         &TeacherOptions {
             dataset: filtered.display().to_string(),
-            model: fixture("teacher/models/tiny-modernbert-reranker").display().to_string(),
+            model: fixture("data_pipeline/teacher/models/tiny-modernbert-reranker")
+                .display()
+                .to_string(),
             column_name: Some("teacher".to_owned()),
             overwrite_column: false,
             batch_size: 8,
@@ -126,7 +123,7 @@ fn a_built_dataset_trains() {
     let recipe = tmp.path().join("recipe.yaml");
     let text = format!(
         r#"model_args:
-  model_name_or_path: "{repo}/data/demo/model"
+  model_name_or_path: "{model}"
   from_scratch: true
   max_length: 64
 data_args:
@@ -143,7 +140,7 @@ training_args:
   dataloader_num_workers: 0
   report_to: []
 "#,
-        repo = repo().display(),
+        model = demo("model").display(),
         data = labelled.display(),
         output = output.display()
     );

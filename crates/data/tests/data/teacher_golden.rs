@@ -14,7 +14,10 @@ use provence_hub::HubOptions;
 use provence_infer::{InferenceBackend, default_device};
 use serde_json::Value;
 
-use crate::common::{fixture, json, jsonl, read_back, rows};
+use provence_test_support::fixture;
+use provence_test_support::json::{load, load_jsonl};
+
+use crate::common::{read_back, rows};
 
 /// The fixture models and the column each upstream run wrote.
 const MODELS: [(&str, &str); 3] = [
@@ -23,8 +26,8 @@ const MODELS: [(&str, &str); 3] = [
     ("tiny-xlmr-reranker", "teacher_scores.tiny-xlmr"),
 ];
 
-fn load(model: &str) -> Teacher<InferenceBackend> {
-    let dir = fixture(&format!("teacher/models/{model}"));
+fn load_teacher(model: &str) -> Teacher<InferenceBackend> {
+    let dir = fixture(&format!("data_pipeline/teacher/models/{model}"));
     Teacher::load(dir.to_str().unwrap(), offline(), default_device()).unwrap()
 }
 
@@ -38,7 +41,9 @@ fn offline() -> HubOptions {
 pub fn options(dataset: &Path, model: &str, column: Option<&str>, out: &Path) -> TeacherOptions {
     TeacherOptions {
         dataset: dataset.display().to_string(),
-        model: fixture(&format!("teacher/models/{model}")).display().to_string(),
+        model: fixture(&format!("data_pipeline/teacher/models/{model}"))
+            .display()
+            .to_string(),
         column_name: column.map(str::to_owned),
         overwrite_column: false,
         batch_size: 8,
@@ -54,7 +59,7 @@ pub fn options(dataset: &Path, model: &str, column: Option<&str>, out: &Path) ->
 /// (query, passages) of every row of the converted fixture, by id.
 fn passages() -> HashMap<String, (String, Vec<String>)> {
     let mut out = HashMap::new();
-    for split in read_back(&fixture("convert/en_hard_negatives/saved")).splits {
+    for split in read_back(&fixture("data_pipeline/convert/en_hard_negatives/saved")).splits {
         for row in rows(&split.batch) {
             let texts = row["texts"]
                 .as_array()
@@ -74,9 +79,9 @@ fn passages() -> HashMap<String, (String, Vec<String>)> {
 #[test]
 fn encodings_and_logits_match_transformers() {
     let rows = passages();
-    let expected = jsonl("teacher/expected_pairs.jsonl");
+    let expected = load_jsonl::<Value>(&fixture("data_pipeline/teacher/expected_pairs.jsonl"));
     for (model, column) in MODELS {
-        let teacher = load(model);
+        let teacher = load_teacher(model);
         let mut worst = 0.0f64;
         for pair in &expected {
             let want = &pair["models"][column];
@@ -115,9 +120,9 @@ fn encodings_and_logits_match_transformers() {
 fn batched_length_sorted_scores_match_upstreams_stacked_columns() {
     let tmp = tempfile::tempdir().unwrap();
     let resolver = SourceResolver::local_only();
-    let input = fixture("convert/en_hard_negatives/saved");
+    let input = fixture("data_pipeline/convert/en_hard_negatives/saved");
     let out = tmp.path().join("teacher_in_with_teacher_scores");
-    let case = json("teacher/case.json");
+    let case = load(&fixture("data_pipeline/teacher/case.json"));
     // Upstream's three runs: the first with --debug-limit 2 into a new directory, the others
     // stacking columns in place.
     for (i, (model, column)) in MODELS.iter().enumerate() {
@@ -128,7 +133,7 @@ fn batched_length_sorted_scores_match_upstreams_stacked_columns() {
         if i == 0 {
             opts.debug_limit = Some(2);
         }
-        let report = teacher_scores_with(&resolver, &load(model), &opts).unwrap();
+        let report = teacher_scores_with(&resolver, &load_teacher(model), &opts).unwrap();
         assert_eq!(report.column, *column);
     }
     let written = read_back(&out);
@@ -149,7 +154,7 @@ fn batched_length_sorted_scores_match_upstreams_stacked_columns() {
     for (ours, theirs) in schema.iter().zip(&want_schema) {
         assert_eq!(ours.split(':').next(), theirs.split(':').next(), "column order");
     }
-    let want: HashMap<String, Value> = jsonl("teacher/scores.jsonl")
+    let want: HashMap<String, Value> = load_jsonl::<Value>(&fixture("data_pipeline/teacher/scores.jsonl"))
         .into_iter()
         .map(|r| (r["id"].as_str().unwrap().to_owned(), r))
         .collect();
@@ -178,16 +183,16 @@ fn an_existing_column_needs_overwrite() {
     let first = tmp.path().join("a");
     let model = "tiny-xlmr-reranker";
     let mut opts = options(
-        &fixture("convert/en_hard_negatives/saved"),
+        &fixture("data_pipeline/convert/en_hard_negatives/saved"),
         model,
         Some("tiny-xlmr"),
         &first,
     );
     opts.debug_limit = Some(1);
-    teacher_scores_with(&resolver, &load(model), &opts).unwrap();
+    teacher_scores_with(&resolver, &load_teacher(model), &opts).unwrap();
     let second = tmp.path().join("b");
     let opts = options(&first, model, Some("tiny-xlmr"), &second);
-    let error = teacher_scores_with(&resolver, &load(model), &opts).unwrap_err();
+    let error = teacher_scores_with(&resolver, &load_teacher(model), &opts).unwrap_err();
     assert!(
         error.to_string().contains("teacher_scores.tiny-xlmr") && error.to_string().contains("--overwrite"),
         "{error}"
@@ -195,7 +200,7 @@ fn an_existing_column_needs_overwrite() {
     assert!(!second.exists());
     let mut opts = options(&first, model, Some("tiny-xlmr"), &second);
     opts.overwrite_column = true;
-    teacher_scores_with(&resolver, &load(model), &opts).unwrap();
+    teacher_scores_with(&resolver, &load_teacher(model), &opts).unwrap();
 }
 
 #[test]
@@ -203,7 +208,7 @@ fn a_plain_encoder_is_not_a_teacher() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("encoder");
     std::fs::create_dir(&dir).unwrap();
-    let source = fixture("teacher/models/tiny.bert-reranker");
+    let source = fixture("data_pipeline/teacher/models/tiny.bert-reranker");
     for entry in std::fs::read_dir(&source).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();

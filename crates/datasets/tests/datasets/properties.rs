@@ -4,7 +4,6 @@
 //! deterministic for a seed and does not depend on which or how many threads run it.
 //! Case counts are kept small for `cargo test`; `PROPTEST_CASES=2000` runs more.
 
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -13,16 +12,13 @@ use provence_datasets::{
     SourceResolver, prepare_datasets,
 };
 use provence_hub::PretrainedTokenizer;
+use provence_test_support::demo;
 use tokenizers::{TruncationDirection, TruncationParams, TruncationStrategy};
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo")
-}
 
 /// The demo model's tokenizer (byte-level BPE, NFC, `[CLS] A [SEP] B [SEP]`), loaded once.
 fn tokenizer() -> &'static PretrainedTokenizer {
     static TOKENIZER: OnceLock<PretrainedTokenizer> = OnceLock::new();
-    TOKENIZER.get_or_init(|| PretrainedTokenizer::from_pretrained(demo().join("model")).unwrap())
+    TOKENIZER.get_or_init(|| PretrainedTokenizer::from_pretrained(demo("model")).unwrap())
 }
 
 /// Words of several scripts and byte widths (NFC-stable, so offsets map one to one).
@@ -228,7 +224,7 @@ fn sampling_specs(items: Option<i64>, upsample: Option<f64>, n_samples: Option<f
     ["en", "ja"]
         .into_iter()
         .map(|subset| {
-            let mut spec = DatasetSpec::new(demo().join("dataset").to_str().unwrap(), Some(subset));
+            let mut spec = DatasetSpec::new(demo("dataset").to_str().unwrap(), Some(subset));
             spec.teacher_column = "teacher_scores.demo-teacher".to_owned();
             spec.items = items;
             spec.upsample_factor = upsample;

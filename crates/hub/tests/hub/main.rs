@@ -2,8 +2,6 @@
 //! per concern.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests unwrap fixtures and known-good values.
 
-#[cfg(feature = "hub")]
-mod fake_hub;
 mod model_repo;
 mod options;
 mod tokenizer_loading;

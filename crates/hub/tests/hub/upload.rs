@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use provence_hub::{END_OF_TRAINING, HubClient, HubError, HubOptions, PublishRequest, RepoKind, resolve_model_dir};
 
-use crate::fake_hub::{self, TOKEN};
+use provence_test_support::fake_hub::{self, TOKEN};
 
 fn model_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/process/model")
+    provence_test_support::fixture("process/model")
 }
 
 fn options(endpoint: &str, cache: &Path, token: Option<&str>) -> HubOptions {

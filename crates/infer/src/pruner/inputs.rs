@@ -157,3 +157,23 @@ pub(super) fn resolve_titles(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misaligned_inputs_are_rejected() {
+        let input = ProcessInput::Aligned {
+            questions: vec!["a".into(), "b".into()],
+            documents: vec![Document::Text("x".into())],
+        };
+        assert!(matches!(input.into_parts(), Err(PruneError::Shape(_))));
+        let docs = vec![vec![Document::Text("x".into())]];
+        assert!(resolve_titles(&Title::Fixed("t".into()), &docs, true).is_err());
+        assert_eq!(
+            resolve_titles(&Title::PerQuery(vec!["t".into()]), &docs, false).unwrap(),
+            vec![vec![Some("t".to_string())]]
+        );
+    }
+}

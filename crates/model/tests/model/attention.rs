@@ -8,12 +8,8 @@ use crate::common;
 
 use burn::nn::DropoutConfig;
 use burn::prelude::*;
-use common::{Cpu, CpuAd, seeded_normal};
+use common::{Cpu, CpuAd, max_diff, seeded_normal};
 use provence_model::{AttentionSpec, ModelBackend, attention_with_dropout};
-
-fn max_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
-    (a - b).abs().max().into_scalar().elem::<f32>()
-}
 
 fn key_pad<B: Backend>(lengths: &[usize], t: usize, device: &B::Device) -> Tensor<B, 2, Bool> {
     let pad: Vec<bool> = lengths.iter().flat_map(|&n| (0..t).map(move |j| j >= n)).collect();

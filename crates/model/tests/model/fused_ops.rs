@@ -8,12 +8,8 @@ use burn::nn::LayerNormConfig;
 use burn::prelude::*;
 use burn::tensor::FloatDType;
 use burn::tensor::activation;
-use common::{CpuAd, seeded_normal};
+use common::{CpuAd, max_diff, seeded_normal};
 use provence_model::{Activation, ModelBackend};
-
-fn max_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
-    (a - b).abs().max().into_scalar().elem::<f32>()
-}
 
 fn normal<const D: usize>(shape: [usize; D], seed: u64) -> Tensor<CpuAd, D> {
     seeded_normal(shape, seed, 1.5, &Default::default())

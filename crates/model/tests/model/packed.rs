@@ -102,10 +102,6 @@ fn real_diff<B: Backend>(a: Tensor<B, 3>, b: Tensor<B, 3>, keep: &Tensor<B, 3>) 
     ((a - b) * keep.clone()).abs().max().into_scalar().elem::<f32>()
 }
 
-fn max_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
-    (a - b).abs().max().into_scalar().elem::<f32>()
-}
-
 /// Asserts packed (each kernel) = padded within `tol` at every real position.
 fn check_outputs(model: OpenProvenceModel<Cpu>, inputs: &Inputs, tol: f32, what: &str) {
     let keep = inputs.keep::<Cpu>(&Default::default());

@@ -4,6 +4,7 @@
 use provence_config::prepare_run;
 use provence_model::{BackboneConfig, OpenProvenceModel};
 use provence_test_support::demo;
+use provence_test_support::model::copy_tokenizer;
 use provence_test_support::recipe::DemoRecipe;
 use provence_trainer::{EvalBackend, Precision, TrainBackend, run_training};
 use std::path::{Path, PathBuf};
@@ -30,9 +31,7 @@ fn xlmr_model_dir(dir: &Path) -> PathBuf {
     let bert = demo("model-bert");
     let out = dir.join("model-xlmr");
     std::fs::create_dir_all(&out).unwrap();
-    for f in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
-        std::fs::copy(bert.join(f), out.join(f)).unwrap();
-    }
+    copy_tokenizer(&bert, &out);
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(bert.join("config.json")).unwrap()).unwrap();
     config["model_type"] = "xlm-roberta".into();

@@ -1,7 +1,7 @@
-//! Helpers shared by the data crate's tests: fixture paths, a Hub cache holding the fixture
-//! inputs under their fixture names, and record batches as JSON rows.
+//! Helpers of the data crate's tests: a Hub cache holding the fixture inputs under their fixture
+//! names, and record batches as JSON rows (fixture paths and loaders: provence-test-support).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
@@ -9,30 +9,11 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
 use provence_datasets::{DatasetTables, SourceResolver};
 use provence_hub::{HubClient, HubOptions};
+use provence_test_support::fixture;
 use serde_json::{Map, Value};
 
-/// `tests/fixtures/data_pipeline/<rel>`.
-pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/data_pipeline")
-        .join(rel)
-}
-
-/// JSON lines of a fixture file.
-pub fn jsonl(rel: &str) -> Vec<Value> {
-    std::fs::read_to_string(fixture(rel))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// A JSON fixture file.
-pub fn json(rel: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture(rel)).unwrap()).unwrap()
-}
-
-/// An offline Hub cache in `dir` holding the parquet files of fixture directory `files` as
+/// An offline Hub cache in `dir` holding the parquet files of fixture directory `files`
+/// (relative to `tests/fixtures/`) as
 /// dataset repository `repo`, in the directory of `subset` (`data` for the default one), and a
 /// resolver reading it (what upstream's fixture generator served as `load_dataset(repo, subset)`).
 pub fn hub_cache_resolver(dir: &Path, inputs: &[(&str, &str, &str)]) -> SourceResolver {

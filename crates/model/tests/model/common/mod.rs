@@ -78,6 +78,11 @@ pub fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> (Vec<usize>, Vec<f
     (data.shape.to_vec(), data.to_vec().unwrap())
 }
 
+/// Max |a − b| over two tensors of the same shape.
+pub fn max_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
+    (a - b).abs().max().into_scalar().elem::<f32>()
+}
+
 /// Max abs difference between a tensor and a stored reference of the same shape.
 pub fn max_abs_diff<B: Backend, const D: usize>(t: Tensor<B, D>, reference: &Stored) -> f32 {
     let (shape, v) = values(t);

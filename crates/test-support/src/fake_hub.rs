@@ -1,10 +1,9 @@
 //! A fake Hugging Face Hub on 127.0.0.1 speaking the parts of the Hub's HTTP API that uploads
-//! and downloads use: `api/repos/create`, `preupload`, the LFS batch API (upload + verify), the
-//! NDJSON `commit` endpoint, the revision listing and `resolve/` downloads. It checks the bearer
-//! token, records every request and can answer 500 a given number of times per step. Shared by
-//! the Hub crate's tests and the `open_provence_eval push` tests (`#[path]` include).
-
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! and downloads use, for model and dataset repositories: `api/repos/create`, `preupload`, the
+//! LFS batch API (upload + verify), the NDJSON `commit` endpoint (added, LFS and deleted files),
+//! the revision listing and `resolve/` downloads. It checks the bearer token, records every
+//! request and can answer 500 a given number of times per step. Repositories are keyed as the
+//! Hub's URLs name them: `owner/name` for a model, `datasets/owner/name` for a dataset.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,14 +27,14 @@ pub struct Commit {
     pub repo: String,
     /// The header's summary.
     pub message: String,
-    /// Paths committed, in body order, with how they came (`file` or `lfsFile`).
+    /// Paths committed, in body order, with how they came (`file`, `lfsFile` or `deletedFile`).
     pub files: Vec<(String, String)>,
 }
 
 /// What the fake Hub holds and saw.
 #[derive(Debug, Default)]
 pub struct Hub {
-    /// Files per repository.
+    /// Files per repository (`owner/name`, `datasets/owner/name`).
     pub repos: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     /// `create` requests (repo id, private flag).
     pub created: Vec<(String, Option<bool>)>,
@@ -150,15 +149,15 @@ fn route(
     if path == "/api/repos/create" {
         return create(hub, body);
     }
-    if let Some(rest) = path.strip_prefix("/api/models/") {
-        if let Some((repo, _)) = rest.split_once("/preupload/") {
-            return fault(hub, "preupload").unwrap_or_else(|| preupload(repo, body));
+    if let Some((prefix, rest)) = api_repo_path(path) {
+        if rest.contains("/preupload/") {
+            return fault(hub, "preupload").unwrap_or_else(|| preupload(body));
         }
         if let Some((repo, _)) = rest.split_once("/commit/") {
-            return fault(hub, "commit").unwrap_or_else(|| commit(hub, repo, body));
+            return fault(hub, "commit").unwrap_or_else(|| commit(hub, &format!("{prefix}{repo}"), body));
         }
         if let Some((repo, _)) = rest.split_once("/revision/") {
-            return listing(hub, repo);
+            return listing(hub, &format!("{prefix}{repo}"));
         }
     }
     if let Some(repo) = path.strip_suffix(".git/info/lfs/objects/batch") {
@@ -180,15 +179,25 @@ fn route(
     json_answer(StatusCode::NOT_FOUND, json!({"error": "not found"}))
 }
 
+/// `/api/models/<rest>` → `("", rest)`, `/api/datasets/<rest>` → `("datasets/", rest)`: the
+/// repository key's prefix and the rest of the path.
+fn api_repo_path(path: &str) -> Option<(&'static str, &str)> {
+    if let Some(rest) = path.strip_prefix("/api/models/") {
+        return Some(("", rest));
+    }
+    path.strip_prefix("/api/datasets/").map(|rest| ("datasets/", rest))
+}
+
 fn create(hub: &mut Hub, body: &[u8]) -> Answer {
     if let Some(answer) = fault(hub, "create") {
         return answer;
     }
     let request: Value = serde_json::from_slice(body).unwrap();
     let name = request["name"].as_str().unwrap();
+    let prefix = if request["type"] == "dataset" { "datasets/" } else { "" };
     let repo = match request["organization"].as_str() {
-        Some(org) => format!("{org}/{name}"),
-        None => format!("fake-user/{name}"),
+        Some(org) => format!("{prefix}{org}/{name}"),
+        None => format!("{prefix}fake-user/{name}"),
     };
     hub.created
         .push((repo.clone(), request.get("private").and_then(Value::as_bool)));
@@ -202,8 +211,9 @@ fn create(hub: &mut Hub, body: &[u8]) -> Answer {
     json_answer(StatusCode::OK, json!({"url": format!("https://huggingface.co/{repo}")}))
 }
 
-/// `*.safetensors` go through LFS, everything else inline (the Hub decides by .gitattributes).
-fn preupload(repo: &str, body: &[u8]) -> Answer {
+/// `*.safetensors` and `*.parquet` go through LFS, everything else inline (the Hub decides by
+/// its default `.gitattributes`).
+fn preupload(body: &[u8]) -> Answer {
     let request: Value = serde_json::from_slice(body).unwrap();
     let files: Vec<Value> = request["files"]
         .as_array()
@@ -211,7 +221,7 @@ fn preupload(repo: &str, body: &[u8]) -> Answer {
         .iter()
         .map(|f| {
             let path = f["path"].as_str().unwrap();
-            let mode = if path.ends_with(".safetensors") {
+            let mode = if path.ends_with(".safetensors") || path.ends_with(".parquet") {
                 "lfs"
             } else {
                 "regular"
@@ -219,7 +229,6 @@ fn preupload(repo: &str, body: &[u8]) -> Answer {
             json!({"path": path, "uploadMode": mode, "shouldIgnore": false})
         })
         .collect();
-    let _ = repo;
     json_answer(StatusCode::OK, json!({"files": files, "commitOid": SHA}))
 }
 
@@ -286,6 +295,16 @@ fn commit(hub: &mut Hub, repo: &str, body: &[u8]) -> Answer {
                 let path = value["path"].as_str().unwrap().to_owned();
                 record.files.push((path.clone(), "lfsFile".into()));
                 files.insert(path, bytes.clone());
+            }
+            "deletedFile" => {
+                let path = value["path"].as_str().unwrap().to_owned();
+                if files.remove(&path).is_none() {
+                    return json_answer(
+                        StatusCode::NOT_FOUND,
+                        json!({"error": format!("cannot delete {path}: no such file")}),
+                    );
+                }
+                record.files.push((path, "deletedFile".into()));
             }
             other => panic!("unexpected commit line key {other}"),
         }
