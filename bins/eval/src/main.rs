@@ -1,6 +1,7 @@
 //! `open_provence_eval`: evaluate OpenProvence models on context-relevance datasets and prune
 //! contexts with a trained model, publish and export models. A thin shell over `provence-eval` and `provence-infer`.
 
+mod mldr;
 mod publish;
 
 use anyhow::{Context, Result, bail};
@@ -50,6 +51,10 @@ enum Commands {
     /// Re-write a model directory: an upstream-layout final_model/, or with --ranking-only a plain
     /// sequence-classification checkpoint (upstream's export_ranking_model).
     Export(publish::ExportArgs),
+    /// Upstream's MLDR evaluation (scripts/eval_mldr.py): prune MLDR's long documents, then ask
+    /// an LLM judge (any OpenAI-compatible endpoint) whether each pruned text still answers its
+    /// question; process/ and eval_llm/ under --output-dir (docs/evaluation.md).
+    Mldr(mldr::MldrArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -215,6 +220,7 @@ impl OnBackend for Commands {
             Commands::Serve(args) => serve::<B>(args, device),
             Commands::Push(args) => publish::push(args),
             Commands::Export(args) => publish::export::<B>(args, device),
+            Commands::Mldr(args) => mldr::mldr::<B>(args, device),
         }
     }
 }

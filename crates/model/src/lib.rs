@@ -14,6 +14,8 @@
 //!   ([`ModelBackend`]: the hot ops and their backward passes).
 //! * `params.rs` names every parameter from its field path; `io.rs` maps those names onto each
 //!   checkpoint layout.
+//! * `rng.rs` draws initial weights and dropout masks on the host from one seeded generator
+//!   ([`seed`]), so a seed gives the same model and masks on every device.
 
 mod activation;
 mod backbone;
@@ -32,6 +34,7 @@ mod packing;
 mod params;
 mod provence;
 mod ranking_model;
+mod rng;
 
 pub use activation::Activation;
 pub use backbone::{Backbone, BackboneOutput};
@@ -65,6 +68,7 @@ pub use packing::{PACK_BUCKET, PackedAttention, Packing};
 pub use provence::{OpenProvenceModel, OpenProvenceOutput, PruningHead};
 pub use provence_config::AttentionLayout;
 pub use ranking_model::RankingModel;
+pub use rng::seed;
 
 /// Sizes the CPU worker pool (the rayon pool Burn's `Flex` backend and this crate's CPU kernels
 /// share) to `threads`, or leaves it at one thread per core (`RAYON_NUM_THREADS` if set) when

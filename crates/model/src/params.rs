@@ -216,19 +216,19 @@ const MAX_REDRAWS: usize = 64;
 /// (at most [`MAX_REDRAWS`] rounds, so a tiny cutoff cannot loop for ever).
 fn trunc_normal<B: Backend>(n: usize, std: f64, cutoff: f64, device: &B::Device) -> Tensor<B, 2> {
     let normal = Distribution::Normal(0.0, 1.0);
-    let mut x = Tensor::<B, 2>::random([1, n], normal, device);
+    let mut x = crate::rng::random::<B, 2>([1, n], normal, device);
     for _ in 0..MAX_REDRAWS {
         let outside = x.clone().abs().greater_elem(cutoff);
         if !outside.clone().any().into_scalar().to_bool() {
             break;
         }
-        let fresh = Tensor::<B, 2>::random([1, n], normal, device);
+        let fresh = crate::rng::random::<B, 2>([1, n], normal, device);
         x = x.mask_where(outside, fresh);
     }
     x.clamp(-cutoff, cutoff).mul_scalar(std)
 }
 
-/// Initialises `param` according to `rule`, with the backend's (seedable) RNG.
+/// Initialises `param` according to `rule`, from the host generator ([`crate::seed`]).
 pub(crate) fn apply_init<B: Backend, const D: usize>(param: &mut HfParam<'_, B, D>, rule: InitRule, cutoff: f64) {
     let shape = param.torch_shape();
     let device = param.device();
@@ -236,7 +236,7 @@ pub(crate) fn apply_init<B: Backend, const D: usize>(param: &mut HfParam<'_, B, 
     let flat: Tensor<B, 2> = match rule {
         InitRule::TruncNormal { std } => trunc_normal(n, std, cutoff, &device),
         InitRule::Normal { std } | InitRule::NormalZeroRow { std, .. } => {
-            Tensor::random([1, n], Distribution::Normal(0.0, std), &device)
+            crate::rng::random([1, n], Distribution::Normal(0.0, std), &device)
         }
         InitRule::Ones => Tensor::ones([1, n], &device),
         InitRule::Zeros => Tensor::zeros([1, n], &device),

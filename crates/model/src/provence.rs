@@ -32,7 +32,7 @@ pub struct PruningHead<B: Backend> {
 impl<B: Backend> PruningHead<B> {
     /// Per-token logits [P, L, 2] from hidden states [P, L, H].
     pub fn forward(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
-        project(&self.classifier, self.dropout.forward(hidden))
+        project(&self.classifier, crate::rng::apply_dropout(&self.dropout, hidden))
     }
 }
 
@@ -91,7 +91,8 @@ impl<B: ModelBackend> OpenProvenceModel<B> {
     /// A randomly initialised model, as the backbone's transformers class initialises it
     /// (ModernBERT: truncated normals with std `initializer_range`, `/sqrt(2·L)` for output
     /// projections, `H^-0.5` for the classifier; BERT-like: normals, `padding_idx` rows zero;
-    /// norms 1, biases 0; pruning head N(0, 0.02)). Seed with `B::seed(&device, s)`.
+    /// norms 1, biases 0; pruning head N(0, 0.02)). Seed with [`crate::seed`]: the draws come
+    /// from the host, so a seed gives the same model on every device.
     pub fn from_scratch(config: OpenProvenceConfig, device: &B::Device) -> Result<Self, ConfigError> {
         let model = Self::empty(config, device)?;
         let cfg = model.config.base_model_config.clone();

@@ -2,11 +2,12 @@
 //! files are ([`paths`]), JSON and JSONL loaders ([`json`]), a lock for tests that share the
 //! backend's RNG ([`serial`]), training recipes on the demo data ([`recipe`]), with the `model` feature, tiny models saved as a
 //! `final_model/` ([`model`]) and, with the `fake-hub` feature, a fake Hugging Face Hub on
-//! 127.0.0.1 ([`fake_hub`]). Test code: every helper panics with the file it could not read.
+//! 127.0.0.1 ([`fake_hub`]), the fake MLDR judge ([`fake_judge`]). Test code: every helper panics with the file it could not read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(feature = "fake-hub")]
 pub mod fake_hub;
+pub mod fake_judge;
 pub mod json;
 #[cfg(feature = "model")]
 pub mod model;

@@ -103,7 +103,7 @@ pub(crate) fn run_training_in_group<B: AutodiffBackend<InnerBackend: ModelBacken
     let data = TrainData::prepare(&setup.config, group.world_size(), main)?;
     let (mut trainer, mut model) = {
         let _turn = SETUP_TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        B::seed(device, setup.config.training_args.seed);
+        provence_model::seed::<B>(device, setup.config.training_args.seed);
         Trainer::<B>::setup(setup, data, run_dir, device, precision, listener, group)?
     };
     model = trainer.join_group(model)?;
@@ -300,7 +300,7 @@ impl<'a, B: AutodiffBackend<InnerBackend: ModelBackend> + ModelBackend> Trainer<
         self.progress.shapes.add(batch);
         let place = ((index - window.start) as u64) << 32;
         let seed = self.config.training_args.seed.wrapping_add(global_step as u64 + 1);
-        B::seed(&self.device, seed.wrapping_add(place));
+        provence_model::seed::<B>(&self.device, seed.wrapping_add(place));
         let total = self
             .learner
             .micro_batch(model, batch, window.len(), accumulator, &self.device)?;

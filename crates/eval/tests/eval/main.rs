@@ -7,4 +7,5 @@
 mod common;
 mod dataset_eval_demo;
 mod metrics_golden;
+mod mldr_e2e;
 mod mldr_judge;

@@ -9,3 +9,5 @@ mod properties;
 mod pruner_end_to_end;
 mod pruner_golden;
 mod split_golden;
+#[cfg(feature = "wgpu")]
+mod wgpu;

@@ -9,6 +9,7 @@
 use crate::common::{assert_spans_rebuild, documents_of};
 use burn::backend::Flex;
 use provence_infer::{Document, ProcessInput, ProcessOptions, Pruner, SplitterLanguage, Title};
+use provence_model::ModelBackend;
 use provence_test_support::{fixture, json};
 use serde_json::Value;
 use std::path::Path;
@@ -110,9 +111,16 @@ fn assert_close(case: &str, field: &str, got: &Value, want: &Value) {
     }
 }
 
-/// Every case of the fixture directory `dir` (`model/` and `cases.json`) against upstream.
+/// Every case of the fixture directory `dir` (`model/` and `cases.json`) against upstream, on
+/// the CPU.
 fn check_fixture(dir: &Path) {
-    let pruner = Pruner::<Flex>::load(&dir.join("model"), Default::default()).unwrap();
+    check_fixture_on::<Flex>(dir, Default::default());
+}
+
+/// Every case of the fixture directory `dir` against upstream, on backend `B`'s `device`;
+/// returns how many cases ran.
+pub(crate) fn check_fixture_on<B: ModelBackend>(dir: &Path, device: B::Device) -> usize {
+    let pruner = Pruner::<B>::load(&dir.join("model"), device).unwrap();
     let cases: Vec<Value> = json::parse(&dir.join("cases.json"));
     let pairs: usize = cases.iter().map(|c| pair_count(&c["question"], &c["context"])).sum();
     assert!(pairs >= 40, "only {pairs} (question, document) pairs in the fixtures");
@@ -127,6 +135,7 @@ fn check_fixture(dir: &Path) {
         }
         assert!(out.get("kept_spans").is_none(), "{name}: offsets are off by default");
     }
+    cases.len()
 }
 
 /// With `return_offsets`, every case still gives upstream's output, and each document's kept

@@ -27,6 +27,7 @@ use crate::execution::Execution;
 use crate::nn::{dropout, embed, embedding, layer_norm, linear, norm, project};
 use crate::ops::{AttentionSpec, ModelBackend, activate_layer, to_dtype};
 use crate::packing::Packing;
+use crate::rng;
 use provence_config::AttentionLayout;
 
 /// A LayerNorm over the hidden size with the config's epsilon.
@@ -89,7 +90,7 @@ impl<B: Backend> BertEmbeddings<B> {
         let x = embed(&self.word_embeddings, ids, self.padding_idx)
             + embed(&self.position_embeddings, positions, self.position_padding_idx)
             + self.token_type_embeddings.forward(token_types);
-        self.dropout.forward(norm(&self.LayerNorm, x, self.eps))
+        rng::apply_dropout(&self.dropout, norm(&self.LayerNorm, x, self.eps))
     }
 
     /// The position of every token of `ids` [B, T] in a padded batch: `0..T` for BERT; for
@@ -185,7 +186,10 @@ impl<B: Backend> BertResidualOutput<B> {
     where
         B: ModelBackend,
     {
-        let h = to_dtype(self.dropout.forward(project(&self.dense, x)), residual.dtype());
+        let h = to_dtype(
+            rng::apply_dropout(&self.dropout, project(&self.dense, x)),
+            residual.dtype(),
+        );
         norm(&self.LayerNorm, h + residual, self.eps)
     }
 }
@@ -400,7 +404,10 @@ impl<B: Backend> BertForSequenceClassification<B> {
             Some(pooler) => tanh(project(&pooler.dense, first)),
             None => first,
         };
-        to_dtype(project(&self.classifier, self.dropout.forward(pooled)), DType::F32)
+        to_dtype(
+            project(&self.classifier, rng::apply_dropout(&self.dropout, pooled)),
+            DType::F32,
+        )
     }
 }
 
@@ -444,9 +451,9 @@ impl<B: Backend> RobertaForSequenceClassification<B> {
         let c = &self.classifier;
         let x = tanh(project(
             &c.dense,
-            c.dropout.forward(first_token(last_hidden_state, compute)),
+            rng::apply_dropout(&c.dropout, first_token(last_hidden_state, compute)),
         ));
-        to_dtype(project(&c.out_proj, c.dropout.forward(x)), DType::F32)
+        to_dtype(project(&c.out_proj, rng::apply_dropout(&c.dropout, x)), DType::F32)
     }
 }
 

@@ -22,6 +22,7 @@ use crate::execution::Execution;
 use crate::nn::{Pooling, dropout, embed, embedding, layer_norm, linear, norm, project};
 use crate::ops::{AttentionSpec, ModelBackend, activate_layer, to_dtype};
 use crate::packing::Packing;
+use crate::rng;
 use provence_config::AttentionLayout;
 
 /// A LayerNorm over the hidden size with the config's epsilon and bias.
@@ -65,7 +66,7 @@ impl<B: Backend> ModernBertEmbeddings<B> {
     /// `[B, T]` ids → `[B, T, H]`.
     pub fn forward(&self, input_ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let embedded = embed(&self.tok_embeddings, input_ids, self.padding_idx);
-        self.drop.forward(self.norm.forward(embedded))
+        rng::apply_dropout(&self.drop, self.norm.forward(embedded))
     }
 }
 
@@ -117,7 +118,7 @@ impl<B: Backend> ModernBertAttention<B> {
         let spec = AttentionSpec::padded((d as f64).powf(-0.5), half_window);
         let o = sequences.attend(q, k, v, spec, &self.attention_dropout);
         let o = o.swap_dims(1, 2).reshape([b, t, h]);
-        self.out_drop.forward(project(&self.Wo, o))
+        rng::apply_dropout(&self.out_drop, project(&self.Wo, o))
     }
 }
 
@@ -193,7 +194,7 @@ impl<B: Backend> ModernBertMlp<B> {
         B: ModelBackend,
     {
         let gated = B::geglu(project(&self.Wi, x), self.act);
-        project(&self.Wo, self.drop.forward(gated))
+        project(&self.Wo, rng::apply_dropout(&self.drop, gated))
     }
 }
 
@@ -469,7 +470,7 @@ impl<B: Backend> ModernBertForSequenceClassification<B> {
         let pooled = self.pooling.pool(encoder.last_hidden_state.clone(), attention_mask);
         // Under mixed precision the head's linear layers run in the compute dtype, as autocast does.
         let compute: DType = execution.compute_dtype.into();
-        let pooled = self.drop.forward(self.head.forward(to_dtype(pooled, compute)));
+        let pooled = rng::apply_dropout(&self.drop, self.head.forward(to_dtype(pooled, compute)));
         let logits = to_dtype(project(&self.classifier, to_dtype(pooled, compute)), DType::F32);
         SequenceClassifierOutput { logits, encoder }
     }

@@ -271,7 +271,7 @@ pub fn attention_with_dropout<B: Backend>(
         Some(mask) => scores.mask_fill(mask.expand([b, h, t, t]), f32::MIN),
         None => scores,
     };
-    let probs = dropout.forward(activation::softmax(scores, 3));
+    let probs = crate::rng::apply_dropout(dropout, activation::softmax(scores, 3));
     probs.cast(v.dtype()).matmul(v)
 }
 

@@ -18,6 +18,8 @@ mod kernels;
 mod model_common;
 #[cfg(feature = "wgpu")]
 mod parity;
+#[cfg(feature = "wgpu")]
+mod rng;
 
 /// Without the feature there is nothing to run; say so once.
 #[cfg(not(feature = "wgpu"))]

@@ -3,10 +3,12 @@
 //! (padded and packed) within 1e-4, and every parameter's gradient within 1e-4 of the CPU's.
 
 use burn::tensor::backend::AutodiffBackend;
-use provence_model::{AttentionLayout, Execution, ModelBackend};
+use provence_model::{AttentionLayout, Execution, ModelBackend, PackedAttention};
 
-use crate::device::{CpuAd, W, WAd, device, say};
-use crate::model_common::parity::{BERT, MODERNBERT, all_gradients, check_outputs, expected, gradient_diffs};
+use crate::device::{Cpu, CpuAd, W, WAd, check_kernel, device, rel_diff, say};
+use crate::model_common::parity::{
+    BERT, MODERNBERT, all_gradients, check_outputs, expected, fixture_forward, fixture_model, gradient_diffs,
+};
 
 #[test]
 fn outputs_match_transformers_on_every_fixture_and_layout() {
@@ -71,26 +73,73 @@ fn every_gradient_matches_the_cpu() {
                 Execution::for_backend::<CpuAd>().with_layout(layout),
                 &Default::default(),
             );
-            assert_eq!(gpu.len(), cpu.len(), "{name}: parameters with gradients");
-            for ((param, got), (_, want)) in gpu.iter().zip(&cpu) {
-                let diff = got.iter().zip(want).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-                if param.ends_with("key.bias") {
-                    assert!(diff <= 1e-6, "{name} {layout}: {param} (exactly 0) differs by {diff}");
-                    continue;
-                }
-                let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-                let rel = diff / scale;
-                assert!(
-                    rel <= 1e-4,
-                    "{name} {layout}: gradient of {param}: relative diff {rel} > 1e-4"
-                );
-                largest = largest.max(rel);
-            }
+            largest = largest.max(gradient_rel_diff(&format!("{name} {layout}"), &gpu, &cpu));
         }
     }
     say(&format!(
         "wgpu parity: every gradient of 2 fixtures × 2 layouts vs the CPU, max rel diff {largest:.1e}"
     ));
+}
+
+/// Packed attention on the CubeCL per-sequence kernels against the CPU's packed per-sequence
+/// path, on each backbone (ModernBERT with local windows, BERT, XLM-R): the outputs, relative to
+/// the CPU's largest value, within 1e-5 and every parameter's gradient within 1e-4.
+#[test]
+fn packed_per_sequence_attention_matches_the_cpu_on_every_backbone() {
+    let Some(device) = device() else { return };
+    let packed = |execution: Execution| {
+        execution
+            .with_layout(AttentionLayout::Packed)
+            .with_packed_kernel(PackedAttention::PerSequence)
+    };
+    let (mut forward, mut gradient) = (0f32, 0f32);
+    for name in ["tiny_cls_window", "tiny_bert", "tiny_xlmr"] {
+        let exp = expected(name);
+        let gpu = fixture_forward(
+            &fixture_model::<W>(name, packed(Execution::for_backend::<W>()), &device),
+            &exp,
+            &device,
+        );
+        let cpu_device = Default::default();
+        let cpu = fixture_forward(
+            &fixture_model::<Cpu>(name, packed(Execution::for_backend::<Cpu>()), &cpu_device),
+            &exp,
+            &cpu_device,
+        );
+        for (what, diff) in [
+            ("ranking logits", rel_diff(gpu.ranking_logits, cpu.ranking_logits)),
+            (
+                "last hidden state",
+                rel_diff(gpu.last_hidden_state, cpu.last_hidden_state),
+            ),
+            ("pruning logits", rel_diff(gpu.pruning_logits, cpu.pruning_logits)),
+        ] {
+            assert!(diff <= 1e-5, "{name}: packed {what} differs by {diff:e} (relative)");
+            forward = forward.max(diff);
+        }
+        let gpu = all_gradients::<WAd>(name, packed(Execution::for_backend::<WAd>()), &device);
+        let cpu = all_gradients::<CpuAd>(name, packed(Execution::for_backend::<CpuAd>()), &cpu_device);
+        gradient = gradient.max(gradient_rel_diff(name, &gpu, &cpu));
+    }
+    check_kernel("packed model, 3 backbones (vs CPU)", forward, gradient);
+}
+
+/// The largest relative difference of every parameter's gradient in `gpu` from `cpu` (the
+/// attention key biases, exactly 0, checked absolutely: see [`every_gradient_matches_the_cpu`]).
+fn gradient_rel_diff(name: &str, gpu: &[(String, Vec<f32>)], cpu: &[(String, Vec<f32>)]) -> f32 {
+    assert_eq!(gpu.len(), cpu.len(), "{name}: parameters with gradients");
+    let mut largest = 0f32;
+    for ((param, got), (_, want)) in gpu.iter().zip(cpu) {
+        let diff = got.iter().zip(want).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        if param.ends_with("key.bias") {
+            assert!(diff <= 1e-6, "{name}: {param} (exactly 0) differs by {diff}");
+            continue;
+        }
+        let rel = diff / want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(rel <= 1e-4, "{name}: gradient of {param}: relative diff {rel} > 1e-4");
+        largest = largest.max(rel);
+    }
+    largest
 }
 
 /// bf16 compute on an adapter without bf16 is refused before anything runs (a bf16 tensor there
