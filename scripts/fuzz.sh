@@ -39,9 +39,10 @@ fi
 RUSTFLAGS="$flags" cargo "+$toolchain" build --release --target "$triple" -p provence-fuzz --bins >&2
 bin_dir="$CARGO_TARGET_DIR/$triple/release"
 
-# Seeds of TARGET (dir $2): fixture files by name pattern (at most 256 KiB each), requests made
-# of tests/fixtures/process/cases.json, and fuzz/seeds/TARGET/ (process_inputs draws a call from
-# raw bytes and starts empty).
+# Seeds of TARGET (dir $2): fixture files by name pattern (at most 256 KiB each; the data
+# stages' parquet files behind each stage byte), requests made of tests/fixtures/process/cases.json,
+# answers of the label-spans and MLDR fixtures, a few split expressions, and fuzz/seeds/TARGET/
+# (process_inputs draws a call from raw bytes and starts empty).
 seed() {
     local target="$1" dir="$2"
     local n=0
@@ -58,6 +59,43 @@ seed() {
         safetensors_model_dir) copy -name '*.safetensors' ;;
         tokenizer_json) copy -name tokenizer.json ;;
         parquet_rows) copy -name '*.parquet' ;;
+        data_stages) # each parquet fixture of the data stages behind each stage byte
+            while IFS= read -r -d '' f; do
+                for stage in 0 1 2 3; do
+                    n=$((n + 1))
+                    { printf "\\x0$stage"; cat "$f"; } >"$dir/$n-$(basename "$f")"
+                done
+            done < <(find tests/fixtures/data_pipeline -type f -size -256k -name '*.parquet' -print0) ;;
+        label_spans_inputs) # the dataset, the LLM's tokenizer_config.json, its tokenizer.json
+            for f in tests/fixtures/data_pipeline/filter/input/data/*.parquet \
+                tests/fixtures/datasets/bad/*/data/*.parquet \
+                tests/fixtures/data_pipeline/label_spans/llm_tokenizer/tokenizer_config.json \
+                tests/fixtures/data_pipeline/label_spans/llm_tokenizer/tokenizer.json; do
+                case "$f" in *.parquet) stage=0 ;; *config.json) stage=1 ;; *) stage=2 ;; esac
+                n=$((n + 1))
+                { printf "\\x0$stage"; cat "$f"; } >"$dir/$n-$(basename "$f")"
+            done ;;
+        split_expr)
+            for e in test 'train[:10%]+test[-5:]' 'train[10:20]' 'test[:1%](pct1_dropremainder)' \
+                'test[-50%:](closest)' 'dev + test[:3]'; do
+                n=$((n + 1))
+                printf '%s' "$e" >"$dir/$n"
+            done ;;
+        llm_answers) python3 - "$dir" <<'EOF' ;;
+import glob, json, sys
+out = sys.argv[1]
+seeds = []
+for f in sorted(glob.glob("tests/fixtures/data_pipeline/label_spans/*/requests.jsonl")):
+    for line in open(f):
+        r = json.loads(line)
+        seeds.append(bytes([2 * r["user_content"].count("\n[")]) + r["canned_answer"].encode())
+for line in open("tests/fixtures/mldr/judge_requests.jsonl"):
+    content = json.loads(line)["content"]
+    if isinstance(content, str):
+        seeds.append(b"\x01" + content.encode())
+for i, s in enumerate(dict.fromkeys(seeds)):
+    open(f"{out}/{i}", "wb").write(s)
+EOF
         jsonl_input | serve_bodies) python3 - "$target" "$dir" <<'EOF' ;;
 import json, sys
 target, out = sys.argv[1], sys.argv[2]

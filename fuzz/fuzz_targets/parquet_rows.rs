@@ -11,6 +11,7 @@ use std::path::PathBuf;
 thread_local! {
     /// A local dataset folder with one train file, and the collator.
     static DATASET: (PathBuf, Collator) = {
+        provence_fuzz::allow_caught_panics();
         let dir = provence_fuzz::scratch_dir(&tiny_model_dir(), &[]);
         setup(std::fs::create_dir_all(dir.join("data")), "data dir");
         let tokenizer = setup(PretrainedTokenizer::from_pretrained(tiny_model_dir()), "tokenizer");

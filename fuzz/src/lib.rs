@@ -50,6 +50,14 @@ pub fn scratch_dir(from: &Path, files: &[&str]) -> PathBuf {
     dir
 }
 
+/// Lets the libraries catch the panics of their dependencies, as provence-datasets catches the
+/// parquet crate's on corrupt pages: libfuzzer-sys's panic hook aborts on every panic, caught or
+/// not; the default hook only prints. A panic that reaches the target still aborts the run (its
+/// entry point checks), so it is still a finding. Called once, from a target's set-up.
+pub fn allow_caught_panics() {
+    drop(std::panic::take_hook());
+}
+
 /// Writes one fuzz input as `path`.
 pub fn write_input(path: &Path, data: &[u8]) {
     setup(std::fs::write(path, data), "writing the input file");

@@ -34,6 +34,7 @@ pub use error::{DataError, RowProblem};
 pub use filter::{DEFAULT_THRESHOLDS, FilterOptions, FilterReport, FilterStats, filter_frequency};
 pub use label::{
     DEFAULT_MAX_MODEL_LEN, LabelOptions, LabelReport, RELEVANCE_COLUMN, default_label_sampling, label_spans,
+    parse_relevance_flags,
 };
 pub use output::OutputOptions;
 #[cfg(feature = "hub")]

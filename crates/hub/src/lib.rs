@@ -37,6 +37,6 @@ pub use options::HubOptions;
 #[cfg(feature = "hub")]
 pub use publish::{END_OF_TRAINING, PublishRequest, model_card, model_dir_of};
 pub use repo::{RepoKind, is_hub_id};
-pub use tokenizer::{PretrainedTokenizer, SpecialToken, SpecialTokens, TokenizerError};
+pub use tokenizer::{PretrainedTokenizer, SpecialToken, SpecialTokens, TokenizerError, read_tokenizer_json};
 #[cfg(feature = "hub")]
 pub use upload::{CommitFile, CommitInfo, FileSource};

@@ -218,11 +218,13 @@ impl PretrainedTokenizer {
     }
 }
 
-/// Reads `tokenizer.json`. Some malformed files make the tokenizers crate (0.23) panic instead of
-/// erring, so they are checked first: a JSON syntax error inside the `decoder` value (its
+/// Reads a `tokenizer.json` file (any tokenizer's, not only a model directory's: every reader
+/// of one goes through here). Some malformed files make the tokenizers crate (0.23) panic instead
+/// of erring, so they are checked first: a JSON syntax error inside the `decoder` value (its
 /// deserializer `expect`s), a `Precompiled` normalizer it cannot read (same), and a template
 /// post-processor using a special token it does not define (loads, then panics on encoding).
-fn read_tokenizer_json(path: &Path) -> Result<Tokenizer, TokenizerError> {
+/// The error is always [`TokenizerError::TokenizerJson`].
+pub fn read_tokenizer_json(path: &Path) -> Result<Tokenizer, TokenizerError> {
     /// The only parts of the file read before the tokenizers crate reads it all.
     #[derive(serde::Deserialize)]
     struct Head {

@@ -208,11 +208,16 @@ fn modernbert_init_rule(cfg: &ModernBertConfig, name: &str) -> InitRule {
     }
 }
 
-/// Samples a truncated normal by rejection: entries outside ±c·σ are redrawn until none is left.
+/// Rounds of redrawing in [`trunc_normal`]; entries still outside are then clamped (a cutoff of
+/// ModernBERT's usual 2 or 3 leaves none: 0.05^64 of an entry).
+const MAX_REDRAWS: usize = 64;
+
+/// Samples a truncated normal by rejection: entries outside ±c·σ are redrawn until none is left
+/// (at most [`MAX_REDRAWS`] rounds, so a tiny cutoff cannot loop for ever).
 fn trunc_normal<B: Backend>(n: usize, std: f64, cutoff: f64, device: &B::Device) -> Tensor<B, 2> {
     let normal = Distribution::Normal(0.0, 1.0);
     let mut x = crate::rng::random::<B, 2>([1, n], normal, device);
-    loop {
+    for _ in 0..MAX_REDRAWS {
         let outside = x.clone().abs().greater_elem(cutoff);
         if !outside.clone().any().into_scalar().to_bool() {
             break;
@@ -220,7 +225,7 @@ fn trunc_normal<B: Backend>(n: usize, std: f64, cutoff: f64, device: &B::Device)
         let fresh = crate::rng::random::<B, 2>([1, n], normal, device);
         x = x.mask_where(outside, fresh);
     }
-    x.mul_scalar(std)
+    x.clamp(-cutoff, cutoff).mul_scalar(std)
 }
 
 /// Initialises `param` according to `rule`, from the host generator ([`crate::seed`]).

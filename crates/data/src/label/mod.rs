@@ -25,7 +25,8 @@ use provence_llm::{LlmClient, LlmConfig, LlmError, Prompt as LlmPrompt, Request,
 use crate::error::{DataError, RowProblem};
 use crate::input::{is_string, is_string_list, required_column};
 use crate::output::{OutputOptions, finish, replace_column};
-use prompt::{PromptModel, build_prompt, chunks, parse_flags};
+pub use prompt::parse_relevance_flags;
+use prompt::{PromptModel, build_prompt, chunks};
 
 /// The column `label-spans` writes.
 pub const RELEVANCE_COLUMN: &str = "context_spans_relevance";
@@ -306,7 +307,7 @@ fn ask(
             })
         })?;
         cached += usize::from(answer.cached);
-        flags.push(parse_flags(&answer.text, job.chunks).unwrap_or_else(|| {
+        flags.push(parse_relevance_flags(&answer.text, job.chunks).unwrap_or_else(|| {
             tracing::warn!(
                 split,
                 id,

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use provence_hub::{TokenizerError, read_tokenizer_json};
 use provence_infer::pytext::{decimal_value, py_strip};
 use provence_llm::{ChatMessage, ChatTemplate};
 use serde_json::Value;
@@ -96,7 +97,10 @@ impl PromptModel {
             message,
         };
         let path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&path).map_err(|e| fail(&path, e.to_string()))?;
+        let tokenizer = read_tokenizer_json(&path).map_err(|e| match e {
+            TokenizerError::TokenizerJson { message, .. } => fail(&path, message),
+            other => fail(&path, other.to_string()),
+        })?;
         let path = dir.join("tokenizer_config.json");
         let text = std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
         let config: Value = serde_json::from_str(&text).map_err(|e| fail(&path, e.to_string()))?;
@@ -170,7 +174,7 @@ pub(crate) fn build_prompt(
 /// Upstream's `parse_indices` + `to_flags`: every run of Unicode decimal digits read as a
 /// 1-based chunk number; numbers outside `1..=chunks` are ignored. `None` when the answer has no
 /// digits at all (unparseable; upstream silently reads it as all zeros).
-pub(crate) fn parse_flags(answer: &str, chunks: usize) -> Option<Vec<i64>> {
+pub fn parse_relevance_flags(answer: &str, chunks: usize) -> Option<Vec<i64>> {
     let mut flags = vec![0; chunks];
     let mut any = false;
     let mut value: Option<u128> = None;
@@ -202,16 +206,22 @@ mod tests {
 
     #[test]
     fn answers_parse_like_pythons_findall_and_int() {
-        assert_eq!(parse_flags("3\n1\n3", 3), Some(vec![1, 0, 1]));
-        assert_eq!(parse_flags("1.5", 2), Some(vec![1, 0]));
-        assert_eq!(parse_flags("-1", 2), Some(vec![1, 0]));
+        assert_eq!(parse_relevance_flags("3\n1\n3", 3), Some(vec![1, 0, 1]));
+        assert_eq!(parse_relevance_flags("1.5", 2), Some(vec![1, 0]));
+        assert_eq!(parse_relevance_flags("-1", 2), Some(vec![1, 0]));
         let mut want = vec![0; 36];
         for i in [1, 2, 30] {
             want[i] = 1;
         }
-        assert_eq!(parse_flags("0, 2, 31, ２, ٣, 99999999999999999999", 36), Some(want));
-        assert_eq!(parse_flags("I cannot tell which chunks are relevant.", 3), None);
-        assert_eq!(parse_flags("0", 2), Some(vec![0, 0]));
+        assert_eq!(
+            parse_relevance_flags("0, 2, 31, ２, ٣, 99999999999999999999", 36),
+            Some(want)
+        );
+        assert_eq!(
+            parse_relevance_flags("I cannot tell which chunks are relevant.", 3),
+            None
+        );
+        assert_eq!(parse_relevance_flags("0", 2), Some(vec![0, 0]));
     }
 
     #[test]

@@ -191,3 +191,60 @@ fn a_dry_run_shows_the_first_prompt_and_asks_nothing() {
     assert!(fake.requests().is_empty());
     assert!(!opts.output.path.exists());
 }
+
+/// Found by the `label_spans_inputs` fuzz target (fed the inputs of the earlier `tokenizer_json`
+/// findings): the LLM's `tokenizer.json` was read by the tokenizers crate directly, which panics
+/// on the first two files. It is now read as every `tokenizer.json` is
+/// (`provence_hub::read_tokenizer_json`), so each of the three is a `File` error naming it before
+/// any prompt is built (the third, a template inserting an undefined special token, used to pass
+/// here only because prompts are encoded without special tokens).
+#[test]
+fn a_malformed_llm_tokenizer_json_is_an_error_not_a_panic() {
+    let source = fixture("data_pipeline/label_spans/llm_tokenizer");
+    let text = std::fs::read_to_string(source.join("tokenizer.json")).unwrap();
+    let mut json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["decoder"]["type"], "ByteLevel");
+    json["decoder"]["type"] = json!("DECODER_TYPE");
+    // A raw control character in a string of the decoder (invalid JSON right there).
+    let decoder = json.to_string().replace("\"DECODER_TYPE\"", "\"Byte\u{1}Level\"");
+    json["decoder"]["type"] = json!("ByteLevel");
+    json["normalizer"] = json!({"type": "Precompiled", "precompiled_charsmap": "not base64!"});
+    let precompiled = json.to_string();
+    json["normalizer"] = Value::Null;
+    json["post_processor"] = json!({
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {}
+    });
+    let broken = [
+        ("decoder", decoder),
+        // A Precompiled normalizer whose charsmap is not base64.
+        ("normalizer", precompiled),
+        // A template inserting a special token the post-processor does not define.
+        ("post_processor", json.to_string()),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = FakeLlm::start(HashMap::new(), Vec::new());
+    for (what, broken) in broken {
+        let dir = tmp.path().join(what);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(source.join("tokenizer_config.json"), dir.join("tokenizer_config.json")).unwrap();
+        std::fs::write(dir.join("tokenizer.json"), broken).unwrap();
+        let mut opts = options(
+            &fake,
+            &tmp.path().join("c"),
+            &tmp.path().join("out"),
+            DEFAULT_MAX_MODEL_LEN,
+        );
+        opts.dry_run = true;
+        opts.tokenizer = Some(dir.clone());
+        match label_spans(&SourceResolver::local_only(), &opts) {
+            Err(DataError::File { path, message }) => {
+                assert_eq!(path, dir.join("tokenizer.json"), "{what}: {message}");
+            }
+            other => panic!("{what}: expected a File error, got {other:?}"),
+        }
+    }
+    assert!(fake.requests().is_empty());
+}

@@ -10,6 +10,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{ArrowError, Schema};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::ParquetMetaData;
 
 use super::DataFile;
 use super::columns::{BadRow, batch_rows};
@@ -244,6 +245,38 @@ fn decode_error(path: &Path) -> impl Fn(ArrowError) -> DatasetError + '_ {
     }
 }
 
+/// Runs `f`, which reads a parquet file: the parquet crate (60) panics on some corrupt files
+/// instead of erring (page headers and levels inconsistent with the data), and such a panic is
+/// returned as `Err` with its message. The panic hook still runs (it prints the panic).
+pub(crate) fn catch_parquet_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let message = (panic.downcast_ref::<String>().map(String::as_str))
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        format!("the parquet reader failed on corrupt data: {message}")
+    })
+}
+
+/// A parquet reader's batches, each read under [`catch_parquet_panic`]; after a panic it ends.
+struct GuardedBatches<I> {
+    inner: Option<I>,
+}
+
+impl<I: Iterator<Item = Result<RecordBatch, ArrowError>>> Iterator for GuardedBatches<I> {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let inner = self.inner.as_mut()?;
+        match catch_parquet_panic(|| inner.next()) {
+            Ok(next) => next,
+            Err(message) => {
+                self.inner = None;
+                Some(Err(ArrowError::ParquetError(message)))
+            }
+        }
+    }
+}
+
 /// Opens a parquet file, reading the columns `project` picks from its Arrow schema.
 fn open_parquet(
     path: &Path,
@@ -251,6 +284,10 @@ fn open_parquet(
 ) -> Result<Batches, DatasetError> {
     let file = File::open(path).map_err(io_error(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| decode_error(path)(e.into()))?;
+    check_column_chunks(builder.metadata()).map_err(|message| DatasetError::Decode {
+        path: path.to_owned(),
+        message,
+    })?;
     let builder = match project(builder.schema())? {
         Some(indices) => {
             let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
@@ -262,7 +299,27 @@ fn open_parquet(
         .with_batch_size(BATCH_SIZE)
         .build()
         .map_err(|e| decode_error(path)(e.into()))?;
-    Ok(Box::new(reader))
+    Ok(Box::new(GuardedBatches { inner: Some(reader) }))
+}
+
+/// Whether every column chunk's byte range (start, compressed size) is non-negative: the parquet
+/// crate (60) panics reading a chunk whose footer says otherwise.
+fn check_column_chunks(metadata: &ParquetMetaData) -> Result<(), String> {
+    for (g, group) in metadata.row_groups().iter().enumerate() {
+        for (c, chunk) in group.columns().iter().enumerate() {
+            let start = chunk
+                .dictionary_page_offset()
+                .unwrap_or_else(|| chunk.data_page_offset());
+            let size = chunk.compressed_size();
+            if start < 0 || size < 0 {
+                return Err(format!(
+                    "row group {g}, column {c} ({}): the footer gives the chunk offset {start} and size {size}; neither may be negative",
+                    chunk.column_path()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Opens an Arrow IPC file (the stream format `save_to_disk` writes, or the file format),

@@ -10,7 +10,7 @@ use arrow_schema::{Schema, SchemaRef};
 
 use super::{DatasetTables, SplitTable};
 use crate::error::DatasetError;
-use crate::source::files::FileFormat;
+use crate::source::files::{FileFormat, catch_parquet_panic};
 use crate::source::{DataFile, ResolvedDataset, SourceResolver};
 
 impl SourceResolver {
@@ -99,7 +99,7 @@ fn read_file(file: &DataFile, path: &Path) -> Result<(SchemaRef, Vec<RecordBatch
 /// `column "name" row R: text is not valid UTF-8` for the first such value of a parquet file,
 /// found by reading its string columns' raw bytes.
 fn invalid_utf8(path: &Path) -> Option<String> {
-    match locate_invalid_utf8(path) {
+    match catch_parquet_panic(|| locate_invalid_utf8(path).map_err(|e| e.to_string())).and_then(|r| r) {
         Ok(found) => found,
         Err(error) => {
             tracing::debug!(path = %path.display(), %error, "cannot locate the invalid UTF-8");

@@ -199,3 +199,75 @@ fn neither_teacher_nor_labels_is_an_error() {
         other => panic!("expected NoRankingTarget, got {other:?}"),
     }
 }
+
+/// Found by fuzzing (`fuzz/fuzz_targets/data_stages.rs`): a footer that gives a column chunk a
+/// negative offset made the parquet crate panic while reading the rows ("column start and
+/// length should not be negative"); it is a Decode error naming the file and the chunk.
+#[test]
+fn negative_column_chunk_offset_is_a_decode_error() {
+    use parquet::file::metadata::{ParquetMetaDataReader, ParquetMetaDataWriter};
+    let ok = case_dir("ok").join("data/train-00000-of-00001.parquet");
+    let bytes = std::fs::read(&ok).unwrap();
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&std::fs::File::open(&ok).unwrap())
+        .unwrap();
+    let mut builder = metadata.into_builder();
+    let groups = builder
+        .take_row_groups()
+        .into_iter()
+        .map(|group| {
+            let columns = group.columns().iter().cloned();
+            let columns = columns
+                .map(|c| {
+                    c.into_builder()
+                        .set_dictionary_page_offset(None)
+                        .set_data_page_offset(-4)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            group.into_builder().set_column_metadata(columns).build().unwrap()
+        })
+        .collect();
+    let metadata = builder.set_row_groups(groups).build();
+    // The data pages as they were, then the rewritten footer (metadata, its length, `PAR1`).
+    let footer_len = u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let mut broken = bytes[..bytes.len() - 8 - footer_len as usize].to_vec();
+    ParquetMetaDataWriter::new(&mut broken, &metadata).finish().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("data")).unwrap();
+    let file = tmp.path().join("data/train-00000-of-00001.parquet");
+    std::fs::write(&file, broken).unwrap();
+    let resolver = SourceResolver::local_only();
+    let ds = resolver.resolve(tmp.path().to_str().unwrap(), None).unwrap();
+    match resolver.load_split(&ds, "train", "teacher_score", BadRowPolicy::Fail) {
+        Err(e @ DatasetError::Decode { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains(&file.display().to_string()), "{message}");
+            assert!(message.contains("offset -4"), "{message}");
+        }
+        other => panic!("expected a Decode error, got {other:?}"),
+    }
+}
+
+/// Found by fuzzing (`fuzz/fuzz_targets/data_stages.rs`; the file is
+/// `tests/fixtures/fuzz/corrupt_definition_levels.parquet`): a data page whose definition levels
+/// disagree with its values made the parquet crate panic in arrow-buffer ("offset + len out of
+/// bounds"); reading it is a Decode error naming the file.
+#[test]
+fn corrupt_pages_are_a_decode_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("data")).unwrap();
+    let file = tmp.path().join("data/train-00000-of-00001.parquet");
+    std::fs::copy(fixture("fuzz/corrupt_definition_levels.parquet"), &file).unwrap();
+    let resolver = SourceResolver::local_only();
+    let ds = resolver.resolve(tmp.path().to_str().unwrap(), None).unwrap();
+    match resolver.load_tables(&ds) {
+        Err(e @ DatasetError::Decode { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains(&file.display().to_string()), "{message}");
+            assert!(message.contains("corrupt data"), "{message}");
+        }
+        other => panic!("expected a Decode error, got {:?}", other.map(|t| t.counts())),
+    }
+}

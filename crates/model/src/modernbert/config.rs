@@ -225,6 +225,15 @@ impl ModernBertConfig {
         ] {
             check_probability(key, p)?;
         }
+        if let Some(c) = self.initializer_cutoff_factor
+            && (c.is_nan() || c <= 0.0)
+        {
+            // The truncated normals of the init would have no values to draw.
+            return Err(ConfigError::invalid(
+                "initializer_cutoff_factor",
+                format!("must be positive, found {c}"),
+            ));
+        }
         Ok(())
     }
 

@@ -79,6 +79,14 @@ fn config_validation_names_the_key() {
         "rope_parameters"
     );
     assert_eq!(invalid_key(json!({"model_type": "bert"})), "model_type");
+    // Found by fuzzing (`fuzz/fuzz_targets/config_json.rs`): a cutoff of zero or less left the
+    // init's truncated normals nothing to draw, and loading the model never returned.
+    for cutoff in [-2.0, 0.0] {
+        assert_eq!(
+            invalid_key(json!({"initializer_cutoff_factor": cutoff})),
+            "initializer_cutoff_factor"
+        );
+    }
     assert!(matches!(
         ModernBertConfig::from_json(json!({"hidden_size": "big"})),
         Err(ConfigError::Json { .. })
@@ -149,6 +157,25 @@ fn std_and_max(v: &[f32]) -> (f64, f64) {
     let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
     let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n;
     (var.sqrt(), v.iter().fold(0.0f64, |m, &x| m.max(f64::from(x).abs())))
+}
+
+/// A tiny positive cutoff (almost every draw rejected) still initialises: the redraws stop after a
+/// bounded number of rounds and the rest is clamped to ±cutoff·σ.
+#[test]
+fn a_tiny_init_cutoff_still_initialises() {
+    let _rng = common::rng_lock();
+    let device = Default::default();
+    <Cpu as Backend>::seed(&device, 42);
+    let cutoff = 1e-6;
+    let backbone = ModernBertConfig::from_json(json!({
+        "vocab_size": 500, "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 8,
+        "num_attention_heads": 4, "num_labels": 1, "pad_token_id": 0, "initializer_cutoff_factor": cutoff,
+    }))
+    .unwrap();
+    let config = OpenProvenceConfig::new(backbone, 0.0);
+    let model = OpenProvenceModel::<Cpu>::from_scratch(config, &device).unwrap();
+    let (_, max) = std_and_max(&param(&model, "ranking_model.model.embeddings.tok_embeddings.weight"));
+    assert!(max <= cutoff * 0.02 * (1.0 + 1e-5), "{max}");
 }
 
 #[test]
