@@ -107,6 +107,7 @@ pub fn process_call(u: &mut Unstructured<'_>) -> arbitrary::Result<(ProcessInput
         return_sentence_metrics: u.arbitrary()?,
         return_sentence_texts: u.arbitrary()?,
         legacy_prefix_offset: u.arbitrary()?,
+        legacy_full_query: u.arbitrary()?,
         ..ProcessOptions::default()
     };
     Ok((input, options))

@@ -69,7 +69,8 @@ fn passages(query: &MldrQuery) -> impl Iterator<Item = (&Passage, i64)> {
 /// `build_records`. A passage without a title goes to `process()` with the title `"None"`, as
 /// upstream's `str(None)` hands it over, and the content probabilities are read shifted by the
 /// title's tokens (`legacy_prefix_offset`) as upstream's `process()` reads them, so the pruned
-/// texts are the ones upstream's MLDR numbers come from.
+/// texts are the ones upstream's MLDR numbers come from; for the same reason a long question is
+/// kept whole as upstream keeps it (`legacy_full_query`).
 pub fn pruned_records<B: ModelBackend>(
     pruner: &Pruner<B>,
     queries: &[MldrQuery],
@@ -98,6 +99,7 @@ pub fn pruned_records<B: ModelBackend>(
         title: Title::PerDocument(titles),
         return_sentence_texts: true,
         legacy_prefix_offset: true,
+        legacy_full_query: true,
         ..options.clone()
     };
     let output = pruner.process(input, &options)?;

@@ -317,6 +317,7 @@ fn pruned_rows_are_process_on_each_query() {
             threshold: Some(s.threshold),
             title: Title::PerDocument(vec![vec!["None".to_owned(); texts.len()]]),
             legacy_prefix_offset: true,
+            legacy_full_query: true,
             ..ProcessOptions::default()
         };
         let input = ProcessInput::Documents {

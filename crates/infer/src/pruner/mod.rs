@@ -285,7 +285,8 @@ impl<B: ModelBackend> Pruner<B> {
         let fragment_size = prepare::fragment_size(max_length, options.respect_sentence_boundaries);
         let mut prepared: Vec<Vec<PreparedDocument>> = Vec::with_capacity(questions.len());
         for (qi, (question, docs)) in questions.iter().zip(documents).enumerate() {
-            let query_tokens = prepare::bound_query(self.tokenizer.encode(question)?, max_length);
+            let query_tokens =
+                prepare::bound_query(self.tokenizer.encode(question)?, max_length, options.legacy_full_query);
             let mut per_query = Vec::with_capacity(docs.len());
             for (di, document) in docs.into_iter().enumerate() {
                 let source = options.return_offsets.then(|| SourceLength::of(&document));

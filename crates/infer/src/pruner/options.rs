@@ -56,6 +56,10 @@ pub struct ProcessOptions {
     /// Reproduce upstream's bug of reading content probabilities shifted left by the title token
     /// count (see `docs/parity.md`). Off by default: windows are read where the tokens are.
     pub legacy_prefix_offset: bool,
+    /// Reproduce upstream's long questions: the whole question goes into every block while one
+    /// context token still fits (cut only beyond `max_length - 3`), instead of being cut to
+    /// `max_length / 2` tokens (see `docs/parity.md`). Off by default.
+    pub legacy_full_query: bool,
     /// Show a progress bar over the forward batches on stderr (only drawn on a terminal).
     pub progress: bool,
     /// Stops the call between forward batches once set (from another thread: a signal handler,
@@ -93,6 +97,7 @@ impl Default for ProcessOptions {
             return_offsets: false,
             return_sentence_texts: false,
             legacy_prefix_offset: false,
+            legacy_full_query: false,
             progress: false,
             cancel: None,
         }

@@ -495,8 +495,17 @@ fn jsonl_requests_scored_together_equal_one_call_each() {
 /// every block then ran past the model's limit: the work grew with the square of its length).
 #[test]
 fn a_huge_question_is_bounded_to_half_of_max_length() {
-    assert_eq!(provence_infer::prepare::bound_query(vec![7; 50_000], 64).len(), 32);
-    assert_eq!(provence_infer::prepare::bound_query(vec![7; 10], 64).len(), 10);
+    assert_eq!(
+        provence_infer::prepare::bound_query(vec![7; 50_000], 64, false).len(),
+        32
+    );
+    assert_eq!(provence_infer::prepare::bound_query(vec![7; 10], 64, false).len(), 10);
+    // Upstream's rule (MLDR): whole while one context token fits.
+    assert_eq!(provence_infer::prepare::bound_query(vec![7; 35], 64, true).len(), 35);
+    assert_eq!(
+        provence_infer::prepare::bound_query(vec![7; 50_000], 64, true).len(),
+        61
+    );
     let dir = tiny_model_dir(64, None);
     let question = "Which sushi rice is best? ".repeat(4_000); // ~100 KB
     let out = load(dir.path())

@@ -241,12 +241,18 @@ pub struct Block {
 
 /// The query's tokens, at most half of `max_length` of them (with a warning). Upstream never
 /// truncates the query: a long one makes every block exceed the model's limit and the work grow
-/// with the square of the query's length (a deliberate difference, docs/parity.md).
-pub fn bound_query(mut tokens: Vec<u32>, max_length: usize) -> Vec<u32> {
-    let limit = max_length / 2;
+/// with the square of the query's length (a deliberate difference, docs/parity.md). With
+/// `full` (upstream's behaviour, `ProcessOptions::legacy_full_query`) the cut is only where no
+/// context token would fit any more: `max_length - 3` (`[CLS]`, `[SEP]`, `[SEP]`).
+pub fn bound_query(mut tokens: Vec<u32>, max_length: usize, full: bool) -> Vec<u32> {
+    let limit = if full {
+        max_length.saturating_sub(3).max(1)
+    } else {
+        max_length / 2
+    };
     if tokens.len() > limit {
         tracing::warn!(
-            "the question has {} tokens; only its first {limit} (half of max_length {max_length}) are used",
+            "the question has {} tokens; only its first {limit} (max_length {max_length}) are used",
             tokens.len()
         );
         tokens.truncate(limit);
