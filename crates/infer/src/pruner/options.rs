@@ -57,7 +57,7 @@ pub struct ProcessOptions {
     /// count (see `docs/parity.md`). Off by default: windows are read where the tokens are.
     pub legacy_prefix_offset: bool,
     /// Reproduce upstream's long questions: the whole question goes into every block while one
-    /// context token still fits (cut only beyond `max_length - 3`), instead of being cut to
+    /// context token still fits (cut only beyond `max_length - 4`), instead of being cut to
     /// `max_length / 2` tokens (see `docs/parity.md`). Off by default.
     pub legacy_full_query: bool,
     /// Show a progress bar over the forward batches on stderr (only drawn on a terminal).

@@ -243,10 +243,10 @@ pub struct Block {
 /// truncates the query: a long one makes every block exceed the model's limit and the work grow
 /// with the square of the query's length (a deliberate difference, docs/parity.md). With
 /// `full` (upstream's behaviour, `ProcessOptions::legacy_full_query`) the cut is only where no
-/// context token would fit any more: `max_length - 3` (`[CLS]`, `[SEP]`, `[SEP]`).
+/// context token would fit any more: `max_length - 4` (`[CLS]`, `[SEP]`, `[SEP]` and one token).
 pub fn bound_query(mut tokens: Vec<u32>, max_length: usize, full: bool) -> Vec<u32> {
     let limit = if full {
-        max_length.saturating_sub(3).max(1)
+        max_length.saturating_sub(4).max(1)
     } else {
         max_length / 2
     };
