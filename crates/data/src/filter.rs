@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_array::{Array, BooleanArray, ListArray, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use provence_datasets::{DatasetTables, SourceResolver, SplitTable};
 
@@ -144,19 +144,12 @@ struct HashedRow {
     digests: Vec<[u8; 16]>,
 }
 
-/// The id and passage digests of every train row.
-fn train_hashes(options: &FilterOptions, train: &SplitTable) -> Result<Vec<HashedRow>, DataError> {
+/// The train split's passage lists and ids, checked to be `list<string>` and `string` columns.
+fn train_columns<'a>(
+    options: &FilterOptions,
+    train: &'a SplitTable,
+) -> Result<(&'a ListArray, &'a StringArray), DataError> {
     let batch = &train.batch;
-    let problem = |row: usize, column: &str, problem: String| {
-        DataError::bad_row(RowProblem {
-            dataset: options.dataset.clone(),
-            split: train.name.clone(),
-            row,
-            id: None,
-            column: column.to_owned(),
-            problem,
-        })
-    };
     let column_names = || batch.schema().fields().iter().map(|f| f.name().clone()).collect();
     let missing = |name: &str| DataError::MissingColumn {
         dataset: options.dataset.clone(),
@@ -188,8 +181,24 @@ fn train_hashes(options: &FilterOptions, train: &SplitTable) -> Result<Vec<Hashe
     let DataType::Utf8 = lists.values().data_type() else {
         return Err(type_error(&options.texts_column, texts.data_type(), "list<string>"));
     };
+    Ok((lists, ids))
+}
+
+/// The id and passage digests of every train row.
+fn train_hashes(options: &FilterOptions, train: &SplitTable) -> Result<Vec<HashedRow>, DataError> {
+    let problem = |row: usize, column: &str, problem: String| {
+        DataError::bad_row(RowProblem {
+            dataset: options.dataset.clone(),
+            split: train.name.clone(),
+            row,
+            id: None,
+            column: column.to_owned(),
+            problem,
+        })
+    };
+    let (lists, ids) = train_columns(options, train)?;
     let values = lists.values().as_string::<i32>();
-    (0..batch.num_rows())
+    (0..train.batch.num_rows())
         .map(|row| {
             if lists.is_null(row) {
                 return Err(problem(
